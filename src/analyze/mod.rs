@@ -1,0 +1,1 @@
+//! Analysis of an event log: a pure function of `events.jsonl`.

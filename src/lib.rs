@@ -1,0 +1,8 @@
+//! cronbench: a load-testing harness for the Kubernetes CronJob controller.
+//!
+//! The stages of a run (see README): scenario -> workload (create CronJobs) -> observe (watch
+//! Jobs, Pods, Nodes, Events into `events.jsonl`) -> analyze (timelines, histograms, verdict).
+
+pub mod analyze;
+pub mod scenario;
+pub mod schema;

@@ -1,0 +1,190 @@
+//! Scenario files: what load to create, how to apply it, and what passes.
+//!
+//! Every field has a default, so `{}` is a valid (tiny) scenario. Unknown keys are rejected.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Shown in reports.
+    pub name: String,
+    pub load: Load,
+    pub apply: Apply,
+    pub duration: Durations,
+    pub slo: Slo,
+}
+
+/// The CronJobs to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Load {
+    /// Number of identical CronJobs (ignored when `jobs_dir` is set).
+    pub cronjobs: u32,
+    /// 5-field cron expression.
+    pub schedule: String,
+    pub command: Vec<String>,
+    pub image: String,
+    pub image_pull_policy: String,
+    pub resources: Resources,
+    /// Names are `{name_prefix}{index:05}`.
+    pub name_prefix: String,
+    /// Allow, Forbid or Replace.
+    pub concurrency_policy: String,
+    pub successful_jobs_history_limit: i32,
+    pub failed_jobs_history_limit: i32,
+    pub starting_deadline_seconds: Option<i64>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<Toleration>,
+    /// A folder of job definitions in the simple format (name, kubernetes.schedule, command,
+    /// resources); relative to the scenario file. When set, replaces `cronjobs`.
+    pub jobs_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Resources {
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Toleration {
+    pub key: Option<String>,
+    pub operator: Option<String>,
+    pub value: Option<String>,
+    pub effect: Option<String>,
+}
+
+/// How the CronJobs are created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Apply {
+    /// Creations per second; 0 means unlimited.
+    pub qps: f64,
+    pub burst: u32,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+/// Phases of a run, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Durations {
+    /// Ticks in this window after the last CronJob is created are observed but not counted.
+    pub warmup_s: u64,
+    /// Ticks in this window count toward the verdict.
+    pub measure_s: u64,
+    /// After the window, how long to wait for in-flight runs to start and finish.
+    pub drain_s: u64,
+}
+
+/// What passes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slo {
+    /// Jobs started per minute the cluster must sustain.
+    pub target_jobs_per_minute: f64,
+    /// p99 of scheduled -> container started, seconds.
+    pub p99_schedule_to_start_s: f64,
+    /// Runs started within this many seconds of their schedule ...
+    pub start_within_s: f64,
+    /// ... must be at least this share of all expected runs.
+    pub min_started_share: f64,
+    /// Share of expected runs that must complete.
+    pub min_completed_share: f64,
+    /// Missed schedules allowed.
+    pub max_missed: u64,
+    /// A pod Pending longer than this counts as stuck.
+    pub max_pending_s: f64,
+    /// Stuck pods allowed.
+    pub max_stuck_pods: u64,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: "unnamed".into(),
+            load: Load::default(),
+            apply: Apply::default(),
+            duration: Durations::default(),
+            slo: Slo::default(),
+        }
+    }
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            cronjobs: 20,
+            schedule: "* * * * *".into(),
+            command: vec!["bash".into(), "-c".into(), "echo hello world".into()],
+            image: "busybox:1.36".into(),
+            image_pull_policy: "IfNotPresent".into(),
+            resources: Resources {
+                requests: BTreeMap::from([
+                    ("cpu".into(), "10m".into()),
+                    ("memory".into(), "16Mi".into()),
+                ]),
+                limits: BTreeMap::new(),
+            },
+            name_prefix: "cb-".into(),
+            concurrency_policy: "Allow".into(),
+            successful_jobs_history_limit: 3,
+            failed_jobs_history_limit: 1,
+            starting_deadline_seconds: None,
+            node_selector: BTreeMap::new(),
+            tolerations: Vec::new(),
+            jobs_dir: None,
+        }
+    }
+}
+
+impl Default for Apply {
+    fn default() -> Self {
+        Apply {
+            qps: 50.0,
+            burst: 100,
+            concurrency: 16,
+        }
+    }
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Durations {
+            warmup_s: 60,
+            measure_s: 180,
+            drain_s: 60,
+        }
+    }
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Slo {
+            target_jobs_per_minute: 50.0,
+            p99_schedule_to_start_s: 60.0,
+            start_within_s: 1200.0,
+            min_started_share: 0.9999,
+            min_completed_share: 0.9999,
+            max_missed: 0,
+            max_pending_s: 300.0,
+            max_stuck_pods: 0,
+        }
+    }
+}
+
+/// One CronJob to create, after defaults and job definitions are resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CronJobDef {
+    pub name: String,
+    pub schedule: String,
+    pub command: Vec<String>,
+    pub resources: Resources,
+}

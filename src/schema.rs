@@ -1,0 +1,192 @@
+//! The contract between the stages of a run: the lines of `events.jsonl` and the shape of
+//! `results.json`. Both carry [`SCHEMA_VERSION`]; change it when a field changes meaning.
+//!
+//! Times: `recv_ms` is the client's receive time (Unix milliseconds). Server timestamps are kept
+//! as the API gave them: `creationTimestamp`, condition times and container times are whole
+//! seconds (RFC 3339); an events.k8s.io `eventTime` has microseconds.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the event-log and results formats.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Label put on everything a run creates (namespace, CronJobs, and via the job template, Jobs
+/// and Pods), with the run id as value.
+pub const RUN_LABEL: &str = "cronbench.io/run";
+
+/// Annotation the CronJob controller sets on each Job it creates (GA since Kubernetes 1.32).
+pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LogLine {
+    /// First line of every log.
+    RunStarted(RunStarted),
+    /// The run entered a phase (apply, warmup, measure, drain, teardown).
+    Phase { recv_ms: i64, phase: Phase },
+    /// The harness created a CronJob.
+    CronJobCreated {
+        recv_ms: i64,
+        name: String,
+        schedule: String,
+    },
+    /// A watched Job changed.
+    Job(JobObs),
+    /// A watched Pod changed.
+    Pod(PodObs),
+    /// A watched Node changed.
+    Node(NodeObs),
+    /// An events.k8s.io Event in the run's namespace.
+    Event(EventObs),
+    /// A watcher reported an error or restarted (it resumes on its own).
+    WatchError {
+        recv_ms: i64,
+        resource: String,
+        error: String,
+    },
+    /// Last line of a run that ended normally or was interrupted.
+    RunEnded {
+        recv_ms: i64,
+        reason: EndReason,
+    },
+}
+
+impl LogLine {
+    /// The client receive time of this line.
+    pub fn recv_ms(&self) -> i64 {
+        match self {
+            LogLine::RunStarted(r) => r.recv_ms,
+            LogLine::Phase { recv_ms, .. }
+            | LogLine::CronJobCreated { recv_ms, .. }
+            | LogLine::WatchError { recv_ms, .. }
+            | LogLine::RunEnded { recv_ms, .. } => *recv_ms,
+            LogLine::Job(j) => j.recv_ms,
+            LogLine::Pod(p) => p.recv_ms,
+            LogLine::Node(n) => n.recv_ms,
+            LogLine::Event(e) => e.recv_ms,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunStarted {
+    pub schema_version: u32,
+    pub recv_ms: i64,
+    pub run_id: String,
+    pub namespace: String,
+    pub scenario: serde_json::Value,
+    pub cronbench_version: String,
+    pub context: String,
+    pub server_version: String,
+    pub nodes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Creating the CronJobs.
+    Apply,
+    /// Runs scheduled now are observed but not counted.
+    Warmup,
+    /// Runs scheduled in this phase are what the verdict is about.
+    Measure,
+    /// No new ticks are counted; in-flight runs may still finish.
+    Drain,
+    /// Deleting what the run created.
+    Teardown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    Completed,
+    Interrupted,
+    Error,
+}
+
+/// A Job as observed: only the fields the analysis reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JobObs {
+    pub recv_ms: i64,
+    pub name: String,
+    /// Owning CronJob (from ownerReferences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cronjob: Option<String>,
+    /// The annotation `batch.kubernetes.io/cronjob-scheduled-timestamp`, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<String>,
+    /// `metadata.creationTimestamp`, RFC 3339, whole seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub active: i32,
+    #[serde(default)]
+    pub succeeded: i32,
+    #[serde(default)]
+    pub failed: i32,
+    /// `status.completionTime`, whole seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+    /// True when a `Failed` condition is set.
+    #[serde(default)]
+    pub job_failed: bool,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// A Pod as observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PodObs {
+    pub recv_ms: i64,
+    pub name: String,
+    /// From the label `batch.kubernetes.io/job-name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// `status.phase`: Pending, Running, Succeeded, Failed, Unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Last transition time of the `PodScheduled=True` condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
+    /// Earliest container `state.running.startedAt` or `state.terminated.startedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Latest container `state.terminated.finishedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NodeObs {
+    pub recv_ms: i64,
+    pub name: String,
+    pub ready: bool,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EventObs {
+    pub recv_ms: i64,
+    pub reason: String,
+    /// `regarding.kind` and `regarding.name`.
+    pub kind: String,
+    pub object: String,
+    /// `eventTime` (microseconds) or, when absent, the deprecated first timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
