@@ -4,5 +4,6 @@
 //! Jobs, Pods, Nodes, Events into `events.jsonl`) -> analyze (timelines, histograms, verdict).
 
 pub mod analyze;
+pub mod results;
 pub mod scenario;
 pub mod schema;

@@ -1,1 +1,138 @@
 //! Analysis of an event log: a pure function of `events.jsonl`.
+//!
+//! [`analyze_file`] reads the log line by line; [`analyze_lines`] takes already parsed lines.
+//! Memory is per scheduled run (a map keyed by Job name and one keyed by Pod name), never per
+//! line. Everything is computed when the log ends, because watch streams are not ordered with
+//! each other (a Pod can be seen before its Job).
+
+mod state;
+mod table;
+mod ticks;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::results::Results;
+use crate::schema::LogLine;
+
+pub use table::summary_table;
+
+/// Why an event log could not be analyzed.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("opening event log {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading line {line} of event log {path}")]
+    Read {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parsing line {line} of event log {path}")]
+    Parse {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("reading the event log: it has no lines")]
+    Empty,
+    #[error("reading the event log: its first line is a {found} line, not run_started")]
+    NotRunStarted { found: &'static str },
+    #[error("reading the event log: schema version {found} is not the supported {expected}")]
+    SchemaVersion { found: u32, expected: u32 },
+    #[error("parsing the scenario recorded in run_started")]
+    Scenario {
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("creating a latency histogram")]
+    Histogram {
+        #[source]
+        source: hdrhistogram::CreationError,
+    },
+    #[error("computing the ticks of schedule {schedule:?} of CronJob {cronjob}")]
+    Schedule {
+        cronjob: String,
+        schedule: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
+}
+
+/// Analyzes the event log at `path`, reading it line by line.
+///
+/// Blank lines are skipped. A last line cut off mid-write (no newline, not valid JSON, as an
+/// interrupted run can leave) is skipped and reported in `anomalies.truncated_last_line`; any
+/// other unparsable line is an error.
+pub fn analyze_file(path: impl AsRef<Path>) -> Result<Results, AnalyzeError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|source| AnalyzeError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut reader = BufReader::new(file);
+    let mut buf = String::new();
+    let mut line_no: u64 = 0;
+    let mut analyzer: Option<state::Analyzer> = None;
+    let mut truncated = false;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_line(&mut buf)
+            .map_err(|source| AnalyzeError::Read {
+                path: path.to_owned(),
+                line: line_no + 1,
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = buf.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let line: LogLine = match serde_json::from_str(text) {
+            Ok(line) => line,
+            Err(_) if !buf.ends_with('\n') && analyzer.is_some() => {
+                truncated = true;
+                break;
+            }
+            Err(source) => {
+                return Err(AnalyzeError::Parse {
+                    path: path.to_owned(),
+                    line: line_no,
+                    source,
+                });
+            }
+        };
+        match analyzer.as_mut() {
+            Some(a) => a.push(line),
+            None => analyzer = Some(state::Analyzer::new(line)?),
+        }
+    }
+    let mut analyzer = analyzer.ok_or(AnalyzeError::Empty)?;
+    analyzer.set_truncated_last_line(truncated);
+    analyzer.finish()
+}
+
+/// Analyzes parsed log lines; the first must be `run_started`.
+pub fn analyze_lines(lines: impl IntoIterator<Item = LogLine>) -> Result<Results, AnalyzeError> {
+    let mut lines = lines.into_iter();
+    let first = lines.next().ok_or(AnalyzeError::Empty)?;
+    let mut analyzer = state::Analyzer::new(first)?;
+    for line in lines {
+        analyzer.push(line);
+    }
+    analyzer.finish()
+}
+
+#[cfg(test)]
+mod tests;

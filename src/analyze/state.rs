@@ -1,0 +1,891 @@
+//! Per-run state gathered from the log, and the computation of [`Results`] from it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use hdrhistogram::Histogram;
+
+use super::AnalyzeError;
+use super::ticks::Schedule;
+use crate::results::{
+    Anomalies, Check, CheckResult, Clock, Counts, DuplicateRun, LATENCY_MAX_MS, MISSED_LIST_MAX,
+    MinuteCount, NegativeCount, NodeStats, PENDING_STEP_MS, PendingPoint, Results, RunInfo, RunKey,
+    Stage, StageStats, Throughput, Verdict, Window, WindowEnd,
+};
+use crate::scenario::{Scenario, Slo};
+use crate::schema::{EndReason, JobObs, LogLine, Phase, PodObs, RunStarted, SCHEMA_VERSION};
+
+/// Significant digits of the latency histograms.
+const SIGFIG: u8 = 3;
+
+/// What is known about one Job.
+#[derive(Debug, Default)]
+struct JobState {
+    cronjob: Option<String>,
+    /// From the scheduled annotation.
+    annotation_ms: Option<i64>,
+    first_seen_ms: i64,
+    /// Server `creationTimestamp`.
+    created_ms: Option<i64>,
+    /// Client time `completionTime` was first seen, and its value.
+    completed_client_ms: Option<i64>,
+    completed_server_ms: Option<i64>,
+    succeeded: bool,
+    failed: bool,
+}
+
+/// What is known about one Pod.
+#[derive(Debug, Default)]
+struct PodState {
+    job: Option<String>,
+    first_seen_ms: i64,
+    node: Option<String>,
+    /// Client times a stage was first seen reached.
+    bound_ms: Option<i64>,
+    started_ms: Option<i64>,
+    finished_ms: Option<i64>,
+    deleted_ms: Option<i64>,
+    succeeded: bool,
+    /// Server times.
+    created_s: Option<i64>,
+    scheduled_at_s: Option<i64>,
+    started_at_s: Option<i64>,
+    finished_at_s: Option<i64>,
+}
+
+#[derive(Debug)]
+struct CronJobState {
+    schedule: String,
+    created_ms: i64,
+}
+
+/// Folds log lines into per-run state.
+pub(super) struct Analyzer {
+    run: RunStarted,
+    scenario: Scenario,
+    lines: u64,
+    last_recv_ms: i64,
+    measure_ms: Option<i64>,
+    drain_ms: Option<i64>,
+    end_reason: Option<EndReason>,
+    cronjobs: BTreeMap<String, CronJobState>,
+    jobs: HashMap<String, JobState>,
+    pods: HashMap<String, PodState>,
+    node_ready: BTreeMap<String, bool>,
+    anomalies: Anomalies,
+}
+
+fn line_kind(line: &LogLine) -> &'static str {
+    match line {
+        LogLine::RunStarted(_) => "run_started",
+        LogLine::Phase { .. } => "phase",
+        LogLine::CronJobCreated { .. } => "cron_job_created",
+        LogLine::Job(_) => "job",
+        LogLine::Pod(_) => "pod",
+        LogLine::Node(_) => "node",
+        LogLine::Event(_) => "event",
+        LogLine::WatchError { .. } => "watch_error",
+        LogLine::RunEnded { .. } => "run_ended",
+    }
+}
+
+/// Parses an RFC 3339 time to Unix milliseconds, counting failures.
+fn parse_ms(s: &Option<String>, bad: &mut u64) -> Option<i64> {
+    let s = s.as_deref()?;
+    match s.parse::<jiff::Timestamp>() {
+        Ok(t) => Some(t.as_millisecond()),
+        Err(_) => {
+            *bad += 1;
+            None
+        }
+    }
+}
+
+fn min_opt(a: Option<i64>, b: i64) -> Option<i64> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
+}
+
+/// `(cronjob, scheduled_ms)` from a Job name `{cronjob}-{unix minutes}`.
+fn split_job_name(name: &str) -> Option<(&str, i64)> {
+    let (prefix, suffix) = name.rsplit_once('-')?;
+    if prefix.is_empty() || suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let minutes: i64 = suffix.parse().ok()?;
+    Some((prefix, minutes.checked_mul(60_000)?))
+}
+
+impl Analyzer {
+    pub(super) fn new(first: LogLine) -> Result<Self, AnalyzeError> {
+        let run = match first {
+            LogLine::RunStarted(run) => run,
+            other => {
+                return Err(AnalyzeError::NotRunStarted {
+                    found: line_kind(&other),
+                });
+            }
+        };
+        if run.schema_version != SCHEMA_VERSION {
+            return Err(AnalyzeError::SchemaVersion {
+                found: run.schema_version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        let scenario: Scenario = serde_json::from_value(run.scenario.clone())
+            .map_err(|source| AnalyzeError::Scenario { source })?;
+        Ok(Analyzer {
+            last_recv_ms: run.recv_ms,
+            run,
+            scenario,
+            lines: 1,
+            measure_ms: None,
+            drain_ms: None,
+            end_reason: None,
+            cronjobs: BTreeMap::new(),
+            jobs: HashMap::new(),
+            pods: HashMap::new(),
+            node_ready: BTreeMap::new(),
+            anomalies: Anomalies::default(),
+        })
+    }
+
+    pub(super) fn set_truncated_last_line(&mut self, truncated: bool) {
+        self.anomalies.truncated_last_line = truncated;
+    }
+
+    pub(super) fn push(&mut self, line: LogLine) {
+        self.lines += 1;
+        let recv = line.recv_ms();
+        if recv < self.last_recv_ms {
+            self.anomalies.out_of_order_lines += 1;
+        }
+        self.last_recv_ms = self.last_recv_ms.max(recv);
+        match line {
+            LogLine::RunStarted(_) => self.anomalies.notes.push(format!(
+                "line {}: a second run_started line, ignored",
+                self.lines
+            )),
+            LogLine::Phase { recv_ms, phase } => match phase {
+                Phase::Measure => {
+                    self.measure_ms.get_or_insert(recv_ms);
+                }
+                Phase::Drain => {
+                    self.drain_ms.get_or_insert(recv_ms);
+                }
+                Phase::Apply | Phase::Warmup | Phase::Teardown => {}
+            },
+            LogLine::CronJobCreated {
+                recv_ms,
+                name,
+                schedule,
+            } => {
+                self.cronjobs.entry(name).or_insert(CronJobState {
+                    schedule,
+                    created_ms: recv_ms,
+                });
+            }
+            LogLine::Job(job) => self.push_job(job),
+            LogLine::Pod(pod) => self.push_pod(pod),
+            LogLine::Node(node) => {
+                if node.deleted {
+                    self.node_ready.insert(node.name, false);
+                } else {
+                    self.node_ready.insert(node.name, node.ready);
+                }
+            }
+            LogLine::Event(event) => {
+                *self
+                    .anomalies
+                    .event_reasons
+                    .entry(event.reason)
+                    .or_insert(0) += 1;
+            }
+            LogLine::WatchError { .. } => self.anomalies.watch_errors += 1,
+            LogLine::RunEnded { reason, .. } => self.end_reason = Some(reason),
+        }
+    }
+
+    fn push_job(&mut self, obs: JobObs) {
+        let bad = &mut self.anomalies.bad_timestamps;
+        let annotation = parse_ms(&obs.scheduled, bad);
+        let created = parse_ms(&obs.created, bad);
+        let completed = parse_ms(&obs.completed, bad);
+        let st = self.jobs.entry(obs.name).or_insert_with(|| JobState {
+            first_seen_ms: obs.recv_ms,
+            ..JobState::default()
+        });
+        st.first_seen_ms = st.first_seen_ms.min(obs.recv_ms);
+        if st.cronjob.is_none() {
+            st.cronjob = obs.cronjob;
+        }
+        st.annotation_ms = st.annotation_ms.or(annotation);
+        st.created_ms = st.created_ms.or(created);
+        if let Some(c) = completed {
+            st.completed_server_ms.get_or_insert(c);
+            st.completed_client_ms = min_opt(st.completed_client_ms, obs.recv_ms);
+        }
+        st.succeeded |= obs.succeeded >= 1;
+        st.failed |= obs.job_failed;
+    }
+
+    fn push_pod(&mut self, obs: PodObs) {
+        let bad = &mut self.anomalies.bad_timestamps;
+        let created = parse_ms(&obs.created, bad);
+        let scheduled_at = parse_ms(&obs.scheduled_at, bad);
+        let started_at = parse_ms(&obs.started_at, bad);
+        let finished_at = parse_ms(&obs.finished_at, bad);
+        let phase = obs.phase.as_deref();
+        let finished = matches!(phase, Some("Succeeded" | "Failed"));
+        let started = matches!(phase, Some("Running" | "Succeeded")) || started_at.is_some();
+        let bound = obs.node.is_some() || started;
+        let st = self.pods.entry(obs.name).or_insert_with(|| PodState {
+            first_seen_ms: obs.recv_ms,
+            ..PodState::default()
+        });
+        let recv = obs.recv_ms;
+        st.first_seen_ms = st.first_seen_ms.min(recv);
+        if st.job.is_none() {
+            st.job = obs.job;
+        }
+        if obs.node.is_some() {
+            st.node = obs.node;
+        }
+        if bound {
+            st.bound_ms = min_opt(st.bound_ms, recv);
+        }
+        if started {
+            st.started_ms = min_opt(st.started_ms, recv);
+        }
+        if finished {
+            st.finished_ms = min_opt(st.finished_ms, recv);
+        }
+        if obs.deleted {
+            st.deleted_ms = min_opt(st.deleted_ms, recv);
+        }
+        st.succeeded |= phase == Some("Succeeded");
+        st.created_s = st.created_s.or(created);
+        st.scheduled_at_s = st.scheduled_at_s.or(scheduled_at);
+        st.started_at_s = st.started_at_s.or(started_at);
+        st.finished_at_s = st.finished_at_s.or(finished_at);
+    }
+}
+
+/// Latencies of one stage on one clock.
+struct Latencies {
+    hist: Histogram<u64>,
+    outliers: u64,
+    negatives: u64,
+    min_negative: Option<i64>,
+    max: Option<i64>,
+    sum: i128,
+}
+
+impl Latencies {
+    fn new() -> Result<Self, AnalyzeError> {
+        let hist = Histogram::new_with_max(LATENCY_MAX_MS, SIGFIG)
+            .map_err(|source| AnalyzeError::Histogram { source })?;
+        Ok(Latencies {
+            hist,
+            outliers: 0,
+            negatives: 0,
+            min_negative: None,
+            max: None,
+            sum: 0,
+        })
+    }
+
+    fn record(&mut self, v: i64) {
+        self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        if v < 0 {
+            self.negatives += 1;
+            self.min_negative = Some(self.min_negative.map_or(v, |m| m.min(v)));
+            return;
+        }
+        self.sum += i128::from(v);
+        let u = v.unsigned_abs();
+        if u > LATENCY_MAX_MS {
+            self.outliers += 1;
+            self.hist.saturating_record(LATENCY_MAX_MS);
+        } else {
+            self.hist.saturating_record(u);
+        }
+    }
+
+    fn stats(&self, stage: Stage, clock: Clock) -> StageStats {
+        let count = self.hist.len();
+        let q = |q: f64| (count > 0).then(|| self.hist.value_at_quantile(q));
+        StageStats {
+            stage,
+            clock,
+            precision: clock.precision().to_string(),
+            count,
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            p9999_ms: q(0.9999),
+            max_ms: self.max,
+            mean_ms: (count > 0).then(|| self.sum as f64 / count as f64),
+            outliers: self.outliers,
+            negatives: self.negatives,
+            min_negative_ms: self.min_negative,
+        }
+    }
+}
+
+/// One run's timeline on one clock; `None` where a stage was not seen.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timeline {
+    scheduled: Option<i64>,
+    job_created: Option<i64>,
+    pod_created: Option<i64>,
+    bound: Option<i64>,
+    started: Option<i64>,
+    finished: Option<i64>,
+}
+
+impl Timeline {
+    fn span(&self, stage: Stage) -> Option<i64> {
+        let (from, to) = match stage {
+            Stage::ScheduleToJobCreated => (self.scheduled, self.job_created),
+            Stage::JobCreatedToPodCreated => (self.job_created, self.pod_created),
+            Stage::PodCreatedToBound => (self.pod_created, self.bound),
+            Stage::BoundToStarted => (self.bound, self.started),
+            Stage::StartedToFinished => (self.started, self.finished),
+            Stage::ScheduleToStarted => (self.scheduled, self.started),
+            Stage::ScheduleToFinished => (self.scheduled, self.finished),
+        };
+        Some(to? - from?)
+    }
+}
+
+/// One scheduled run: the first Job seen for a (cronjob, scheduled time).
+struct Run<'a> {
+    key: (&'a str, i64),
+    job: &'a JobState,
+    pod: Option<&'a PodState>,
+}
+
+impl Run<'_> {
+    fn client(&self) -> Timeline {
+        let job_finished = self.job.completed_client_ms;
+        let pod_finished = self.pod.and_then(|p| p.finished_ms);
+        let finished = match (job_finished, pod_finished) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Timeline {
+            scheduled: Some(self.key.1),
+            job_created: Some(self.job.first_seen_ms),
+            pod_created: self.pod.map(|p| p.first_seen_ms),
+            bound: self.pod.and_then(|p| p.bound_ms),
+            started: self.started_ms(),
+            finished,
+        }
+    }
+
+    fn server(&self) -> Timeline {
+        Timeline {
+            scheduled: Some(self.key.1),
+            job_created: self.job.created_ms,
+            pod_created: self.pod.and_then(|p| p.created_s),
+            bound: self.pod.and_then(|p| p.scheduled_at_s),
+            started: self.pod.and_then(|p| p.started_at_s),
+            finished: self
+                .pod
+                .and_then(|p| p.finished_at_s)
+                .or(self.job.completed_server_ms),
+        }
+    }
+
+    fn started_ms(&self) -> Option<i64> {
+        self.pod.and_then(|p| p.started_ms)
+    }
+
+    fn completed(&self) -> bool {
+        self.job.succeeded || self.pod.is_some_and(|p| p.succeeded)
+    }
+}
+
+fn window_of(a: &Analyzer) -> Option<Window> {
+    let start_ms = a.measure_ms?;
+    let (end_ms, end) = match a.drain_ms {
+        Some(d) if d >= start_ms => (d, WindowEnd::Drain),
+        _ => (a.last_recv_ms, WindowEnd::LastLine),
+    };
+    Some(Window {
+        start_ms,
+        end_ms,
+        end,
+        duration_s: (end_ms - start_ms) as f64 / 1000.0,
+    })
+}
+
+/// Counts per wall-clock minute and second of start times within `[from, to)`.
+#[derive(Default)]
+struct Buckets {
+    minutes: BTreeMap<i64, u64>,
+    seconds: HashMap<i64, u64>,
+    total: u64,
+}
+
+impl Buckets {
+    fn add(&mut self, t: i64) {
+        *self.minutes.entry(t.div_euclid(60_000)).or_insert(0) += 1;
+        *self.seconds.entry(t.div_euclid(1000)).or_insert(0) += 1;
+        self.total += 1;
+    }
+
+    /// Series over every minute touching `[from, to)`, mean per minute, peaks.
+    fn summarize(&self, w: &Window) -> (Vec<MinuteCount>, Option<f64>, u64, u64) {
+        let first = w.start_ms.div_euclid(60_000);
+        let last = (w.end_ms - 1).div_euclid(60_000).max(first);
+        let series = (first..=last)
+            .map(|m| MinuteCount {
+                minute_ms: m * 60_000,
+                started: self.minutes.get(&m).copied().unwrap_or(0),
+            })
+            .collect();
+        let minutes = (w.end_ms - w.start_ms) as f64 / 60_000.0;
+        let mean = (minutes > 0.0).then(|| self.total as f64 / minutes);
+        let peak_min = self.minutes.values().copied().max().unwrap_or(0);
+        let peak_sec = self.seconds.values().copied().max().unwrap_or(0);
+        (series, mean, peak_min, peak_sec)
+    }
+}
+
+impl Analyzer {
+    /// Computes the results from the state gathered.
+    pub(super) fn finish(self) -> Result<Results, AnalyzeError> {
+        let mut a = self;
+        let slo = a.scenario.slo.clone();
+        let window = window_of(&a);
+        let in_window = |t: i64| {
+            window
+                .as_ref()
+                .is_some_and(|w| w.start_ms <= t && t < w.end_ms)
+        };
+        let mut anomalies = std::mem::take(&mut a.anomalies);
+        if window.is_none() {
+            anomalies
+                .notes
+                .push("the log has no measure phase: no run counts toward the verdict".into());
+        }
+
+        // Each Job's (cronjob, scheduled time).
+        let mut by_key: BTreeMap<(&str, i64), Vec<(&str, &JobState)>> = BTreeMap::new();
+        for (name, job) in &a.jobs {
+            let from_name = split_job_name(name);
+            let scheduled = match (job.annotation_ms, from_name) {
+                (Some(ann), Some((_, by_name))) => {
+                    if ann != by_name {
+                        anomalies.schedule_name_mismatch += 1;
+                    }
+                    ann
+                }
+                (Some(ann), None) => ann,
+                (None, Some((_, by_name))) => by_name,
+                (None, None) => {
+                    anomalies.jobs_without_schedule += 1;
+                    continue;
+                }
+            };
+            let cronjob = match (job.cronjob.as_deref(), from_name) {
+                (Some(c), _) => c,
+                (None, Some((c, _))) => c,
+                (None, None) => {
+                    anomalies.jobs_without_schedule += 1;
+                    continue;
+                }
+            };
+            by_key
+                .entry((cronjob, scheduled))
+                .or_default()
+                .push((name.as_str(), job));
+        }
+
+        // First pod of each Job.
+        let mut first_pod: HashMap<&str, (&str, &PodState)> = HashMap::new();
+        for (name, pod) in &a.pods {
+            let Some(job) = pod.job.as_deref().filter(|j| a.jobs.contains_key(*j)) else {
+                anomalies.orphan_pods += 1;
+                continue;
+            };
+            let entry = first_pod.entry(job).or_insert((name.as_str(), pod));
+            if (pod.first_seen_ms, name.as_str()) < (entry.1.first_seen_ms, entry.0) {
+                *entry = (name.as_str(), pod);
+            }
+        }
+
+        // Runs, duplicates.
+        let mut counts = Counts {
+            cronjobs: a.cronjobs.len() as u64,
+            pods: a.pods.len() as u64,
+            ..Counts::default()
+        };
+        let mut runs: Vec<Run> = Vec::with_capacity(by_key.len());
+        for (key, mut jobs) in by_key {
+            jobs.sort_by_key(|(name, job)| (job.first_seen_ms, *name));
+            if jobs.len() > 1 {
+                counts.duplicates += jobs.len() as u64 - 1;
+                if counts.duplicate_runs.len() < MISSED_LIST_MAX {
+                    counts.duplicate_runs.push(DuplicateRun {
+                        run: run_key(key.0, key.1),
+                        jobs: jobs.iter().map(|(n, _)| n.to_string()).collect(),
+                    });
+                }
+            }
+            let Some(&(name, job)) = jobs.first() else {
+                continue;
+            };
+            runs.push(Run {
+                key,
+                job,
+                pod: first_pod.get(name).map(|(_, p)| *p),
+            });
+        }
+        counts.observed_total = runs.len() as u64;
+
+        // Stages, and counts of runs in the window.
+        let mut lat: BTreeMap<(Stage, Clock), Latencies> = BTreeMap::new();
+        for stage in Stage::ALL {
+            for clock in Clock::ALL {
+                lat.insert((stage, clock), Latencies::new()?);
+            }
+        }
+        let within_ms = slo.start_within_s * 1000.0;
+        let mut observed_keys: HashSet<(&str, i64)> = HashSet::new();
+        for run in runs.iter().filter(|r| in_window(r.key.1)) {
+            observed_keys.insert(run.key);
+            let client = run.client();
+            let server = run.server();
+            for stage in Stage::ALL {
+                for (clock, timeline) in [(Clock::Client, &client), (Clock::Server, &server)] {
+                    if let (Some(v), Some(l)) = (timeline.span(stage), lat.get_mut(&(stage, clock)))
+                    {
+                        l.record(v);
+                    }
+                }
+            }
+            if let Some(started) = run.started_ms() {
+                counts.started += 1;
+                if ((started - run.key.1) as f64) <= within_ms {
+                    counts.started_within_slo += 1;
+                }
+            }
+            if run.completed() {
+                counts.completed += 1;
+            }
+            if run.job.failed {
+                counts.failed += 1;
+            }
+        }
+        counts.observed = observed_keys.len() as u64;
+
+        // Expected runs from cron math.
+        let mut matched = 0u64;
+        let mut missed: Vec<(i64, &str)> = Vec::new();
+        if let Some(w) = &window {
+            let mut ticks_by_schedule: HashMap<&str, Vec<i64>> = HashMap::new();
+            for (name, cj) in &a.cronjobs {
+                if !ticks_by_schedule.contains_key(cj.schedule.as_str()) {
+                    let ticks = cj
+                        .schedule
+                        .parse::<Schedule>()
+                        .and_then(|s| s.ticks_between(w.start_ms, w.end_ms))
+                        .map_err(|source| AnalyzeError::Schedule {
+                            cronjob: name.clone(),
+                            schedule: cj.schedule.clone(),
+                            source,
+                        })?;
+                    ticks_by_schedule.insert(cj.schedule.as_str(), ticks);
+                }
+                let ticks = ticks_by_schedule
+                    .get(cj.schedule.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for &t in ticks.iter().filter(|&&t| t > cj.created_ms) {
+                    counts.expected += 1;
+                    if observed_keys.contains(&(name.as_str(), t)) {
+                        matched += 1;
+                    } else {
+                        missed.push((t, name.as_str()));
+                    }
+                }
+            }
+        }
+        counts.missed = missed.len() as u64;
+        counts.unexpected = counts.observed - matched;
+        missed.sort_unstable();
+        counts.missed_runs = missed
+            .iter()
+            .take(MISSED_LIST_MAX)
+            .map(|&(t, c)| run_key(c, t))
+            .collect();
+
+        // Stuck pods (any run).
+        let max_pending_ms = slo.max_pending_s * 1000.0;
+        counts.stuck_pods = a
+            .pods
+            .values()
+            .filter(|p| p.started_ms.is_none())
+            .filter(|p| {
+                let end = [p.finished_ms, p.deleted_ms]
+                    .into_iter()
+                    .flatten()
+                    .fold(a.last_recv_ms, i64::min);
+                ((end - p.first_seen_ms) as f64) > max_pending_ms
+            })
+            .count() as u64;
+
+        // Throughput.
+        let mut throughput = Throughput::default();
+        let mut per_node: BTreeMap<&str, Buckets> = BTreeMap::new();
+        if let Some(w) = &window {
+            let mut all = Buckets::default();
+            for run in &runs {
+                let Some(t) = run.started_ms().filter(|&t| in_window(t)) else {
+                    continue;
+                };
+                all.add(t);
+                if let Some(node) = run.pod.and_then(|p| p.node.as_deref()) {
+                    per_node.entry(node).or_default().add(t);
+                }
+            }
+            let (series, mean, peak_min, peak_sec) = all.summarize(w);
+            throughput.started_in_window = all.total;
+            throughput.started_per_minute = series;
+            throughput.started_per_minute_mean = mean;
+            throughput.peak_per_minute = peak_min;
+            throughput.peak_per_second = peak_sec;
+        }
+        let pending_from = window.as_ref().map_or(a.run.recv_ms, |w| w.start_ms);
+        throughput.pending = pending_series(&a.pods, pending_from, a.last_recv_ms);
+        throughput.peak_pending = throughput
+            .pending
+            .iter()
+            .map(|p| p.pending)
+            .max()
+            .unwrap_or(0);
+
+        let mut nodes: Vec<NodeStats> = Vec::new();
+        if let Some(w) = &window {
+            for (node, b) in &per_node {
+                let (series, mean, peak_min, peak_sec) = b.summarize(w);
+                nodes.push(NodeStats {
+                    node: node.to_string(),
+                    started: b.total,
+                    started_per_minute_mean: mean,
+                    started_per_minute: series,
+                    peak_per_minute: peak_min,
+                    peak_per_second: peak_sec,
+                    ready_at_end: a.node_ready.get(*node).copied(),
+                });
+            }
+        }
+
+        let stages: Vec<StageStats> = Stage::ALL
+            .iter()
+            .flat_map(|&s| Clock::ALL.iter().map(move |&c| (s, c)))
+            .filter_map(|k| lat.get(&k).map(|l| l.stats(k.0, k.1)))
+            .collect();
+        anomalies.negative_latencies = stages
+            .iter()
+            .filter(|s| s.negatives > 0)
+            .map(|s| NegativeCount {
+                stage: s.stage,
+                clock: s.clock,
+                count: s.negatives,
+            })
+            .collect();
+
+        let verdict = verdict(&slo, &counts, &throughput, &stages);
+        let interrupted = a.end_reason != Some(EndReason::Completed);
+        let run = a.run;
+        Ok(Results {
+            schema_version: SCHEMA_VERSION,
+            run: RunInfo {
+                run_id: run.run_id,
+                namespace: run.namespace,
+                scenario_name: a.scenario.name.clone(),
+                scenario: run.scenario,
+                cronbench_version: run.cronbench_version,
+                context: run.context,
+                server_version: run.server_version,
+                nodes: run.nodes,
+                started_ms: run.recv_ms,
+                last_recv_ms: a.last_recv_ms,
+                end_reason: a.end_reason,
+                interrupted,
+                lines: a.lines,
+            },
+            slo,
+            window,
+            counts,
+            stages,
+            throughput,
+            nodes,
+            verdict,
+            anomalies,
+        })
+    }
+}
+
+fn run_key(cronjob: &str, scheduled_ms: i64) -> RunKey {
+    RunKey {
+        cronjob: cronjob.to_string(),
+        scheduled: rfc3339(scheduled_ms),
+        scheduled_ms,
+    }
+}
+
+/// Pods created but not yet started, finished or deleted, every [`PENDING_STEP_MS`].
+fn pending_series(pods: &HashMap<String, PodState>, from: i64, to: i64) -> Vec<PendingPoint> {
+    // +1 when a pod is first seen, -1 when it starts, finishes or is deleted.
+    let mut deltas: Vec<(i64, i64)> = Vec::with_capacity(pods.len() * 2);
+    for p in pods.values() {
+        deltas.push((p.first_seen_ms, 1));
+        let end = [p.started_ms, p.finished_ms, p.deleted_ms]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(end) = end {
+            deltas.push((end.max(p.first_seen_ms), -1));
+        }
+    }
+    deltas.sort_unstable();
+    let mut out = Vec::new();
+    let mut level: i64 = 0;
+    let mut i = 0;
+    let mut t = from;
+    while t <= to {
+        while let Some(&(at, d)) = deltas.get(i) {
+            if at > t {
+                break;
+            }
+            level += d;
+            i += 1;
+        }
+        out.push(PendingPoint {
+            t_ms: t,
+            pending: level.max(0).unsigned_abs(),
+        });
+        t += PENDING_STEP_MS;
+    }
+    out
+}
+
+fn check(check: Check, threshold: f64, measured: f64) -> CheckResult {
+    CheckResult {
+        check,
+        name: check.name().to_string(),
+        comparison: check.comparison(),
+        threshold,
+        measured: Some(measured),
+        pass: measured.is_finite() && check.comparison().holds(measured, threshold),
+        note: None,
+    }
+}
+
+/// Like [`check`], but a failure whatever the value: there were no samples.
+fn no_samples(c: Check, threshold: f64, measured: Option<f64>, why: &str) -> CheckResult {
+    CheckResult {
+        check: c,
+        name: c.name().to_string(),
+        comparison: c.comparison(),
+        threshold,
+        measured,
+        pass: false,
+        note: Some(format!("no samples: {why}")),
+    }
+}
+
+fn verdict(slo: &Slo, counts: &Counts, tp: &Throughput, stages: &[StageStats]) -> Verdict {
+    let denominator = counts.expected.max(counts.observed);
+    let share = |n: u64| n as f64 / denominator as f64;
+    let share_note = (counts.observed > counts.expected).then(|| {
+        format!(
+            "share of observed runs ({}), more than the {} expected",
+            counts.observed, counts.expected
+        )
+    });
+    let checks = Check::ALL
+        .iter()
+        .map(|&c| match c {
+            Check::JobsPerMinute => {
+                let t = slo.target_jobs_per_minute;
+                match tp.started_per_minute_mean {
+                    None => no_samples(c, t, None, "no measured window of positive length"),
+                    Some(m) if tp.started_in_window == 0 => {
+                        no_samples(c, t, Some(m), "no run started in the measured window")
+                    }
+                    Some(m) => check(c, t, m),
+                }
+            }
+            Check::P99ScheduleToStart => {
+                let t = slo.p99_schedule_to_start_s;
+                let s = stages
+                    .iter()
+                    .find(|s| s.stage == Stage::ScheduleToStarted && s.clock == Clock::Client);
+                match s.and_then(|s| s.p99_ms.map(|p| (s, p))) {
+                    None => no_samples(c, t, None, "no run scheduled in the window started"),
+                    Some((s, p99)) => {
+                        let note = (s.outliers > 0).then(|| {
+                            format!(
+                                "{} values above the histogram maximum of {} s",
+                                s.outliers,
+                                LATENCY_MAX_MS / 1000
+                            )
+                        });
+                        let mut r = check(c, t, p99 as f64 / 1000.0);
+                        r.note = note;
+                        r
+                    }
+                }
+            }
+            Check::StartedShare => {
+                let t = slo.min_started_share;
+                if denominator == 0 {
+                    no_samples(c, t, None, "no run expected or observed in the window")
+                } else {
+                    let mut r = check(c, t, share(counts.started_within_slo));
+                    r.note = share_note.clone();
+                    r
+                }
+            }
+            Check::CompletedShare => {
+                let t = slo.min_completed_share;
+                if denominator == 0 {
+                    no_samples(c, t, None, "no run expected or observed in the window")
+                } else {
+                    let mut r = check(c, t, share(counts.completed));
+                    r.note = share_note.clone();
+                    r
+                }
+            }
+            Check::Missed => {
+                let t = slo.max_missed as f64;
+                if counts.expected == 0 {
+                    no_samples(c, t, Some(0.0), "cron math expects no run in the window")
+                } else {
+                    check(c, t, counts.missed as f64)
+                }
+            }
+            Check::StuckPods => {
+                let t = slo.max_stuck_pods as f64;
+                if counts.pods == 0 {
+                    no_samples(c, t, Some(0.0), "no pod was observed")
+                } else {
+                    check(c, t, counts.stuck_pods as f64)
+                }
+            }
+        })
+        .collect::<Vec<_>>();
+    Verdict {
+        pass: checks.iter().all(|c| c.pass),
+        checks,
+    }
+}

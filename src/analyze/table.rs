@@ -1,0 +1,169 @@
+//! Plain-text summary of [`Results`] for the terminal.
+
+use std::fmt::Write as _;
+
+use crate::results::{CheckResult, Results, StageStats};
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn stage_row(s: &StageStats) -> [String; 13] {
+    [
+        s.stage.label().to_string(),
+        s.clock.label().to_string(),
+        s.count.to_string(),
+        ms(s.p50_ms),
+        ms(s.p90_ms),
+        ms(s.p99_ms),
+        ms(s.p999_ms),
+        ms(s.p9999_ms),
+        s.max_ms.map_or_else(|| "-".to_string(), |v| v.to_string()),
+        s.mean_ms
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.1}")),
+        s.outliers.to_string(),
+        s.negatives.to_string(),
+        s.precision.clone(),
+    ]
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn check_line(c: &CheckResult) -> String {
+    let measured = c.measured.map_or_else(|| "none".to_string(), number);
+    let mut line = format!(
+        "  {}  {}: {} (required {} {})",
+        if c.pass { "PASS" } else { "FAIL" },
+        c.name,
+        measured,
+        c.comparison.symbol(),
+        number(c.threshold),
+    );
+    if let Some(note) = &c.note {
+        let _ = write!(line, " [{note}]");
+    }
+    line
+}
+
+/// Renders the stage percentile table (milliseconds, with the precision of each clock), the
+/// counts and the verdict, one check per line with PASS or FAIL.
+pub fn summary_table(results: &Results) -> String {
+    let mut out = String::new();
+    let r = &results.run;
+    let _ = writeln!(
+        out,
+        "run {} (scenario {}, {} nodes, server {}){}",
+        r.run_id,
+        r.scenario_name,
+        r.nodes,
+        r.server_version,
+        if r.interrupted { ", INTERRUPTED" } else { "" }
+    );
+    match &results.window {
+        Some(w) => {
+            let _ = writeln!(
+                out,
+                "measured window: {:.1} s (ends at {})",
+                w.duration_s,
+                match w.end {
+                    crate::results::WindowEnd::Drain => "drain phase",
+                    crate::results::WindowEnd::LastLine => "last line of an interrupted log",
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "measured window: none (the run never reached measure)");
+        }
+    }
+    out.push('\n');
+
+    let header: [String; 13] = [
+        "stage",
+        "clock",
+        "count",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "p99.99",
+        "max",
+        "mean",
+        "outliers",
+        "negative",
+        "precision",
+    ]
+    .map(String::from);
+    let rows: Vec<[String; 13]> = results.stages.iter().map(stage_row).collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let _ = writeln!(out, "latencies (ms)");
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            // Text columns left-aligned, numbers right-aligned.
+            if i < 2 || i == 12 {
+                let _ = write!(line, "{cell:<w$}  ");
+            } else {
+                let _ = write!(line, "{cell:>w$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push('\n');
+
+    let c = &results.counts;
+    let t = &results.throughput;
+    let _ = writeln!(out, "counts");
+    let lines = [
+        ("cronjobs", c.cronjobs.to_string()),
+        ("expected runs", c.expected.to_string()),
+        (
+            "observed runs",
+            format!("{} ({} at any time)", c.observed, c.observed_total),
+        ),
+        ("missed", c.missed.to_string()),
+        ("unexpected runs", c.unexpected.to_string()),
+        ("started", c.started.to_string()),
+        ("started within deadline", c.started_within_slo.to_string()),
+        ("completed", c.completed.to_string()),
+        ("failed jobs", c.failed.to_string()),
+        ("stuck pods", format!("{} of {}", c.stuck_pods, c.pods)),
+        ("duplicates", c.duplicates.to_string()),
+        (
+            "started per minute",
+            t.started_per_minute_mean
+                .map_or_else(|| "-".to_string(), |m| format!("{m:.2}")),
+        ),
+        (
+            "peak per minute / second",
+            format!("{} / {}", t.peak_per_minute, t.peak_per_second),
+        ),
+        ("peak pending pods", t.peak_pending.to_string()),
+    ];
+    let w = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in lines {
+        let _ = writeln!(out, "  {k:<w$}  {v}");
+    }
+    out.push('\n');
+
+    let _ = writeln!(
+        out,
+        "verdict: {}",
+        if results.verdict.pass { "PASS" } else { "FAIL" }
+    );
+    for check in &results.verdict.checks {
+        let _ = writeln!(out, "{}", check_line(check));
+    }
+    out
+}

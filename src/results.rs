@@ -1,0 +1,411 @@
+//! The shape of `results.json`: what the analysis of one event log found.
+//!
+//! Plain data. The analysis (`crate::analyze`) writes it; report and compare code only read it.
+//! All times are Unix milliseconds (`*_ms`) unless a field says otherwise; latencies are
+//! milliseconds. [`Results::schema_version`] is [`crate::schema::SCHEMA_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Slo;
+use crate::schema::EndReason;
+
+pub use crate::schema::SCHEMA_VERSION;
+
+/// Everything the analysis of one run found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Always [`SCHEMA_VERSION`] when written by this version.
+    pub schema_version: u32,
+    /// Metadata copied from the log's `run_started` line, plus how the log ended.
+    pub run: RunInfo,
+    /// The SLO the verdict was computed against (from the scenario).
+    pub slo: Slo,
+    /// The measured window; `None` when the log has no `measure` phase.
+    pub window: Option<Window>,
+    pub counts: Counts,
+    /// One entry per stage and clock, in [`Stage::ALL`] order, client clock first.
+    pub stages: Vec<StageStats>,
+    pub throughput: Throughput,
+    /// Per node (from the pods' `node`), sorted by name.
+    pub nodes: Vec<NodeStats>,
+    pub verdict: Verdict,
+    pub anomalies: Anomalies,
+}
+
+/// Run metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub namespace: String,
+    /// `Scenario::name`.
+    pub scenario_name: String,
+    /// The scenario exactly as recorded in `run_started`.
+    pub scenario: serde_json::Value,
+    pub cronbench_version: String,
+    pub context: String,
+    pub server_version: String,
+    pub nodes: u32,
+    /// `recv_ms` of `run_started`.
+    pub started_ms: i64,
+    /// Largest `recv_ms` in the log.
+    pub last_recv_ms: i64,
+    /// Reason of the `run_ended` line, `None` when the log has none.
+    pub end_reason: Option<EndReason>,
+    /// True when the log has no `run_ended` line, or it says the run did not complete.
+    pub interrupted: bool,
+    /// Number of lines read.
+    pub lines: u64,
+}
+
+/// How the end of the measured window was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowEnd {
+    /// The `drain` phase line.
+    Drain,
+    /// No `drain` line (interrupted run): the last line of the log.
+    LastLine,
+}
+
+/// The measured window: runs scheduled at `start_ms <= t < end_ms` count toward the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub end: WindowEnd,
+    pub duration_s: f64,
+}
+
+/// Run counts. "In the window" means scheduled inside the measured window.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// CronJobs created (`cron_job_created` lines).
+    pub cronjobs: u64,
+    /// Schedule ticks in the window, after each CronJob's creation (cron math).
+    pub expected: u64,
+    /// Distinct (cronjob, scheduled time) runs observed in the window.
+    pub observed: u64,
+    /// Distinct runs observed at any scheduled time (warmup and drain included).
+    pub observed_total: u64,
+    /// Expected ticks with no observed run, summed per CronJob.
+    pub missed: u64,
+    /// Up to [`MISSED_LIST_MAX`] of the missed runs, earliest first.
+    pub missed_runs: Vec<RunKey>,
+    /// Runs observed in the window that cron math did not expect (for example a CronJob whose
+    /// creation is not in the log).
+    pub unexpected: u64,
+    /// Runs in the window whose pod started (client clock).
+    pub started: u64,
+    /// Runs in the window started within `slo.start_within_s` of their schedule.
+    pub started_within_slo: u64,
+    /// Runs in the window that completed (job `succeeded >= 1` or pod `Succeeded`).
+    pub completed: u64,
+    /// Runs in the window whose Job got a `Failed` condition.
+    pub failed: u64,
+    /// Pods (of any run) that did not start and stayed pending longer than
+    /// `slo.max_pending_s`, measured up to their deletion or the log's last line.
+    pub stuck_pods: u64,
+    /// Pods observed (of any run).
+    pub pods: u64,
+    /// Extra Jobs for a (cronjob, scheduled time) that already had one, any scheduled time.
+    pub duplicates: u64,
+    /// Up to [`MISSED_LIST_MAX`] duplicated runs, with the names of the extra Jobs.
+    pub duplicate_runs: Vec<DuplicateRun>,
+}
+
+/// Longest list of missed or duplicated runs kept in [`Counts`].
+pub const MISSED_LIST_MAX: usize = 100;
+
+/// One scheduled run of one CronJob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunKey {
+    pub cronjob: String,
+    /// RFC 3339.
+    pub scheduled: String,
+    pub scheduled_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateRun {
+    pub run: RunKey,
+    /// All Jobs seen for this run, first seen first.
+    pub jobs: Vec<String>,
+}
+
+/// A stage of a run's timeline (scheduled -> job created -> pod created -> pod bound ->
+/// container started -> finished), plus two end-to-end spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    ScheduleToJobCreated,
+    JobCreatedToPodCreated,
+    PodCreatedToBound,
+    BoundToStarted,
+    StartedToFinished,
+    ScheduleToStarted,
+    ScheduleToFinished,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::ScheduleToJobCreated,
+        Stage::JobCreatedToPodCreated,
+        Stage::PodCreatedToBound,
+        Stage::BoundToStarted,
+        Stage::StartedToFinished,
+        Stage::ScheduleToStarted,
+        Stage::ScheduleToFinished,
+    ];
+
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::ScheduleToJobCreated => "schedule -> job created",
+            Stage::JobCreatedToPodCreated => "job created -> pod created",
+            Stage::PodCreatedToBound => "pod created -> bound",
+            Stage::BoundToStarted => "bound -> started",
+            Stage::StartedToFinished => "started -> finished",
+            Stage::ScheduleToStarted => "schedule -> started",
+            Stage::ScheduleToFinished => "schedule -> finished",
+        }
+    }
+}
+
+/// Which clock a latency was measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// The harness's receive time of the first observation showing the stage reached.
+    Client,
+    /// The API server's timestamps (whole seconds).
+    Server,
+}
+
+impl Clock {
+    pub const ALL: [Clock; 2] = [Clock::Client, Clock::Server];
+
+    /// The precision of latencies on this clock, as stated in reports.
+    pub fn precision(self) -> &'static str {
+        match self {
+            Clock::Client => "1 ms (client receive time)",
+            Clock::Server => "1 s (API timestamps)",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Clock::Client => "client",
+            Clock::Server => "server",
+        }
+    }
+}
+
+/// Latency statistics of one stage on one clock, in milliseconds.
+///
+/// Values are recorded in an HDR histogram with 3 significant digits (percentiles are the
+/// highest value equivalent to the recorded ones) and a maximum of [`LATENCY_MAX_MS`]. Values
+/// above the maximum are counted in `outliers` and recorded at the maximum, so percentiles
+/// are lower bounds when `outliers > 0`; `max_ms` is exact. Negative values (a later stage
+/// seen before an earlier one, e.g. from second rounding of API timestamps) are counted in
+/// `negatives` and are not in the histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageStats {
+    pub stage: Stage,
+    pub clock: Clock,
+    /// [`Clock::precision`].
+    pub precision: String,
+    /// Values in the histogram (non-negative, outliers included).
+    pub count: u64,
+    /// Percentiles; `None` when `count == 0`.
+    pub p50_ms: Option<u64>,
+    pub p90_ms: Option<u64>,
+    pub p99_ms: Option<u64>,
+    pub p999_ms: Option<u64>,
+    pub p9999_ms: Option<u64>,
+    /// Exact largest value.
+    pub max_ms: Option<i64>,
+    /// Exact mean of the non-negative values.
+    pub mean_ms: Option<f64>,
+    pub outliers: u64,
+    pub negatives: u64,
+    /// Most negative value seen, when `negatives > 0`.
+    pub min_negative_ms: Option<i64>,
+}
+
+/// Largest latency the histograms hold: one hour.
+pub const LATENCY_MAX_MS: u64 = 3_600_000;
+
+/// Starts in one wall-clock minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteCount {
+    /// Start of the minute.
+    pub minute_ms: i64,
+    pub started: u64,
+}
+
+/// Pods created but not started (nor finished, nor deleted) at one instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPoint {
+    pub t_ms: i64,
+    pub pending: u64,
+}
+
+/// Step of [`Throughput::pending`].
+pub const PENDING_STEP_MS: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Pods of any run whose start (client clock) falls in the window.
+    pub started_in_window: u64,
+    /// `started_in_window` per minute of window; `None` without a window of positive length.
+    pub started_per_minute_mean: Option<f64>,
+    /// Per wall-clock minute touching the window (edge minutes are partial).
+    pub started_per_minute: Vec<MinuteCount>,
+    /// Most starts in one wall-clock minute / second, in the window.
+    pub peak_per_minute: u64,
+    pub peak_per_second: u64,
+    /// Every [`PENDING_STEP_MS`] from the window start (or the run start) to the last line.
+    pub pending: Vec<PendingPoint>,
+    pub peak_pending: u64,
+}
+
+/// Starts per node in the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub node: String,
+    pub started: u64,
+    pub started_per_minute_mean: Option<f64>,
+    pub started_per_minute: Vec<MinuteCount>,
+    pub peak_per_minute: u64,
+    pub peak_per_second: u64,
+    /// Readiness at the last `node` line for it, if any.
+    pub ready_at_end: Option<bool>,
+}
+
+/// A verdict check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Mean starts per minute over the window >= `slo.target_jobs_per_minute`.
+    JobsPerMinute,
+    /// p99 schedule -> started (client clock), seconds <= `slo.p99_schedule_to_start_s`.
+    P99ScheduleToStart,
+    /// Share of expected runs started within `slo.start_within_s` >= `slo.min_started_share`.
+    StartedShare,
+    /// Share of expected runs completed >= `slo.min_completed_share`.
+    CompletedShare,
+    /// Missed schedules <= `slo.max_missed`.
+    Missed,
+    /// Stuck pods <= `slo.max_stuck_pods`.
+    StuckPods,
+}
+
+/// How a measured value is compared with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    AtLeast,
+    AtMost,
+}
+
+impl Comparison {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::AtLeast => ">=",
+            Comparison::AtMost => "<=",
+        }
+    }
+
+    pub fn holds(self, measured: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::AtLeast => measured >= threshold,
+            Comparison::AtMost => measured <= threshold,
+        }
+    }
+}
+
+impl Check {
+    pub const ALL: [Check; 6] = [
+        Check::JobsPerMinute,
+        Check::P99ScheduleToStart,
+        Check::StartedShare,
+        Check::CompletedShare,
+        Check::Missed,
+        Check::StuckPods,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::JobsPerMinute => "jobs started per minute",
+            Check::P99ScheduleToStart => "p99 schedule -> started (s, client)",
+            Check::StartedShare => "share started within deadline",
+            Check::CompletedShare => "share completed",
+            Check::Missed => "missed schedules",
+            Check::StuckPods => "stuck pods",
+        }
+    }
+
+    pub fn comparison(self) -> Comparison {
+        match self {
+            Check::JobsPerMinute | Check::StartedShare | Check::CompletedShare => {
+                Comparison::AtLeast
+            }
+            Check::P99ScheduleToStart | Check::Missed | Check::StuckPods => Comparison::AtMost,
+        }
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub check: Check,
+    /// [`Check::name`].
+    pub name: String,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    /// `None` when there was nothing to measure (which fails the check).
+    pub measured: Option<f64>,
+    pub pass: bool,
+    /// Why a check failed without a measurement, or a caveat on the measurement.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// All checks pass.
+    pub pass: bool,
+    /// One per [`Check::ALL`], in that order.
+    pub checks: Vec<CheckResult>,
+}
+
+/// Things in the log that look wrong but do not stop the analysis.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Anomalies {
+    /// Negative latencies per stage and clock (also in [`StageStats::negatives`]).
+    pub negative_latencies: Vec<NegativeCount>,
+    /// Jobs with neither the scheduled annotation nor a Unix-minutes name suffix.
+    pub jobs_without_schedule: u64,
+    /// Pods whose Job was never observed (or that have no job label).
+    pub orphan_pods: u64,
+    /// Timestamps that did not parse as RFC 3339 (the field is then ignored).
+    pub bad_timestamps: u64,
+    /// Jobs whose scheduled annotation disagrees with their name suffix.
+    pub schedule_name_mismatch: u64,
+    /// `watch_error` lines.
+    pub watch_errors: u64,
+    /// Lines whose `recv_ms` is earlier than an earlier line's.
+    pub out_of_order_lines: u64,
+    /// The last line of the file was cut off (no newline, not JSON) and was skipped.
+    pub truncated_last_line: bool,
+    /// Events by reason (events.k8s.io), e.g. `FailedScheduling`.
+    pub event_reasons: std::collections::BTreeMap<String, u64>,
+    /// Free-text notes.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NegativeCount {
+    pub stage: Stage,
+    pub clock: Clock,
+    pub count: u64,
+}
