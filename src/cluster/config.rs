@@ -1,0 +1,377 @@
+//! The kwokctl configuration of a local cluster: options, component flags and kwok stages.
+//!
+//! Rendered as JSON documents separated by `---` (YAML is a superset of JSON).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Binaries;
+
+/// The knobs that bound CronJob throughput. `None` keeps the component's default, which is
+/// what a default cluster (and the seeds' study) runs with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct Knobs {
+    /// kube-controller-manager --concurrent-cron-job-syncs (default 5)
+    #[arg(long)]
+    pub concurrent_cron_job_syncs: Option<u32>,
+    /// kube-controller-manager --concurrent-job-syncs (default 5)
+    #[arg(long)]
+    pub concurrent_job_syncs: Option<u32>,
+    /// kube-controller-manager --kube-api-qps (default 20)
+    #[arg(long)]
+    pub kcm_api_qps: Option<f32>,
+    /// kube-controller-manager --kube-api-burst (default 30)
+    #[arg(long)]
+    pub kcm_api_burst: Option<u32>,
+    /// kube-scheduler --kube-api-qps (default 50)
+    #[arg(long)]
+    pub scheduler_api_qps: Option<f32>,
+    /// kube-scheduler --kube-api-burst (default 100)
+    #[arg(long)]
+    pub scheduler_api_burst: Option<u32>,
+    /// kube-apiserver --max-requests-inflight (default 400)
+    #[arg(long)]
+    pub max_requests_inflight: Option<u32>,
+    /// kube-apiserver --max-mutating-requests-inflight (default 200)
+    #[arg(long)]
+    pub max_mutating_requests_inflight: Option<u32>,
+}
+
+impl Knobs {
+    /// `(component, flag, value)` for every knob that is set.
+    pub fn flags(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut out = Vec::new();
+        let mut push = |component, flag, value: Option<String>| {
+            if let Some(v) = value {
+                out.push((component, flag, v));
+            }
+        };
+        let kcm = "kube-controller-manager";
+        push(
+            kcm,
+            "concurrent-cron-job-syncs",
+            self.concurrent_cron_job_syncs.map(|v| v.to_string()),
+        );
+        push(
+            kcm,
+            "concurrent-job-syncs",
+            self.concurrent_job_syncs.map(|v| v.to_string()),
+        );
+        push(kcm, "kube-api-qps", self.kcm_api_qps.map(|v| v.to_string()));
+        push(
+            kcm,
+            "kube-api-burst",
+            self.kcm_api_burst.map(|v| v.to_string()),
+        );
+        let sched = "kube-scheduler";
+        push(
+            sched,
+            "kube-api-qps",
+            self.scheduler_api_qps.map(|v| v.to_string()),
+        );
+        push(
+            sched,
+            "kube-api-burst",
+            self.scheduler_api_burst.map(|v| v.to_string()),
+        );
+        let api = "kube-apiserver";
+        push(
+            api,
+            "max-requests-inflight",
+            self.max_requests_inflight.map(|v| v.to_string()),
+        );
+        push(
+            api,
+            "max-mutating-requests-inflight",
+            self.max_mutating_requests_inflight.map(|v| v.to_string()),
+        );
+        out
+    }
+}
+
+/// How long kwok takes for each step of a Job pod's life, once the scheduler has bound it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+pub struct StageDelays {
+    /// Bound pod -> Running (container started), milliseconds
+    #[arg(long, default_value_t = 1000)]
+    pub pod_start_delay_ms: u64,
+    /// Adds a uniform random 0..J ms to the start delay
+    #[arg(long, default_value_t = 0)]
+    pub pod_start_jitter_ms: u64,
+    /// Running -> Succeeded (the `echo hello world`), milliseconds
+    #[arg(long, default_value_t = 1000)]
+    pub pod_run_ms: u64,
+}
+
+impl Default for StageDelays {
+    fn default() -> Self {
+        StageDelays {
+            pod_start_delay_ms: 1000,
+            pod_start_jitter_ms: 0,
+            pod_run_ms: 1000,
+        }
+    }
+}
+
+/// kwok's delay object: the jitter field is an upper bound, so it is only set when there is one.
+fn delay(ms: u64, jitter_ms: u64) -> Value {
+    if jitter_ms == 0 {
+        json!({ "durationMilliseconds": ms })
+    } else {
+        json!({ "durationMilliseconds": ms, "jitterDurationMilliseconds": ms + jitter_ms })
+    }
+}
+
+/// The whole `--config` file for `kwokctl create cluster`.
+pub fn render(bins: &Binaries, port: u16, knobs: &Knobs, delays: &StageDelays) -> String {
+    let path = |name: &str| bins.path(name).display().to_string();
+    let options = json!({
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": {
+            "runtime": "binary",
+            "bindAddress": "127.0.0.1",
+            "kubeApiserverPort": port,
+            "kubeApiserverBinary": path("kube-apiserver"),
+            "kubeControllerManagerBinary": path("kube-controller-manager"),
+            "kubeSchedulerBinary": path("kube-scheduler"),
+            "kubectlBinary": path("kubectl"),
+            "etcdBinary": path("etcd"),
+            "kwokControllerBinary": path("kwok"),
+        },
+        "componentsPatches": components_patches(knobs),
+    });
+    let mut docs = vec![options];
+    docs.extend(stages(delays));
+    docs.iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+fn components_patches(knobs: &Knobs) -> Vec<Value> {
+    let mut by_component: Vec<(&str, Vec<Value>)> = Vec::new();
+    for (component, flag, value) in knobs.flags() {
+        let arg = json!({ "key": flag, "value": value });
+        match by_component.iter_mut().find(|(c, _)| *c == component) {
+            Some((_, args)) => args.push(arg),
+            None => by_component.push((component, vec![arg])),
+        }
+    }
+    by_component
+        .into_iter()
+        .map(|(name, args)| json!({ "name": name, "extraArgs": args }))
+        .collect()
+}
+
+fn stage(name: &str, kind: &str, selector: Value, delay: Option<Value>, next: Value) -> Value {
+    let mut spec = json!({
+        "resourceRef": { "apiGroup": "v1", "kind": kind },
+        "selector": { "matchExpressions": selector },
+        "next": next,
+    });
+    if let (Some(d), Some(obj)) = (delay, spec.as_object_mut()) {
+        obj.insert("delay".into(), d);
+    }
+    json!({
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": { "name": name },
+        "spec": spec,
+    })
+}
+
+fn expr(key: &str, operator: &str, values: &[&str]) -> Value {
+    if values.is_empty() {
+        json!({ "key": key, "operator": operator })
+    } else {
+        json!({ "key": key, "operator": operator, "values": values })
+    }
+}
+
+const READY: &str = r#".status.conditions.[] | select( .type == "Ready" ) | .status"#;
+
+/// Node conditions and addresses, refreshed by the heartbeat stage too.
+const NODE_STATUS: &str = r#"{{ $now := Now }}
+conditions:
+{{ range NodeConditions }}
+- lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+  message: {{ .message | Quote }}
+  reason: {{ .reason | Quote }}
+  status: {{ .status | Quote }}
+  type: {{ .type | Quote }}
+{{ end }}
+addresses:
+- address: {{ NodeIP | Quote }}
+  type: InternalIP
+- address: {{ NodeName | Quote }}
+  type: Hostname
+phase: Running
+"#;
+
+const POD_RUNNING: &str = r#"{{ $now := Now }}
+conditions:
+- { type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }} }
+- { type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }} }
+- { type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }} }
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: true
+  started: true
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+{{ with NodeIPsWith .spec.nodeName }}
+hostIP: {{ index . 0 | Quote }}
+{{ end }}
+{{ with PodIPsWith .spec.nodeName false .metadata.uid .metadata.name .metadata.namespace }}
+podIP: {{ index . 0 | Quote }}
+{{ end }}
+phase: Running
+startTime: {{ $now | Quote }}
+"#;
+
+/// Keeps the container's start time from the Running stage.
+const POD_SUCCEEDED: &str = r#"{{ $now := Now }}
+{{ $started := $now }}
+{{ range .status.containerStatuses }}{{ with .state.running }}{{ $started = .startedAt }}{{ end }}{{ end }}
+conditions:
+- { type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
+- { type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $started | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+phase: Succeeded
+"#;
+
+/// cronbench's own stages. Supplying any stage replaces all of kwok's defaults, so nodes get
+/// theirs here too.
+fn stages(d: &StageDelays) -> Vec<Value> {
+    vec![
+        stage(
+            "node-initialize",
+            "Node",
+            json!([expr(READY, "NotIn", &["True"])]),
+            None,
+            json!({ "statusTemplate": NODE_STATUS }),
+        ),
+        stage(
+            "node-heartbeat",
+            "Node",
+            json!([expr(READY, "In", &["True"])]),
+            Some(delay(20_000, 5_000)),
+            json!({ "statusTemplate": NODE_STATUS }),
+        ),
+        stage(
+            "pod-ready",
+            "Pod",
+            json!([
+                expr(".metadata.deletionTimestamp", "DoesNotExist", &[]),
+                expr(".spec.nodeName", "Exists", &[]),
+                expr(".status.phase", "In", &["Pending"]),
+            ]),
+            Some(delay(d.pod_start_delay_ms, d.pod_start_jitter_ms)),
+            json!({ "statusTemplate": POD_RUNNING }),
+        ),
+        stage(
+            "pod-complete",
+            "Pod",
+            json!([
+                expr(".metadata.deletionTimestamp", "DoesNotExist", &[]),
+                expr(".status.phase", "In", &["Running"]),
+                expr(".metadata.ownerReferences.[].kind", "In", &["Job"]),
+            ]),
+            Some(delay(d.pod_run_ms, 0)),
+            json!({ "statusTemplate": POD_SUCCEEDED }),
+        ),
+        stage(
+            "pod-delete",
+            "Pod",
+            json!([expr(".metadata.deletionTimestamp", "Exists", &[])]),
+            None,
+            json!({ "delete": true }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bins() -> Binaries {
+        Binaries {
+            dir: "/opt/cb".into(),
+        }
+    }
+
+    #[test]
+    fn knobs_left_unset_pass_no_flags() {
+        let cfg = render(&bins(), 6443, &Knobs::default(), &StageDelays::default());
+        assert!(cfg.contains("\"componentsPatches\":[]"), "{cfg}");
+        assert!(cfg.contains("\"bindAddress\":\"127.0.0.1\""));
+        assert!(cfg.contains("/opt/cb/kube-apiserver"));
+    }
+
+    #[test]
+    fn knobs_become_extra_args_of_their_component() {
+        let knobs = Knobs {
+            concurrent_cron_job_syncs: Some(50),
+            kcm_api_qps: Some(200.0),
+            scheduler_api_qps: Some(300.0),
+            max_requests_inflight: Some(1000),
+            ..Knobs::default()
+        };
+        let cfg = render(&bins(), 6443, &knobs, &StageDelays::default());
+        let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
+        let patches = first["componentsPatches"].as_array().unwrap();
+        assert_eq!(patches.len(), 3, "one patch per component: {patches:?}");
+        let kcm = &patches[0];
+        assert_eq!(kcm["name"], "kube-controller-manager");
+        assert_eq!(kcm["extraArgs"][0]["key"], "concurrent-cron-job-syncs");
+        assert_eq!(kcm["extraArgs"][0]["value"], "50");
+        assert_eq!(kcm["extraArgs"][1]["value"], "200");
+    }
+
+    #[test]
+    fn stage_delays_are_rendered_without_jitter_unless_asked() {
+        let d = StageDelays {
+            pod_start_delay_ms: 1500,
+            pod_start_jitter_ms: 0,
+            pod_run_ms: 250,
+        };
+        let cfg = render(&bins(), 6443, &Knobs::default(), &d);
+        let docs: Vec<Value> = cfg
+            .split("\n---\n")
+            .map(|s| serde_json::from_str(s).unwrap())
+            .collect();
+        let ready = docs
+            .iter()
+            .find(|d| d["metadata"]["name"] == "pod-ready")
+            .unwrap();
+        assert_eq!(
+            ready["spec"]["delay"],
+            json!({ "durationMilliseconds": 1500 })
+        );
+        let done = docs
+            .iter()
+            .find(|d| d["metadata"]["name"] == "pod-complete")
+            .unwrap();
+        assert_eq!(done["spec"]["delay"]["durationMilliseconds"], 250);
+    }
+}

@@ -1,0 +1,439 @@
+//! `cronbench cluster up | down | status`: the local cluster's life cycle.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+
+use super::{Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root, config, nodes};
+
+/// What `cluster up` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    pub nodes: u32,
+    /// 127.0.0.1 port of the apiserver; `None` picks a free one.
+    pub port: Option<u16>,
+    pub knobs: Knobs,
+    pub delays: StageDelays,
+}
+
+/// What a running local cluster is; written to `cluster.json` in its state directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub context: String,
+    pub kubeconfig: PathBuf,
+    pub port: u16,
+    pub binaries: PathBuf,
+    pub nodes: u32,
+    pub knobs: Knobs,
+    pub delays: StageDelays,
+    /// Seconds `cluster up` took.
+    pub up_seconds: f64,
+}
+
+/// One local cluster, by name, and its state directory `<cache>/clusters/<name>`.
+#[derive(Debug, Clone)]
+pub struct LocalCluster {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// A component process as its pid file tells.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentStatus {
+    pub component: String,
+    pub pid: Option<u32>,
+    pub running: bool,
+    pub log: PathBuf,
+}
+
+impl LocalCluster {
+    pub fn new(name: &str) -> Result<LocalCluster, ClusterError> {
+        let valid = !name.is_empty()
+            && name.len() <= 30
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid {
+            return Err(ClusterError::BadName(name.to_string()));
+        }
+        Ok(LocalCluster {
+            name: name.to_string(),
+            dir: cache_root().join("clusters").join(name),
+        })
+    }
+
+    pub fn context(&self) -> String {
+        super::context_name(&self.name)
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    fn info_path(&self) -> PathBuf {
+        self.dir.join("cluster.json")
+    }
+
+    fn kwok_workdir(&self) -> PathBuf {
+        self.dir.join("kwok")
+    }
+
+    /// kwokctl's name for the cluster (its context would be `kwok-<this>`).
+    fn kwok_name(&self) -> String {
+        format!("cronbench-{}", self.name)
+    }
+
+    /// Where kwokctl keeps pids and logs.
+    fn kwok_cluster_dir(&self) -> PathBuf {
+        self.kwok_workdir().join("clusters").join(self.kwok_name())
+    }
+
+    pub fn info(&self) -> Result<Option<ClusterInfo>, ClusterError> {
+        match std::fs::read(self.info_path()) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| ClusterError::Kubeconfig {
+                        path: self.info_path(),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClusterError::io(format!(
+                "read {}",
+                self.info_path().display()
+            ))(e)),
+        }
+    }
+
+    /// The components kwokctl started, with whether each is alive.
+    pub fn components(&self) -> Vec<ComponentStatus> {
+        let pids = self.kwok_cluster_dir().join("pids");
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&pids) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(component) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok());
+            out.push(ComponentStatus {
+                component: component.to_string(),
+                pid,
+                running: pid.is_some_and(pid_alive),
+                log: self
+                    .kwok_cluster_dir()
+                    .join("logs")
+                    .join(format!("{component}.log")),
+            });
+        }
+        out.sort_by(|a, b| a.component.cmp(&b.component));
+        out
+    }
+
+    /// Starts the cluster and waits for its nodes to be Ready.
+    pub async fn up(&self, bins: &Binaries, opts: &UpOptions) -> Result<ClusterInfo, ClusterError> {
+        let started = Instant::now();
+        if self.info()?.is_some() {
+            if self.components().iter().any(|c| c.running) {
+                return Err(ClusterError::AlreadyUp {
+                    name: self.name.clone(),
+                    kubeconfig: self.kubeconfig(),
+                });
+            }
+            // A crashed cluster left its state: clear it before starting anew.
+            self.down(bins).await?;
+        }
+        let port = pick_port(opts.port)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(ClusterError::io(format!("create {}", self.dir.display())))?;
+        let config_path = self.dir.join("kwokctl.yaml");
+        let cfg = config::render(bins, port, &opts.knobs, &opts.delays);
+        std::fs::write(&config_path, cfg)
+            .map_err(ClusterError::io(format!("write {}", config_path.display())))?;
+
+        let create = self
+            .kwokctl(bins)
+            .args(["create", "cluster", "--wait", "2m", "--config"])
+            .arg(&config_path)
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .output()
+            .await
+            .map_err(ClusterError::io("run kwokctl create cluster"))?;
+        if !create.status.success() {
+            let err = self.command_error("kwokctl create cluster", &create);
+            // Leave nothing half-started behind.
+            let _ = self.down(bins).await;
+            return Err(err);
+        }
+        let rename = Command::new(bins.path("kubectl"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["config", "rename-context"])
+            .arg(format!("kwok-{}", self.kwok_name()))
+            .arg(self.context())
+            .output()
+            .await
+            .map_err(ClusterError::io("run kubectl config rename-context"))?;
+        if !rename.status.success() {
+            let err = self.command_error("kubectl config rename-context", &rename);
+            let _ = self.down(bins).await;
+            return Err(err);
+        }
+        let mut info = ClusterInfo {
+            name: self.name.clone(),
+            context: self.context(),
+            kubeconfig: self.kubeconfig(),
+            port,
+            binaries: bins.dir.clone(),
+            nodes: opts.nodes,
+            knobs: opts.knobs.clone(),
+            delays: opts.delays.clone(),
+            up_seconds: 0.0,
+        };
+        let ready = async {
+            let client = self.client().await?;
+            nodes::create(&client, opts.nodes).await?;
+            nodes::wait_ready(&client, opts.nodes, Duration::from_secs(60)).await
+        };
+        if let Err(e) = ready.await {
+            let e = self.dead_component().unwrap_or(e);
+            let _ = self.down(bins).await;
+            return Err(e);
+        }
+        info.up_seconds = started.elapsed().as_secs_f64();
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| ClusterError::Kubeconfig {
+            path: self.info_path(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(self.info_path(), json).map_err(ClusterError::io(format!(
+            "write {}",
+            self.info_path().display()
+        )))?;
+        Ok(info)
+    }
+
+    /// Stops every process of the cluster and removes its state. Works on a cluster that
+    /// crashed or was half-started, and fails if any process survives.
+    pub async fn down(&self, bins: &Binaries) -> Result<(), ClusterError> {
+        if !self.dir.exists() {
+            return Err(ClusterError::NotUp {
+                name: self.name.clone(),
+            });
+        }
+        // kwokctl stops what its pid files name; errors here are followed by the sweep below.
+        let _ = self
+            .kwokctl(bins)
+            .args(["delete", "cluster", "--kubeconfig"])
+            .arg(self.kubeconfig())
+            .output()
+            .await;
+        let mut left = self.processes();
+        for signal in ["-TERM", "-KILL"] {
+            if left.is_empty() {
+                break;
+            }
+            for pid in &left {
+                let _ = Command::new("kill")
+                    .arg(signal)
+                    .arg(pid.to_string())
+                    .stderr(Stdio::null())
+                    .status()
+                    .await;
+            }
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                left = self.processes();
+                if left.is_empty() {
+                    break;
+                }
+            }
+        }
+        if !left.is_empty() {
+            return Err(ClusterError::Leftovers {
+                name: self.name.clone(),
+                pids: left,
+            });
+        }
+        std::fs::remove_dir_all(&self.dir)
+            .map_err(ClusterError::io(format!("remove {}", self.dir.display())))
+    }
+
+    /// Pids of every process whose command line mentions this cluster's state directory
+    /// (kwokctl runs each component from there, with its certificates and config there).
+    pub fn processes(&self) -> Vec<u32> {
+        let needle = self.dir.display().to_string();
+        let me = std::process::id();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| *pid != me)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+
+    /// A client for the cluster, from its kubeconfig.
+    pub async fn client(&self) -> Result<kube::Client, ClusterError> {
+        client_for(&self.kubeconfig(), Some(&self.context())).await
+    }
+
+    fn kwokctl(&self, bins: &Binaries) -> Command {
+        let mut cmd = Command::new(bins.path("kwokctl"));
+        // kwokctl looks for kubectl on PATH before downloading one: ours comes first.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![bins.dir.clone()];
+        paths.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(paths) {
+            cmd.env("PATH", joined);
+        }
+        cmd.env("KWOK_WORKDIR", self.kwok_workdir())
+            .arg("--name")
+            .arg(self.kwok_name())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn dead_component(&self) -> Option<ClusterError> {
+        let dead = self.components().into_iter().find(|c| !c.running)?;
+        Some(ClusterError::ComponentExited {
+            tail: tail(&dead.log, 20),
+            component: dead.component,
+            log: dead.log,
+        })
+    }
+
+    fn command_error(&self, command: &str, out: &std::process::Output) -> ClusterError {
+        let mut logs = String::new();
+        for c in self.components().iter().filter(|c| !c.running) {
+            logs.push_str(&format!(
+                "\ncomponent {} is not running; last lines of {}:\n{}",
+                c.component,
+                c.log.display(),
+                tail(&c.log, 20)
+            ));
+        }
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port_hint = if output.contains("address already in use") {
+            "\nhint: a port is in use; choose another apiserver port with --port"
+        } else {
+            ""
+        };
+        ClusterError::Command {
+            command: command.to_string(),
+            code: out
+                .status
+                .code()
+                .map_or_else(|| "signal".to_string(), |c| c.to_string()),
+            output: format!("{}{port_hint}", tail_str(&output, 30)),
+            logs,
+        }
+    }
+}
+
+/// A kube client for `context` (or the current one) of the kubeconfig at `path`.
+pub async fn client_for(path: &Path, context: Option<&str>) -> Result<kube::Client, ClusterError> {
+    let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| ClusterError::Kubeconfig {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let opts = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| ClusterError::Kubeconfig {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    kube::Client::try_from(config).map_err(ClusterError::api("building a client"))
+}
+
+fn pick_port(wanted: Option<u16>) -> Result<u16, ClusterError> {
+    match std::net::TcpListener::bind(("127.0.0.1", wanted.unwrap_or(0))) {
+        Ok(l) => l
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(ClusterError::io("read the chosen port")),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ClusterError::PortInUse {
+            port: wanted.unwrap_or(0),
+        }),
+        Err(e) => Err(ClusterError::io("bind a port on 127.0.0.1")(e)),
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // A zombie has a /proc entry but is dead.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(s) => tail_str(&s, lines),
+        Err(e) => format!("(could not read: {e})"),
+    }
+}
+
+fn tail_str(s: &str, lines: usize) -> String {
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_must_be_dns_friendly() {
+        assert!(LocalCluster::new("local").is_ok());
+        assert!(LocalCluster::new("Local").is_err());
+        assert!(LocalCluster::new("-x").is_err());
+        assert!(LocalCluster::new("").is_err());
+    }
+
+    #[test]
+    fn a_taken_port_is_named_in_the_error() {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let err = pick_port(Some(port)).unwrap_err().to_string();
+        assert!(
+            err.contains(&port.to_string()) && err.contains("--port"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail_str("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail_str("a", 5), "a");
+    }
+}

@@ -1,0 +1,102 @@
+//! Test clusters: the local one that cronbench starts from pinned upstream binaries, and the
+//! checks a run makes on any cluster before loading it.
+//!
+//! The local cluster is driven through `kwokctl --runtime binary`: it already knows how to
+//! generate the PKI, the kubeconfig and every component's flags for a given Kubernetes version,
+//! and it supervises the processes with pid files and logs. cronbench adds what kwokctl lacks:
+//! pinned local binaries only (never a download), 127.0.0.1 only, its own kwok stages with
+//! per-stage delays, the throughput knobs as flags, realistic nodes, and a `down` that proves
+//! no process is left.
+
+mod binaries;
+mod config;
+mod local;
+mod nodes;
+
+use std::path::PathBuf;
+
+pub use binaries::Binaries;
+pub use config::{Knobs, StageDelays};
+pub use local::{ClusterInfo, LocalCluster, UpOptions};
+
+/// Errors of cluster management. None of them is retryable without a change by the user,
+/// except [`ClusterError::NotReady`], which a slower machine may outgrow.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "the local cluster's binaries are not built: {missing} is missing in {dir}; run `scripts/setup` (the first build takes about 10 minutes)"
+    )]
+    BinariesMissing { dir: PathBuf, missing: String },
+
+    #[error(
+        "cluster `{name}` is already up (kubeconfig {kubeconfig}); use it, or run `cronbench cluster down --name {name}` first"
+    )]
+    AlreadyUp { name: String, kubeconfig: PathBuf },
+
+    #[error("cluster `{name}` is not up; start it with `cronbench cluster up --name {name}`")]
+    NotUp { name: String },
+
+    #[error("port {port} on 127.0.0.1 is in use; free it or choose another with --port")]
+    PortInUse { port: u16 },
+
+    #[error(
+        "invalid cluster name `{0}`: use lowercase letters, digits and '-', at most 30 characters"
+    )]
+    BadName(String),
+
+    #[error("could not {op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("`{command}` failed (exit {code}):\n{output}{logs}")]
+    Command {
+        command: String,
+        code: String,
+        output: String,
+        /// Tails of the logs of components that are not running.
+        logs: String,
+    },
+
+    #[error("component {component} exited early; its log is {log}:\n{tail}")]
+    ComponentExited {
+        component: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error("the cluster did not become ready within {seconds} s: {what}")]
+    NotReady { seconds: u64, what: String },
+
+    #[error("Kubernetes API call failed while {op}: {source}")]
+    Api {
+        op: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("could not read kubeconfig {path}: {reason}")]
+    Kubeconfig { path: PathBuf, reason: String },
+
+    #[error("processes of cluster `{name}` are still running after teardown: {pids:?}")]
+    Leftovers { name: String, pids: Vec<u32> },
+}
+
+impl ClusterError {
+    pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
+        let op = op.into();
+        move |source| ClusterError::Io { op, source }
+    }
+
+    pub(crate) fn api(op: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
+        let op = op.into();
+        move |source| ClusterError::Api { op, source }
+    }
+}
+
+/// The kube context name cronbench gives a local cluster.
+pub fn context_name(cluster: &str) -> String {
+    format!("cronbench-{cluster}")
+}

@@ -1,0 +1,93 @@
+//! kwok nodes: registered by cronbench, kept alive by the kwok controller.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams, PostParams};
+
+use super::ClusterError;
+
+/// Label every kwok node carries; scenarios select it.
+pub const NODE_LABEL: (&str, &str) = ("type", "kwok");
+
+/// The node name for index `i`.
+pub fn node_name(i: u32) -> String {
+    format!("kwok-node-{i}")
+}
+
+/// A node with the capacity of a large VM (the kwok default): 32 CPU, 256Gi, 110 pods. The
+/// taint keeps anything that is not cronbench's load off it.
+fn node(name: &str) -> Result<Node, serde_json::Error> {
+    let capacity = serde_json::json!({ "cpu": "32", "memory": "256Gi", "pods": "110" });
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+            "labels": {
+                NODE_LABEL.0: NODE_LABEL.1,
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/agent": "",
+            },
+        },
+        "spec": {
+            "taints": [{ "key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule" }],
+        },
+        "status": { "allocatable": capacity, "capacity": capacity },
+    }))
+}
+
+/// Registers nodes `0..count` (skipping those that exist).
+pub async fn create(client: &kube::Client, count: u32) -> Result<(), ClusterError> {
+    let api: Api<Node> = Api::all(client.clone());
+    for i in 0..count {
+        let name = node_name(i);
+        let obj = node(&name).map_err(|e| ClusterError::Kubeconfig {
+            path: "(node template)".into(),
+            reason: e.to_string(),
+        })?;
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => return Err(ClusterError::api(format!("creating node {name}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Waits until `count` kwok nodes report Ready.
+pub async fn wait_ready(
+    client: &kube::Client,
+    count: u32,
+    timeout: Duration,
+) -> Result<(), ClusterError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let ready = match api.list(&lp).await {
+            Ok(list) => list.items.iter().filter(|n| is_ready(n)).count(),
+            Err(_) => 0,
+        };
+        if ready >= count as usize {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClusterError::NotReady {
+                seconds: timeout.as_secs(),
+                what: format!("{ready} of {count} nodes Ready"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
