@@ -4,6 +4,8 @@
 //! Jobs, Pods, Nodes, Events into `events.jsonl`) -> analyze (timelines, histograms, verdict).
 
 pub mod analyze;
+pub mod cli;
+pub mod cluster;
 pub mod results;
 pub mod scenario;
 pub mod schema;
