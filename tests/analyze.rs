@@ -1,0 +1,184 @@
+//! The analysis of recorded event logs (tests/fixtures/*.jsonl), read from disk.
+
+use std::path::PathBuf;
+
+use cronbench::analyze::{AnalyzeError, analyze_file, summary_table};
+use cronbench::results::{Check, Clock, Results, Stage, StageStats, WindowEnd};
+
+/// 2026-01-01T00:00:00Z: the measure phase of both fixtures starts here.
+const T0: i64 = 1_767_225_600_000;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn stage(r: &Results, stage: Stage, clock: Clock) -> &StageStats {
+    r.stages
+        .iter()
+        .find(|s| s.stage == stage && s.clock == clock)
+        .expect("every stage and clock is reported")
+}
+
+fn assert_close(got: Option<u64>, want: u64) {
+    let got = got.expect("a value");
+    assert!(
+        got.abs_diff(want) <= want / 1000 + 1,
+        "got {got}, want {want}"
+    );
+}
+
+/// A scratch file that is removed when dropped.
+struct TempLog(PathBuf);
+
+impl TempLog {
+    fn new(name: &str, content: &str) -> TempLog {
+        let path = std::env::temp_dir().join(format!(
+            "cronbench-analyze-{}-{name}.jsonl",
+            std::process::id()
+        ));
+        std::fs::write(&path, content).expect("write temp log");
+        TempLog(path)
+    }
+}
+
+impl Drop for TempLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn healthy_fixture_reconstructs_timelines_and_passes() {
+    let r = analyze_file(fixture("healthy.jsonl")).expect("analysis succeeds");
+    assert_eq!(r.run.run_id, "healthy-run");
+    assert_eq!(r.run.lines, 60);
+    assert!(!r.run.interrupted);
+    let w = r.window.as_ref().expect("window");
+    assert_eq!(
+        (w.start_ms, w.end_ms, w.end),
+        (T0, T0 + 180_000, WindowEnd::Drain)
+    );
+
+    // Jobs appear 1.0, 1.5, ... 3.5 s after their tick; pods start 2 s after the job.
+    assert_close(
+        stage(&r, Stage::ScheduleToJobCreated, Clock::Client).p50_ms,
+        2000,
+    );
+    assert_eq!(
+        stage(&r, Stage::ScheduleToJobCreated, Clock::Server).p50_ms,
+        Some(2000)
+    );
+    let s2s = stage(&r, Stage::ScheduleToStarted, Clock::Client);
+    assert_eq!(s2s.count, 6);
+    assert_close(s2s.p50_ms, 4000);
+    assert_eq!(s2s.max_ms, Some(5500));
+    assert_close(
+        stage(&r, Stage::StartedToFinished, Clock::Client).p50_ms,
+        2000,
+    );
+
+    let c = &r.counts;
+    assert_eq!(
+        (c.cronjobs, c.expected, c.observed, c.missed, c.duplicates),
+        (2, 6, 6, 0, 0)
+    );
+    assert_eq!((c.started, c.started_within_slo, c.completed), (6, 6, 6));
+    assert_eq!((c.failed, c.stuck_pods, c.pods), (0, 0, 6));
+    assert_eq!(r.throughput.started_per_minute_mean, Some(2.0));
+    assert_eq!(r.nodes.len(), 2);
+    assert_eq!(r.nodes[1].node, "node-b");
+    assert_eq!(r.nodes[1].ready_at_end, Some(true));
+    assert_eq!(r.anomalies.watch_errors, 1);
+    assert_eq!(r.anomalies.event_reasons.get("Scheduled"), Some(&6));
+    assert!(r.verdict.pass, "{:#?}", r.verdict);
+
+    let table = summary_table(&r);
+    assert!(table.contains("verdict: PASS"), "{table}");
+}
+
+#[test]
+fn interrupted_fixture_still_analyzes() {
+    let r = analyze_file(fixture("interrupted.jsonl")).expect("analysis succeeds");
+    assert!(r.run.interrupted);
+    assert_eq!(r.run.end_reason, None);
+    assert!(r.anomalies.truncated_last_line);
+    let w = r.window.as_ref().expect("window");
+    assert_eq!((w.end, w.end_ms), (WindowEnd::LastLine, T0 + 125_000));
+
+    let c = &r.counts;
+    // Ticks 00:00, 00:01, 00:02 for two CronJobs; cb-00000 missed 00:02.
+    assert_eq!((c.expected, c.observed, c.missed), (6, 5, 1));
+    assert_eq!(c.missed_runs.len(), 1);
+    assert_eq!(c.missed_runs[0].cronjob, "cb-00000");
+    assert_eq!(c.missed_runs[0].scheduled, "2026-01-01T00:02:00Z");
+    // cb-00001's Jobs carry neither annotation nor owner: the name says it all.
+    assert_eq!(r.anomalies.jobs_without_schedule, 0);
+    assert_eq!(c.unexpected, 0);
+    // A hand-made second Job for cb-00000 at 00:01.
+    assert_eq!(c.duplicates, 1);
+    assert_eq!(
+        c.duplicate_runs[0].jobs,
+        vec![
+            "cb-00000-29453761".to_string(),
+            "cb-00000-manual".to_string()
+        ]
+    );
+    assert_eq!((c.started, c.completed), (3, 3));
+    // cb-00001's 00:01 pod was never bound: pending 63.5 s against a 60 s limit.
+    assert_eq!(c.stuck_pods, 1);
+    assert_eq!(r.anomalies.event_reasons.get("FailedScheduling"), Some(&1));
+
+    // The API stamped cb-00001's first pod a second before its Job.
+    let neg = stage(&r, Stage::JobCreatedToPodCreated, Clock::Server);
+    assert_eq!((neg.negatives, neg.min_negative_ms), (1, Some(-1000)));
+    assert_eq!(r.anomalies.negative_latencies.len(), 1);
+
+    assert!(!r.verdict.pass);
+    let failed: Vec<Check> = r
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.check)
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            Check::JobsPerMinute,
+            Check::StartedShare,
+            Check::CompletedShare,
+            Check::Missed,
+            Check::StuckPods
+        ]
+    );
+    // 3 starts in a 125 s window.
+    assert_eq!(
+        r.throughput.started_per_minute_mean,
+        Some(3.0 / (125.0 / 60.0))
+    );
+    assert!(summary_table(&r).contains("FAIL  stuck pods: 1 (required <= 0)"));
+}
+
+#[test]
+fn parse_error_names_the_line() {
+    let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
+    let mut lines: Vec<&str> = healthy.lines().collect();
+    lines[4] = "{\"type\":\"job\",\"recv_ms\":\"soon\"}";
+    let log = TempLog::new("bad-line", &(lines.join("\n") + "\n"));
+    match analyze_file(&log.0) {
+        Err(AnalyzeError::Parse { line, .. }) => assert_eq!(line, 5),
+        other => panic!("expected a parse error on line 5, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_file_and_empty_log_are_errors() {
+    assert!(matches!(
+        analyze_file(fixture("does-not-exist.jsonl")),
+        Err(AnalyzeError::Open { .. })
+    ));
+    let log = TempLog::new("empty", "\n");
+    assert!(matches!(analyze_file(&log.0), Err(AnalyzeError::Empty)));
+}
