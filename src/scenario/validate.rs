@@ -1,0 +1,344 @@
+//! Checks Kubernetes applies to CronJob names, resource quantities, labels and tolerations.
+//!
+//! Each function returns the problems it found as messages that name the fix.
+
+use std::collections::BTreeMap;
+
+use super::Toleration;
+
+/// Kubernetes limits CronJob names to 52 characters: the controller appends an 11-character
+/// suffix (`-` and a minute timestamp) to make Job names, which must fit in 63.
+pub const MAX_CRONJOB_NAME: usize = 52;
+
+/// Problems with a CronJob name (a DNS-1123 label of at most 52 characters).
+pub fn name_problems(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if name.is_empty() {
+        out.push("the name is empty; give every CronJob a name".to_string());
+        return out;
+    }
+    let len = name.chars().count();
+    if len > MAX_CRONJOB_NAME {
+        out.push(format!(
+            "job name '{}...' is {len} characters; Kubernetes CronJob names may be at most \
+             {MAX_CRONJOB_NAME} (the controller appends an 11-character suffix to Job names); \
+             shorten it",
+            name.chars().take(20).collect::<String>()
+        ));
+    }
+    if !is_dns1123_label_chars(name) {
+        out.push(format!(
+            "job name '{name}' is not a valid DNS-1123 label: use only lowercase letters, digits \
+             and '-', starting and ending with a letter or digit (e.g. '{}')",
+            suggest_name(name)
+        ));
+    }
+    out
+}
+
+fn is_dns1123_label_chars(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let mut chars = s.chars();
+    let first = chars.next();
+    let last = s.chars().last();
+    first.is_some_and(ok) && last.is_some_and(ok) && s.chars().all(|c| ok(c) || c == '-')
+}
+
+fn suggest_name(name: &str) -> String {
+    let mapped: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = mapped.trim_matches('-');
+    let short: String = trimmed.chars().take(MAX_CRONJOB_NAME).collect();
+    let short = short.trim_end_matches('-');
+    if short.is_empty() {
+        "my-job".to_string()
+    } else {
+        short.to_string()
+    }
+}
+
+/// Checks a Kubernetes resource quantity such as `100m`, `0.1`, `128Mi`, `1e3`.
+///
+/// The grammar is apimachinery's: an optional sign, digits with an optional decimal point, then
+/// one suffix among the binary `Ki Mi Gi Ti Pi Ei`, the decimal `n u m k M G T P E`, or an
+/// exponent `e`/`E` followed by an integer. Negative values are rejected, as Kubernetes does for
+/// requests and limits.
+pub fn quantity_problem(q: &str) -> Option<String> {
+    const HINT: &str = "write a number with an optional suffix, e.g. 100m, 0.5, 128Mi, 1G or 1e3";
+    if q.is_empty() {
+        return Some(format!("the quantity is empty; {HINT}"));
+    }
+    let (negative, rest) = match q.as_bytes()[0] {
+        b'-' => (true, &q[1..]),
+        b'+' => (false, &q[1..]),
+        _ => (false, q),
+    };
+    let number_len = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let (number, suffix) = rest.split_at(number_len);
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    if digits == 0 || number.matches('.').count() > 1 {
+        return Some(format!("'{q}' is not a Kubernetes quantity; {HINT}"));
+    }
+    let suffix_ok = match suffix {
+        "" | "n" | "u" | "m" | "k" | "M" | "G" | "T" | "P" | "E" => true,
+        "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" => true,
+        s if s.starts_with(['e', 'E']) => {
+            let exp = &s[1..];
+            let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+            !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    };
+    if !suffix_ok {
+        return Some(format!(
+            "'{q}' has the unknown suffix '{suffix}'; use one of m, k, M, G, T, P, E, Ki, Mi, Gi, \
+             Ti, Pi, Ei or an exponent like e3 (note: 'MB' and 'mi' are not Kubernetes units)"
+        ));
+    }
+    if negative && number.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        return Some(format!(
+            "'{q}' is negative; requests and limits must be 0 or more"
+        ));
+    }
+    None
+}
+
+/// Checks a resource name (`cpu`, `memory`, `ephemeral-storage`, `hugepages-2Mi`, or an extended
+/// resource like `example.com/gpu`).
+pub fn resource_name_problem(name: &str) -> Option<String> {
+    let standard = matches!(name, "cpu" | "memory" | "ephemeral-storage")
+        || name.starts_with("hugepages-")
+        || (name.contains('/') && label_key_problem(name).is_none());
+    if standard {
+        None
+    } else {
+        Some(format!(
+            "'{name}' is not a container resource; use cpu, memory, ephemeral-storage, \
+             hugepages-<size>, or a fully qualified extended resource like example.com/gpu"
+        ))
+    }
+}
+
+/// Problems with `requests` and `limits` maps, prefixed with `what` (e.g. `resources.requests`).
+pub fn resources_problems(what: &str, map: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, q) in map {
+        if let Some(p) = resource_name_problem(name) {
+            out.push(format!("{what}: {p}"));
+        }
+        if let Some(p) = quantity_problem(q) {
+            out.push(format!("{what}.{name}: {p}"));
+        }
+    }
+    out
+}
+
+fn is_label_name(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
+}
+
+fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label_chars)
+}
+
+/// Problems with a label key like `type` or `kwok.x-k8s.io/node`.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(is_dns1123_subdomain);
+    if prefix_ok && is_label_name(name) {
+        None
+    } else {
+        Some(format!(
+            "'{key}' is not a valid label key; use an optional DNS prefix and '/', then at most \
+             63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit \
+             (e.g. 'type' or 'kwok.x-k8s.io/node')"
+        ))
+    }
+}
+
+/// Problems with a label value (empty, or a label name).
+pub fn label_value_problem(value: &str) -> Option<String> {
+    if value.is_empty() || is_label_name(value) {
+        None
+    } else {
+        Some(format!(
+            "'{value}' is not a valid label value; use at most 63 letters, digits, '-', '_' or \
+             '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Problems with a node selector.
+pub fn node_selector_problems(selector: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in selector {
+        out.extend(label_key_problem(k));
+        out.extend(label_value_problem(v));
+    }
+    out
+}
+
+/// Problems with a toleration, as Kubernetes validates pod tolerations.
+pub fn toleration_problems(t: &Toleration) -> Vec<String> {
+    let mut out = Vec::new();
+    let key = t.key.as_deref().unwrap_or("");
+    if !key.is_empty() {
+        out.extend(label_key_problem(key));
+    }
+    match t.operator.as_deref() {
+        None | Some("Equal") => {
+            if key.is_empty() {
+                out.push(
+                    "a toleration without a key must use operator Exists; set operator: Exists or \
+                     add a key"
+                        .to_string(),
+                );
+            }
+            if let Some(v) = &t.value {
+                out.extend(label_value_problem(v));
+            }
+        }
+        Some("Exists") => {
+            if t.value.as_deref().is_some_and(|v| !v.is_empty()) {
+                out.push(
+                    "a toleration with operator Exists must not have a value; remove the value"
+                        .to_string(),
+                );
+            }
+        }
+        Some(other) => out.push(format!(
+            "toleration operator '{other}' is not supported; use Equal or Exists"
+        )),
+    }
+    match t.effect.as_deref() {
+        None | Some("") | Some("NoSchedule") | Some("PreferNoSchedule") | Some("NoExecute") => {}
+        Some(other) => out.push(format!(
+            "toleration effect '{other}' is not supported; use NoSchedule, PreferNoSchedule, \
+             NoExecute, or leave it out to match all effects"
+        )),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_names_have_no_problems() {
+        for name in ["a", "cb-00001", "job-name-here", "0abc", &"a".repeat(52)] {
+            assert!(name_problems(name).is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn name_over_52_characters_is_rejected_with_length_and_fix() {
+        let name = "x".repeat(60);
+        let problems = name_problems(&name);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("is 60 characters"), "{}", problems[0]);
+        assert!(problems[0].contains("at most 52"), "{}", problems[0]);
+        assert!(problems[0].contains("shorten it"), "{}", problems[0]);
+    }
+
+    #[test]
+    fn names_with_uppercase_dots_underscores_or_edge_dashes_are_rejected() {
+        for name in ["Job", "a.b", "a_b", "-a", "a-", "", "a b"] {
+            assert!(
+                !name_problems(name).is_empty(),
+                "{name:?} should be rejected"
+            );
+        }
+        let p = name_problems("My_Job");
+        assert!(p[0].contains("'my-job'"), "{}", p[0]);
+    }
+
+    #[test]
+    fn kubernetes_quantities_are_accepted() {
+        for q in [
+            "0", "0.1", "100m", "1", "128M", "1024M", "128Mi", "1Gi", "2Ei", "1e3", "1E-3", "1.5k",
+            ".5", "1.", "+1", "500u", "10n", "1e+3",
+        ] {
+            assert_eq!(quantity_problem(q), None, "{q}");
+        }
+    }
+
+    #[test]
+    fn malformed_or_negative_quantities_are_rejected_with_a_fix() {
+        for q in [
+            "", "abc", "1MB", "1mi", "1..2", "1e", "M", "1 Gi", "-1", "1Kb", "1.2.3",
+        ] {
+            assert!(quantity_problem(q).is_some(), "{q:?} should be rejected");
+        }
+        let p = quantity_problem("1MB").unwrap_or_default();
+        assert!(p.contains("unknown suffix 'MB'"), "{p}");
+        assert!(quantity_problem("-0").is_none());
+    }
+
+    #[test]
+    fn resource_names_must_be_standard_or_qualified() {
+        assert!(resource_name_problem("cpu").is_none());
+        assert!(resource_name_problem("memory").is_none());
+        assert!(resource_name_problem("hugepages-2Mi").is_none());
+        assert!(resource_name_problem("example.com/gpu").is_none());
+        assert!(resource_name_problem("gpu").is_some());
+        assert!(resource_name_problem("CPU").is_some());
+    }
+
+    #[test]
+    fn kwok_node_selector_and_toleration_are_valid() {
+        let selector = BTreeMap::from([("type".to_string(), "kwok".to_string())]);
+        assert!(node_selector_problems(&selector).is_empty());
+        let t = Toleration {
+            key: Some("kwok.x-k8s.io/node".into()),
+            operator: Some("Exists".into()),
+            value: None,
+            effect: Some("NoSchedule".into()),
+        };
+        assert!(toleration_problems(&t).is_empty());
+    }
+
+    #[test]
+    fn bad_tolerations_are_rejected() {
+        let t = Toleration {
+            key: Some("k".into()),
+            operator: Some("Exists".into()),
+            value: Some("v".into()),
+            effect: Some("NoRun".into()),
+        };
+        let p = toleration_problems(&t);
+        assert_eq!(p.len(), 2, "{p:?}");
+        let keyless = Toleration {
+            operator: Some("Equal".into()),
+            ..Toleration::default()
+        };
+        assert_eq!(toleration_problems(&keyless).len(), 1);
+    }
+
+    #[test]
+    fn bad_label_keys_and_values_are_rejected() {
+        assert!(label_key_problem("-bad").is_some());
+        assert!(label_key_problem("Bad_Prefix/ok").is_some());
+        assert!(label_value_problem("has space").is_some());
+        assert!(label_value_problem("").is_none());
+    }
+}
