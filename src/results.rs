@@ -203,7 +203,8 @@ impl Clock {
 /// Latency statistics of one stage on one clock, in milliseconds.
 ///
 /// Values are recorded in an HDR histogram with 3 significant digits (percentiles are the
-/// highest value equivalent to the recorded ones) and a maximum of [`LATENCY_MAX_MS`]. Values
+/// highest value equivalent to the recorded ones, capped at the exact maximum) and a maximum
+/// of [`LATENCY_MAX_MS`]. Values
 /// above the maximum are counted in `outliers` and recorded at the maximum, so percentiles
 /// are lower bounds when `outliers > 0`; `max_ms` is exact. Negative values (a later stage
 /// seen before an earlier one, e.g. from second rounding of API timestamps) are counted in
@@ -291,8 +292,9 @@ pub enum Check {
     /// p99 schedule -> started (client clock), seconds <= `slo.p99_schedule_to_start_s`.
     P99ScheduleToStart,
     /// Share of expected runs started within `slo.start_within_s` >= `slo.min_started_share`.
+    /// The denominator is the expected runs, or the observed runs if more were observed.
     StartedShare,
-    /// Share of expected runs completed >= `slo.min_completed_share`.
+    /// Share of expected runs completed >= `slo.min_completed_share` (same denominator).
     CompletedShare,
     /// Missed schedules <= `slo.max_missed`.
     Missed,

@@ -316,7 +316,10 @@ impl Latencies {
 
     fn stats(&self, stage: Stage, clock: Clock) -> StageStats {
         let count = self.hist.len();
-        let q = |q: f64| (count > 0).then(|| self.hist.value_at_quantile(q));
+        // The highest value equivalent to the one at the quantile (within 3 significant
+        // digits), never above the exact maximum.
+        let cap = self.max.map_or(0, i64::unsigned_abs);
+        let q = |q: f64| (count > 0).then(|| self.hist.value_at_quantile(q).min(cap));
         StageStats {
             stage,
             clock,
@@ -618,7 +621,7 @@ impl Analyzer {
             }
         }
         counts.missed = missed.len() as u64;
-        counts.unexpected = counts.observed - matched;
+        counts.unexpected = counts.observed.saturating_sub(matched);
         missed.sort_unstable();
         counts.missed_runs = missed
             .iter()
