@@ -1,0 +1,143 @@
+//! Integration: the local cluster runs the real CronJob controller end to end.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestCluster, cronbench, text};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, PostParams};
+
+fn hello_cronjob() -> CronJob {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": { "name": "hello" },
+        "spec": {
+            "schedule": "* * * * *",
+            "jobTemplate": { "spec": { "template": { "spec": {
+                "restartPolicy": "Never",
+                "nodeSelector": { "type": "kwok" },
+                "tolerations": [{ "key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule" }],
+                "containers": [{ "name": "hello", "image": "busybox",
+                                 "command": ["bash", "-c", "echo hello world"] }]
+            }}}}
+        }
+    }))
+    .expect("a valid CronJob")
+}
+
+#[tokio::test]
+async fn integration_cronjob_runs_to_completion_on_a_kwok_node_and_down_leaves_nothing() {
+    let cluster = TestCluster::up("it-cluster", &["--nodes", "3"]);
+
+    let again = cronbench(&["cluster", "up", "--name", "it-cluster"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already up"),
+        "{}",
+        text(&again)
+    );
+
+    let status = cronbench(&["cluster", "status", "--name", "it-cluster"]);
+    assert!(status.status.success(), "{}", text(&status));
+    for component in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok-controller",
+    ] {
+        assert!(
+            String::from_utf8_lossy(&status.stdout).contains(component),
+            "{}",
+            text(&status)
+        );
+    }
+
+    let client = cluster.client().await;
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    cronjobs
+        .create(&PostParams::default(), &hello_cronjob())
+        .await
+        .expect("create the CronJob");
+    let created = Instant::now();
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let (job, pod) = loop {
+        assert!(
+            created.elapsed() < Duration::from_secs(120),
+            "no Succeeded pod of a CronJob-created Job within 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(job_list) = jobs.list(&ListParams::default()).await else {
+            continue;
+        };
+        let Some(job) = job_list.items.into_iter().next() else {
+            continue;
+        };
+        let job_name = job.metadata.name.clone().unwrap_or_default();
+        let lp = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job_name}"));
+        let Ok(pod_list) = pods.list(&lp).await else {
+            continue;
+        };
+        let done = pod_list
+            .items
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"));
+        if let Some(pod) = done {
+            break (job, pod);
+        }
+    };
+    let annotations = job.metadata.annotations.unwrap_or_default();
+    let scheduled = annotations
+        .get("batch.kubernetes.io/cronjob-scheduled-timestamp")
+        .expect("the controller sets the scheduled-timestamp annotation");
+    assert!(
+        scheduled.parse::<jiff::Timestamp>().is_ok(),
+        "RFC 3339: {scheduled}"
+    );
+    let owner = job.metadata.owner_references.unwrap_or_default();
+    assert_eq!(owner.first().map(|o| o.kind.as_str()), Some("CronJob"));
+    let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
+    assert!(
+        node.starts_with("kwok-node-"),
+        "bound to a kwok node: {node}"
+    );
+
+    let down = cronbench(&["cluster", "down", "--name", "it-cluster"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_eq!(
+        cluster.processes(),
+        Vec::<u32>::new(),
+        "no process of the cluster is left"
+    );
+}
+
+#[test]
+fn cluster_up_without_binaries_names_the_setup_command() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cronbench"))
+        .args(["cluster", "up", "--name", "never"])
+        .env("CRONBENCH_BIN_DIR", "/nonexistent/cronbench-bin")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scripts/setup"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn cluster_down_of_a_cluster_that_is_not_up_says_so() {
+    let out = cronbench(&["cluster", "down", "--name", "never-started"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not up"),
+        "{}",
+        text(&out)
+    );
+}

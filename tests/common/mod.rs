@@ -1,0 +1,70 @@
+//! Helpers for integration tests that talk to a real local cluster.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the cronbench binary built for this test run.
+pub fn cronbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cronbench"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the cronbench binary runs")
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A local cluster that is torn down when the test ends, also when it fails.
+pub struct TestCluster {
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub context: String,
+}
+
+impl TestCluster {
+    /// Starts `cronbench cluster up --name NAME` with extra flags; panics with the command's
+    /// output if it fails (a missing part must fail loudly).
+    pub fn up(name: &str, extra: &[&str]) -> TestCluster {
+        // A previous crashed test may have left it: clear it first.
+        let _ = cronbench(&["cluster", "down", "--name", name]);
+        let mut args = vec!["cluster", "up", "--name", name];
+        args.extend_from_slice(extra);
+        let out = cronbench(&args);
+        assert!(out.status.success(), "cluster up failed: {}", text(&out));
+        let cluster = cronbench::cluster::LocalCluster::new(name).expect("valid name");
+        TestCluster {
+            name: name.to_string(),
+            kubeconfig: cluster.kubeconfig(),
+            context: cluster.context(),
+        }
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        cronbench::cluster::LocalCluster::new(&self.name)
+            .expect("valid name")
+            .client()
+            .await
+            .expect("a client for the test cluster")
+    }
+
+    /// Pids of processes still running for this cluster.
+    pub fn processes(&self) -> Vec<u32> {
+        cronbench::cluster::LocalCluster::new(&self.name)
+            .expect("valid name")
+            .processes()
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = cronbench(&["cluster", "down", "--name", &self.name]);
+    }
+}
