@@ -7,7 +7,6 @@
 
 mod state;
 mod table;
-mod ticks;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -57,12 +56,12 @@ pub enum AnalyzeError {
         #[source]
         source: hdrhistogram::CreationError,
     },
-    #[error("computing the ticks of schedule {schedule:?} of CronJob {cronjob}")]
+    #[error("computing the expected runs of CronJob {cronjob} (schedule {schedule:?})")]
     Schedule {
         cronjob: String,
         schedule: String,
         #[source]
-        source: croner::errors::CronError,
+        source: Box<crate::scenario::ScenarioError>,
     },
 }
 

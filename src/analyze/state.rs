@@ -5,13 +5,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use hdrhistogram::Histogram;
 
 use super::AnalyzeError;
-use super::ticks::Schedule;
 use crate::results::{
     Anomalies, Check, CheckResult, Clock, Counts, DuplicateRun, LATENCY_MAX_MS, MISSED_LIST_MAX,
     MinuteCount, NegativeCount, NodeStats, PENDING_STEP_MS, PendingPoint, Results, RunInfo, RunKey,
     Stage, StageStats, Throughput, Verdict, Window, WindowEnd,
 };
-use crate::scenario::{Scenario, Slo};
+use crate::scenario::{Scenario, ScenarioError, Slo, parse_schedule};
 use crate::schema::{EndReason, JobObs, LogLine, Phase, PodObs, RunStarted, SCHEMA_VERSION};
 
 /// Significant digits of the latency histograms.
@@ -595,14 +594,11 @@ impl Analyzer {
             let mut ticks_by_schedule: HashMap<&str, Vec<i64>> = HashMap::new();
             for (name, cj) in &a.cronjobs {
                 if !ticks_by_schedule.contains_key(cj.schedule.as_str()) {
-                    let ticks = cj
-                        .schedule
-                        .parse::<Schedule>()
-                        .and_then(|s| s.ticks_between(w.start_ms, w.end_ms))
-                        .map_err(|source| AnalyzeError::Schedule {
+                    let ticks =
+                        window_ticks(&cj.schedule, w).map_err(|source| AnalyzeError::Schedule {
                             cronjob: name.clone(),
                             schedule: cj.schedule.clone(),
-                            source,
+                            source: Box::new(source),
                         })?;
                     ticks_by_schedule.insert(cj.schedule.as_str(), ticks);
                 }
@@ -735,6 +731,21 @@ impl Analyzer {
             anomalies,
         })
     }
+}
+
+/// Ticks of `schedule` in the window, Unix ms, as the CronJob controller computes them (UTC).
+fn window_ticks(schedule: &str, w: &Window) -> Result<Vec<i64>, ScenarioError> {
+    let bad_time = |source| ScenarioError::Time {
+        schedule: schedule.to_string(),
+        source,
+    };
+    let from = jiff::Timestamp::from_millisecond(w.start_ms).map_err(bad_time)?;
+    let to = jiff::Timestamp::from_millisecond(w.end_ms).map_err(bad_time)?;
+    Ok(parse_schedule(schedule)?
+        .ticks_between(from, to)?
+        .into_iter()
+        .map(|t| t.as_millisecond())
+        .collect())
 }
 
 fn run_key(cronjob: &str, scheduled_ms: i64) -> RunKey {

@@ -667,3 +667,17 @@ fn results_round_trip_through_json() {
     let back: Results = serde_json::from_str(&json).expect("deserialize");
     assert_eq!(back, r);
 }
+
+#[test]
+fn a_schedule_the_controller_would_reject_is_an_error() {
+    let log = Log::standard(&scenario(), 1, "0 * * * * *", MIN);
+    match analyze_lines(log.lines()) {
+        Err(AnalyzeError::Schedule {
+            cronjob, schedule, ..
+        }) => {
+            assert_eq!(cronjob, cj(0));
+            assert_eq!(schedule, "0 * * * * *");
+        }
+        other => panic!("expected a schedule error, got {other:?}"),
+    }
+}
