@@ -393,8 +393,9 @@ impl Schedule {
         }
     }
 
-    /// Scheduled days in one 400-year cycle (which repeats exactly).
-    fn days_per_cycle(&self) -> u32 {
+    /// Scheduled days in one 400-year cycle (which repeats exactly), or only whether there is
+    /// one when `stop_at_first`.
+    fn days_per_cycle(&self, stop_at_first: bool) -> u32 {
         if self.dom_star && self.dow_star && self.count(3) == 12 {
             return CYCLE_DAYS;
         }
@@ -403,6 +404,9 @@ impl Schedule {
         for _ in 0..CYCLE_DAYS {
             if self.day_matches(date) {
                 n += 1;
+                if stop_at_first {
+                    break;
+                }
             }
             match date.tomorrow() {
                 Ok(d) => date = d,
@@ -415,13 +419,13 @@ impl Schedule {
     /// True when no date ever matches (e.g. `0 0 30 2 *`, February 30th). Kubernetes accepts
     /// such schedules; they simply never run.
     pub fn never_fires(&self) -> bool {
-        self.count(0) == 0 || self.count(1) == 0 || self.days_per_cycle() == 0
+        self.count(0) == 0 || self.count(1) == 0 || self.days_per_cycle(true) == 0
     }
 
     /// The exact long-run average number of runs per minute.
     pub fn runs_per_minute(&self) -> f64 {
         let per_day = f64::from(self.count(0)) * f64::from(self.count(1));
-        let day_share = f64::from(self.days_per_cycle()) / f64::from(CYCLE_DAYS);
+        let day_share = f64::from(self.days_per_cycle(false)) / f64::from(CYCLE_DAYS);
         per_day * day_share / 1440.0
     }
 
