@@ -46,10 +46,7 @@ pub enum LogLine {
         error: String,
     },
     /// Last line of a run that ended normally or was interrupted.
-    RunEnded {
-        recv_ms: i64,
-        reason: EndReason,
-    },
+    RunEnded { recv_ms: i64, reason: EndReason },
 }
 
 impl LogLine {

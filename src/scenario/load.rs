@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(s, Scenario::default());
         let checked = s.check(Path::new("test.yaml"));
         assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
-        assert_eq!(checked.defs.len(), 20);
+        assert_eq!(checked.defs.len(), 50);
     }
 
     #[test]

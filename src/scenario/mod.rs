@@ -138,7 +138,7 @@ impl Default for Scenario {
 impl Default for Load {
     fn default() -> Self {
         Load {
-            cronjobs: 20,
+            cronjobs: 50,
             schedule: "* * * * *".into(),
             command: vec!["bash".into(), "-c".into(), "echo hello world".into()],
             image: "busybox:1.36".into(),
@@ -185,8 +185,8 @@ impl Default for Durations {
 impl Default for Slo {
     fn default() -> Self {
         Slo {
-            // What the default 20 every-minute CronJobs can reach, so `{}` is a valid scenario.
-            target_jobs_per_minute: 20.0,
+            // The seeds' need, which the default 50 every-minute CronJobs can reach.
+            target_jobs_per_minute: 50.0,
             p99_schedule_to_start_s: 60.0,
             start_within_s: 1200.0,
             min_started_share: 0.9999,
