@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use std::path::PathBuf;
+
 use crate::cluster::{Binaries, Knobs, LocalCluster, StageDelays, UpOptions};
+use crate::run::{RunOptions, RunOutcome};
+use crate::schema::EndReason;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,8 +23,48 @@ pub struct Opts {
     pub command: Command,
 }
 
+/// Which cluster to talk to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Kubeconfig file (default: the local cluster's when it is up, else $KUBECONFIG or ~/.kube/config)
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context (default: cronbench-local when the local cluster is up, else the current one)
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Also accept this context as a test cluster (besides cronbench-* and kind-*)
+    #[arg(long)]
+    pub allow_context: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Load a cluster with a scenario's CronJobs, measure every scheduled run, give a verdict
+    /// (exit 0 pass, 1 a target or SLO missed, 2 error or interrupted)
+    Run {
+        /// Scenario file (see scenarios/)
+        scenario: PathBuf,
+        #[command(flatten)]
+        target: Target,
+        /// Run directory for events.jsonl and results.json (default runs/<run id>)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Start the local cluster for this run if it is not up, and stop it afterwards
+        #[arg(long)]
+        local: bool,
+    },
+    /// Recompute results.json and the verdict from a run directory's event log alone
+    Analyze {
+        /// Run directory (or its events.jsonl)
+        dir: PathBuf,
+    },
+    /// Check a scenario, a job definition file or a folder of them as Kubernetes would
+    Lint { path: PathBuf },
+    /// Delete what earlier runs left on a cluster (namespaces labelled cronbench.io/run)
+    Clean {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Manage the local test cluster (real control plane, kwok nodes)
     Cluster {
         #[command(subcommand)]
@@ -72,6 +116,34 @@ pub async fn run(opts: Opts) -> ExitCode {
 async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
     match opts.command {
         Command::Cluster { command } => cluster(command).await,
+        Command::Run {
+            scenario,
+            target,
+            out,
+            local,
+        } => run_scenario(scenario, target, out, local).await,
+        Command::Analyze { dir } => analyze(dir),
+        Command::Lint { path } => {
+            let report = crate::scenario::lint(&path)?;
+            println!("{report}");
+            Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Clean { target } => {
+            let target = default_to_local(target)?;
+            let (client, context) =
+                crate::cluster::preflight::connect(target.kubeconfig, target.context).await?;
+            crate::cluster::preflight::check_context(&context, &target.allow_context)?;
+            let removed = crate::run::clean(&client).await?;
+            println!(
+                "removed {} namespaces of earlier runs on `{context}`: {removed:?}",
+                removed.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -159,4 +231,100 @@ async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// With no kubeconfig or context given, use the local cluster when it is up.
+fn default_to_local(target: Target) -> anyhow::Result<Target> {
+    if target.kubeconfig.is_some() || target.context.is_some() {
+        return Ok(target);
+    }
+    let local = LocalCluster::new("local")?;
+    Ok(match local.info()? {
+        Some(info) => Target {
+            kubeconfig: Some(info.kubeconfig),
+            context: Some(info.context),
+            ..target
+        },
+        None => target,
+    })
+}
+
+async fn run_scenario(
+    scenario: PathBuf,
+    target: Target,
+    out: Option<PathBuf>,
+    local: bool,
+) -> anyhow::Result<ExitCode> {
+    // Fail on a bad scenario before starting anything.
+    crate::scenario::Scenario::from_file(&scenario)?;
+    let mut started_local = None;
+    if local {
+        let cluster = LocalCluster::new("local")?;
+        if cluster.info()?.is_none() {
+            let bins = Binaries::locate()?;
+            eprintln!("starting the local cluster for this run ...");
+            cluster
+                .up(
+                    &bins,
+                    &UpOptions {
+                        nodes: 3,
+                        ..UpOptions::default()
+                    },
+                )
+                .await
+                .context("cluster up `local`")?;
+            started_local = Some((cluster, bins));
+        }
+    }
+    let target = default_to_local(target)?;
+    let opts = RunOptions {
+        scenario,
+        kubeconfig: target.kubeconfig,
+        context: target.context,
+        allow_context: target.allow_context,
+        out,
+    };
+    let outcome = crate::run::run(&opts).await;
+    if let Some((cluster, bins)) = started_local
+        && let Err(e) = cluster.down(&bins).await
+    {
+        eprintln!("warning: stopping the local cluster failed: {e}");
+    }
+    report_outcome(outcome?)
+}
+
+fn report_outcome(outcome: RunOutcome) -> anyhow::Result<ExitCode> {
+    println!("{}", crate::analyze::summary_table(&outcome.results));
+    println!("run directory: {}", outcome.dir.display());
+    if let Some(ns) = &outcome.leftover {
+        eprintln!("warning: namespace {ns} was still terminating; `cronbench clean` removes it");
+    }
+    if let Some(e) = outcome.error {
+        return Err(
+            anyhow::Error::new(e).context("the run ended early (results so far were written)")
+        );
+    }
+    Ok(match outcome.end {
+        EndReason::Completed if outcome.results.verdict.pass => ExitCode::SUCCESS,
+        EndReason::Completed => ExitCode::from(1),
+        EndReason::Interrupted | EndReason::Error => ExitCode::from(2),
+    })
+}
+
+fn analyze(dir: PathBuf) -> anyhow::Result<ExitCode> {
+    let (dir, log) = if dir.is_dir() {
+        (dir.clone(), dir.join("events.jsonl"))
+    } else {
+        (dir.parent().map(PathBuf::from).unwrap_or_default(), dir)
+    };
+    let results =
+        crate::analyze::analyze_file(&log).with_context(|| format!("analyze {}", log.display()))?;
+    crate::run::write_results(&dir, &results)?;
+    println!("{}", crate::analyze::summary_table(&results));
+    println!("wrote {}", dir.join("results.json").display());
+    Ok(if results.verdict.pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

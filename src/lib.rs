@@ -6,6 +6,9 @@
 pub mod analyze;
 pub mod cli;
 pub mod cluster;
+pub mod observe;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod schema;
+pub mod workload;

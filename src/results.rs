@@ -142,17 +142,20 @@ pub enum Stage {
     PodCreatedToBound,
     BoundToStarted,
     StartedToFinished,
+    /// Pod created -> container started: scheduling plus the node's start time.
+    PodCreatedToStarted,
     ScheduleToStarted,
     ScheduleToFinished,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::ScheduleToJobCreated,
         Stage::JobCreatedToPodCreated,
         Stage::PodCreatedToBound,
         Stage::BoundToStarted,
         Stage::StartedToFinished,
+        Stage::PodCreatedToStarted,
         Stage::ScheduleToStarted,
         Stage::ScheduleToFinished,
     ];
@@ -165,6 +168,7 @@ impl Stage {
             Stage::PodCreatedToBound => "pod created -> bound",
             Stage::BoundToStarted => "bound -> started",
             Stage::StartedToFinished => "started -> finished",
+            Stage::PodCreatedToStarted => "pod created -> started",
             Stage::ScheduleToStarted => "schedule -> started",
             Stage::ScheduleToFinished => "schedule -> finished",
         }

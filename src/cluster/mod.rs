@@ -12,6 +12,7 @@ mod binaries;
 mod config;
 mod local;
 mod nodes;
+pub mod preflight;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,235 @@
+//! Checks before a run loads a cluster: is it a test cluster, is it reachable, may we do what
+//! the run needs, are there Ready nodes.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams, PostParams};
+
+/// Why a cluster may not be loaded. None is retryable without a change by the user except
+/// [`PreflightError::Unreachable`].
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error(
+        "refusing to load context `{0}`: it is not a test cluster. cronbench only loads local clusters (`cronbench-*`), kind clusters (`kind-*`), or a context named with --allow-context {0}"
+    )]
+    NotATestCluster(String),
+
+    #[error(
+        "no kube context: pass --context (e.g. cronbench-local or kind-cronbench), or start a local cluster with `cronbench cluster up`"
+    )]
+    NoContext,
+
+    #[error(
+        "could not read kubeconfig {path}: {reason}; pass --kubeconfig, or start a local cluster with `cronbench cluster up`"
+    )]
+    Kubeconfig { path: PathBuf, reason: String },
+
+    #[error(
+        "the apiserver of context `{context}` is unreachable: {source}; is the cluster up? (`cronbench cluster status`)"
+    )]
+    Unreachable {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error(
+        "the identity of context `{context}` may not {verb} {resource}{group}; grant it (e.g. a ClusterRole with that verb) or use an admin context"
+    )]
+    Forbidden {
+        context: String,
+        verb: String,
+        resource: String,
+        group: String,
+    },
+
+    #[error("checking permissions in context `{context}` failed: {source}")]
+    AccessReview {
+        context: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error(
+        "context `{context}` has no Ready node{selector}; add nodes (`cronbench cluster up --nodes 3`) or fix the scenario's node_selector"
+    )]
+    NoReadyNodes { context: String, selector: String },
+}
+
+/// Whether `context` may be loaded.
+pub fn check_context(context: &str, allowed: &[String]) -> Result<(), PreflightError> {
+    if context.starts_with("cronbench-")
+        || context.starts_with("kind-")
+        || allowed.iter().any(|a| a == context)
+    {
+        Ok(())
+    } else {
+        Err(PreflightError::NotATestCluster(context.to_string()))
+    }
+}
+
+/// A client for a kubeconfig (explicit path, else `$KUBECONFIG`/`~/.kube/config`) and context
+/// (explicit, else the kubeconfig's current one), with the context's name.
+pub async fn connect(
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+) -> Result<(kube::Client, String), PreflightError> {
+    let kc = match &kubeconfig {
+        Some(path) => {
+            kube::config::Kubeconfig::read_from(path).map_err(|e| PreflightError::Kubeconfig {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+        }
+        None => kube::config::Kubeconfig::read().map_err(|e| PreflightError::Kubeconfig {
+            path: std::env::var_os("KUBECONFIG")
+                .map_or_else(|| PathBuf::from("~/.kube/config"), PathBuf::from),
+            reason: e.to_string(),
+        })?,
+    };
+    let name = context
+        .clone()
+        .or_else(|| kc.current_context.clone())
+        .ok_or(PreflightError::NoContext)?;
+    let opts = kube::config::KubeConfigOptions {
+        context: Some(name.clone()),
+        ..Default::default()
+    };
+    let path = kubeconfig.unwrap_or_else(|| PathBuf::from("(default kubeconfig)"));
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|e| PreflightError::Kubeconfig {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let client = kube::Client::try_from(config).map_err(|e| PreflightError::Kubeconfig {
+        path,
+        reason: e.to_string(),
+    })?;
+    Ok((client, name))
+}
+
+/// What preflight learned about the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterFacts {
+    pub server_version: String,
+    pub ready_nodes: u32,
+}
+
+/// (verb, group, resource, namespaced) the run needs.
+const NEEDS: [(&str, &str, &str); 9] = [
+    ("create", "", "namespaces"),
+    ("delete", "", "namespaces"),
+    ("create", "batch", "cronjobs"),
+    ("watch", "batch", "jobs"),
+    ("watch", "", "pods"),
+    ("watch", "events.k8s.io", "events"),
+    ("watch", "", "nodes"),
+    ("list", "", "nodes"),
+    ("list", "batch", "jobs"),
+];
+
+/// Reachability, version, permissions and Ready nodes matching `node_selector`.
+pub async fn check_cluster(
+    client: &kube::Client,
+    context: &str,
+    node_selector: &std::collections::BTreeMap<String, String>,
+) -> Result<ClusterFacts, PreflightError> {
+    let version =
+        client
+            .apiserver_version()
+            .await
+            .map_err(|source| PreflightError::Unreachable {
+                context: context.to_string(),
+                source,
+            })?;
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    for (verb, group, resource) in NEEDS {
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(verb.to_string()),
+                    group: Some(group.to_string()),
+                    resource: Some(resource.to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let answer = reviews
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|source| PreflightError::AccessReview {
+                context: context.to_string(),
+                source,
+            })?;
+        if !answer.status.is_some_and(|s| s.allowed) {
+            return Err(PreflightError::Forbidden {
+                context: context.to_string(),
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                group: if group.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in API group {group}")
+                },
+            });
+        }
+    }
+    let selector = node_selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = nodes
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| PreflightError::Unreachable {
+            context: context.to_string(),
+            source,
+        })?;
+    let ready = list
+        .items
+        .iter()
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .count() as u32;
+    if ready == 0 {
+        return Err(PreflightError::NoReadyNodes {
+            context: context.to_string(),
+            selector: if selector.is_empty() {
+                String::new()
+            } else {
+                format!(" matching {selector}")
+            },
+        });
+    }
+    Ok(ClusterFacts {
+        server_version: version.git_version,
+        ready_nodes: ready,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_test_clusters_may_be_loaded() {
+        assert!(check_context("cronbench-local", &[]).is_ok());
+        assert!(check_context("kind-cronbench", &[]).is_ok());
+        let err = check_context("prod-eu-1", &[]).unwrap_err().to_string();
+        assert!(err.contains("--allow-context prod-eu-1"), "{err}");
+        assert!(check_context("staging", &["staging".to_string()]).is_ok());
+    }
+}

@@ -1,0 +1,349 @@
+//! `cronbench run`: preflight, create the load, observe it through warm-up, the measured
+//! window and the drain, tear down what the run created, analyze, and give a verdict.
+//!
+//! Whatever happens after the namespace exists (an error, Ctrl-C), teardown runs and the
+//! results collected so far are written.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, ListParams};
+
+use crate::analyze::{self, AnalyzeError};
+use crate::cluster::preflight::{self, PreflightError};
+use crate::observe::{self, LogSender, Observer, now_ms};
+use crate::results::Results;
+use crate::scenario::{Scenario, ScenarioError, scenario_dir};
+use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL, RunStarted, SCHEMA_VERSION};
+use crate::workload::{self, Pace, WorkloadError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    #[error(transparent)]
+    Log(#[from] observe::LogError),
+    #[error(transparent)]
+    Analyze(#[from] AnalyzeError),
+    #[error("could not {op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Kubernetes API call failed while {op}: {source}")]
+    Api {
+        op: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let op = op.into();
+    move |source| RunError::Io { op, source }
+}
+
+/// Where to run and what to load.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub scenario: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub allow_context: Vec<String>,
+    /// Run directory; default `runs/<run id>`.
+    pub out: Option<PathBuf>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub results: Results,
+    pub end: EndReason,
+    /// The error that ended the run early, if any.
+    pub error: Option<RunError>,
+    /// A namespace that was still terminating when teardown gave up waiting.
+    pub leftover: Option<String>,
+}
+
+fn run_id() -> String {
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    format!(
+        "cronbench-{}-{:04x}",
+        now.strftime("%Y%m%d-%H%M%S"),
+        (std::process::id() ^ now.timestamp().subsec_nanosecond() as u32) & 0xffff
+    )
+}
+
+/// Runs a scenario end to end. Errors before anything was created are returned as `Err`;
+/// later ones end the run early and are reported in [`RunOutcome::error`].
+pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let scenario = Scenario::from_file(&opts.scenario)?;
+    let defs = scenario.cronjob_defs(&scenario_dir(&opts.scenario))?;
+
+    let (client, context) =
+        preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
+    preflight::check_context(&context, &opts.allow_context)?;
+    let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
+
+    let id = run_id();
+    let objects = defs
+        .iter()
+        .map(|d| workload::cronjob(&scenario, d, &id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&id));
+    std::fs::create_dir_all(&dir).map_err(io(format!("create run directory {}", dir.display())))?;
+    std::fs::copy(&opts.scenario, dir.join("scenario.yaml"))
+        .map_err(io(format!("copy the scenario into {}", dir.display())))?;
+    let log_path = dir.join("events.jsonl");
+    let (log, writer) = observe::log::start(&log_path)?;
+    log.send(LogLine::RunStarted(RunStarted {
+        schema_version: SCHEMA_VERSION,
+        recv_ms: now_ms(),
+        run_id: id.clone(),
+        namespace: id.clone(),
+        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
+        cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        context: context.clone(),
+        server_version: facts.server_version.clone(),
+        nodes: facts.ready_nodes,
+    }));
+    eprintln!(
+        "run {id}: {} CronJobs on `{context}` ({}, {} Ready nodes); writing {}",
+        objects.len(),
+        facts.server_version,
+        facts.ready_nodes,
+        dir.display()
+    );
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(&Default::default(), &workload::namespace(&id)?)
+        .await
+        .map_err(|source| RunError::Api {
+            op: format!("creating namespace {id}"),
+            source,
+        })?;
+    let observer = Observer::start(&client, &id, &id, &log);
+
+    let body = phases(&client, &scenario, objects, &id, &log, &observer);
+    let (end, error) = tokio::select! {
+        r = body => match r {
+            Ok(()) => (EndReason::Completed, None),
+            Err(e) => (EndReason::Error, Some(e)),
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\ninterrupted: tearing down and writing the results collected so far");
+            (EndReason::Interrupted, None)
+        }
+    };
+
+    log.send(LogLine::Phase {
+        recv_ms: now_ms(),
+        phase: Phase::Teardown,
+    });
+    observer.stop();
+    let leftover = teardown(&client, &id).await;
+    log.send(LogLine::RunEnded {
+        recv_ms: now_ms(),
+        reason: end,
+    });
+    drop(log);
+    match writer.await {
+        Ok(r) => {
+            r?;
+        }
+        Err(e) => {
+            return Err(RunError::Io {
+                op: "finish the event log".into(),
+                source: std::io::Error::other(e),
+            });
+        }
+    }
+    let results = analyze::analyze_file(&log_path)?;
+    write_results(&dir, &results)?;
+    Ok(RunOutcome {
+        dir,
+        results,
+        end,
+        error,
+        leftover,
+    })
+}
+
+/// Writes `results.json` into a run directory.
+pub fn write_results(dir: &Path, results: &Results) -> Result<(), RunError> {
+    let path = dir.join("results.json");
+    let json = serde_json::to_vec_pretty(results).map_err(|e| RunError::Io {
+        op: format!("serialize {}", path.display()),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))
+}
+
+async fn phases(
+    client: &kube::Client,
+    scenario: &Scenario,
+    objects: Vec<k8s_openapi::api::batch::v1::CronJob>,
+    id: &str,
+    log: &LogSender,
+    observer: &Observer,
+) -> Result<(), RunError> {
+    log.send(LogLine::Phase {
+        recv_ms: now_ms(),
+        phase: Phase::Apply,
+    });
+    let bar = progress_bar(objects.len() as u64);
+    let pace = Pace {
+        qps: scenario.apply.qps,
+        burst: scenario.apply.burst,
+        concurrency: scenario.apply.concurrency,
+    };
+    let started = std::time::Instant::now();
+    let created = workload::create_all(client, id, objects, pace, |cj| {
+        log.send(LogLine::CronJobCreated {
+            recv_ms: now_ms(),
+            name: cj.metadata.name.clone().unwrap_or_default(),
+            schedule: cj
+                .spec
+                .as_ref()
+                .map(|s| s.schedule.clone())
+                .unwrap_or_default(),
+        });
+        bar.inc(1);
+    })
+    .await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "created {created} CronJobs in {secs:.1} s ({:.0}/s)",
+        created as f64 / secs.max(1e-3)
+    );
+
+    let d = &scenario.duration;
+    let max_pending_ms = (scenario.slo.max_pending_s * 1000.0) as i64;
+    for (phase, secs) in [
+        (Phase::Warmup, d.warmup_s),
+        (Phase::Measure, d.measure_s),
+        (Phase::Drain, d.drain_s),
+    ] {
+        log.send(LogLine::Phase {
+            recv_ms: now_ms(),
+            phase,
+        });
+        watch_phase(phase, Duration::from_secs(secs), observer, max_pending_ms).await;
+    }
+    Ok(())
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("creating CronJobs {bar:40} {pos}/{len} {per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Waits out a phase while showing what the watchers see, pending and stuck pods included.
+async fn watch_phase(phase: Phase, length: Duration, observer: &Observer, max_pending_ms: i64) {
+    let tty = std::io::stderr().is_terminal();
+    let spinner = if tty {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_print = None::<tokio::time::Instant>;
+    loop {
+        tick.tick().await;
+        let elapsed = start.elapsed();
+        let status = {
+            let live = observer
+                .live
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (pending, stuck) = live.pending(now_ms(), max_pending_ms);
+            format!(
+                "{phase:?} {}/{} s | jobs {} | pods started {} | pending {pending} | stuck > {} s: {stuck}",
+                elapsed.as_secs(),
+                length.as_secs(),
+                live.jobs,
+                live.started,
+                max_pending_ms / 1000
+            )
+        };
+        if tty {
+            spinner.set_message(status);
+            spinner.tick();
+        } else if last_print.is_none_or(|t| t.elapsed() >= Duration::from_secs(15)) {
+            eprintln!("{status}");
+            last_print = Some(tokio::time::Instant::now());
+        }
+        if elapsed >= length {
+            break;
+        }
+    }
+    spinner.finish_and_clear();
+}
+
+/// Deletes the run's namespace (and with it everything the run created) and waits until it is
+/// gone. Returns the namespace's name if it was still terminating after two minutes.
+pub async fn teardown(client: &kube::Client, namespace: &str) -> Option<String> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let dp = DeleteParams::background();
+    match api.delete(namespace, &dp).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return None,
+        Err(e) => {
+            eprintln!(
+                "teardown: deleting namespace {namespace} failed: {e}; run `cronbench clean`"
+            );
+            return Some(namespace.to_string());
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while tokio::time::Instant::now() < deadline {
+        match api.get_opt(namespace).await {
+            Ok(None) => return None,
+            Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    eprintln!("teardown: namespace {namespace} is still terminating; `cronbench clean` removes it");
+    Some(namespace.to_string())
+}
+
+/// Deletes every namespace any run left (those labelled with the run label).
+pub async fn clean(client: &kube::Client) -> Result<Vec<String>, RunError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default().labels(RUN_LABEL))
+        .await
+        .map_err(|source| RunError::Api {
+            op: "listing namespaces of earlier runs".into(),
+            source,
+        })?;
+    let mut removed = Vec::new();
+    for ns in list.items {
+        let Some(name) = ns.metadata.name else {
+            continue;
+        };
+        if teardown(client, &name).await.is_none() {
+            removed.push(name);
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,231 @@
+//! The load: CronJob objects from a scenario, created at a bounded rate, concurrently.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use governor::{Quota, RateLimiter};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+use crate::scenario::{CronJobDef, Scenario};
+use crate::schema::RUN_LABEL;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// Not retryable: the object is invalid, or the identity may not create it.
+    #[error("creating {what} failed: {source}")]
+    Create {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("building the CronJob object for {name}: {source}")]
+    Build {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The namespace a run owns, labelled with its run id.
+pub fn namespace(run_id: &str) -> Result<Namespace, WorkloadError> {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": run_id, "labels": { RUN_LABEL: run_id } },
+    }))
+    .map_err(|source| WorkloadError::Build {
+        name: run_id.to_string(),
+        source,
+    })
+}
+
+/// One CronJob for `def`, carrying the run label on itself, its Jobs and their Pods.
+pub fn cronjob(
+    scenario: &Scenario,
+    def: &CronJobDef,
+    run_id: &str,
+) -> Result<CronJob, WorkloadError> {
+    let load = &scenario.load;
+    let labels = json!({ RUN_LABEL: run_id });
+    let tolerations: Vec<_> = load
+        .tolerations
+        .iter()
+        .map(|t| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in [
+                ("key", &t.key),
+                ("operator", &t.operator),
+                ("value", &t.value),
+                ("effect", &t.effect),
+            ] {
+                if let Some(v) = v {
+                    o.insert(k.into(), json!(v));
+                }
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    let mut spec = json!({
+        "schedule": def.schedule,
+        "concurrencyPolicy": load.concurrency_policy,
+        "successfulJobsHistoryLimit": load.successful_jobs_history_limit,
+        "failedJobsHistoryLimit": load.failed_jobs_history_limit,
+        "jobTemplate": {
+            "metadata": { "labels": labels },
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "metadata": { "labels": labels },
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "terminationGracePeriodSeconds": 0,
+                        "nodeSelector": load.node_selector,
+                        "tolerations": tolerations,
+                        "containers": [{
+                            "name": "job",
+                            "image": load.image,
+                            "imagePullPolicy": load.image_pull_policy,
+                            "command": def.command,
+                            "resources": {
+                                "requests": def.resources.requests,
+                                "limits": def.resources.limits,
+                            },
+                        }],
+                    },
+                },
+            },
+        },
+    });
+    if let (Some(deadline), Some(obj)) = (load.starting_deadline_seconds, spec.as_object_mut()) {
+        obj.insert("startingDeadlineSeconds".into(), json!(deadline));
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": { "name": def.name, "labels": labels },
+        "spec": spec,
+    }))
+    .map_err(|source| WorkloadError::Build {
+        name: def.name.clone(),
+        source,
+    })
+}
+
+/// Creation pacing: `qps` 0 means unlimited.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub qps: f64,
+    pub burst: u32,
+    pub concurrency: usize,
+}
+
+/// Whether a failed create is worth another try (throttling, server hiccups, timeouts).
+fn retryable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Creates `objects` in `namespace` at the given pace. `on_created(name)` runs after each
+/// success (the caller logs it and advances the progress bar). Stops at the first error that
+/// retries do not cure; what was created stays for the caller's teardown.
+pub async fn create_all(
+    client: &kube::Client,
+    namespace: &str,
+    objects: Vec<CronJob>,
+    pace: Pace,
+    on_created: impl Fn(&CronJob) + Send + Sync,
+) -> Result<u64, WorkloadError> {
+    let api: Api<CronJob> = Api::namespaced(client.clone(), namespace);
+    let limiter = match NonZeroU32::new(pace.qps.ceil() as u32) {
+        Some(_) if pace.qps > 0.0 => {
+            let period = Duration::from_secs_f64(1.0 / pace.qps);
+            Quota::with_period(period)
+                .map(|q| {
+                    q.allow_burst(NonZeroU32::new(pace.burst.max(1)).unwrap_or(NonZeroU32::MIN))
+                })
+                .map(|q| Arc::new(RateLimiter::direct(q)))
+        }
+        _ => None,
+    };
+    let on_created = &on_created;
+    let api = &api;
+    let limiter = &limiter;
+    let mut results = stream::iter(objects)
+        .map(|obj| async move {
+            let name = obj.metadata.name.clone().unwrap_or_default();
+            let mut attempt = 0u32;
+            loop {
+                if let Some(l) = limiter {
+                    l.until_ready().await;
+                }
+                match api.create(&PostParams::default(), &obj).await {
+                    Ok(_) => {
+                        on_created(&obj);
+                        return Ok(());
+                    }
+                    Err(e) if retryable(&e) && attempt < 5 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
+                    Err(source) => {
+                        return Err(WorkloadError::Create {
+                            what: format!("CronJob {namespace}/{name}"),
+                            source,
+                        });
+                    }
+                }
+            }
+        })
+        .buffer_unordered(pace.concurrency.max(1));
+    let mut created = 0;
+    while let Some(r) = results.next().await {
+        r?;
+        created += 1;
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Toleration;
+
+    #[test]
+    fn cronjob_carries_the_run_label_down_to_its_pods() {
+        let mut scenario = Scenario::default();
+        scenario.load.tolerations = vec![Toleration {
+            key: Some("kwok.x-k8s.io/node".into()),
+            operator: Some("Exists".into()),
+            value: None,
+            effect: Some("NoSchedule".into()),
+        }];
+        scenario.load.starting_deadline_seconds = Some(200);
+        let def = CronJobDef {
+            name: "cb-00001".into(),
+            schedule: "*/5 * * * *".into(),
+            command: vec!["sh".into(), "-c".into(), "echo hello world".into()],
+            resources: scenario.load.resources.clone(),
+        };
+        let cj = cronjob(&scenario, &def, "run-1").unwrap();
+        let v = serde_json::to_value(&cj).unwrap();
+        assert_eq!(v["metadata"]["labels"][RUN_LABEL], "run-1");
+        assert_eq!(
+            v["spec"]["jobTemplate"]["metadata"]["labels"][RUN_LABEL],
+            "run-1"
+        );
+        let pod = &v["spec"]["jobTemplate"]["spec"]["template"];
+        assert_eq!(pod["metadata"]["labels"][RUN_LABEL], "run-1");
+        assert_eq!(pod["spec"]["tolerations"][0]["operator"], "Exists");
+        assert!(pod["spec"]["tolerations"][0].get("value").is_none());
+        assert_eq!(v["spec"]["schedule"], "*/5 * * * *");
+        assert_eq!(v["spec"]["startingDeadlineSeconds"], 200);
+    }
+}
