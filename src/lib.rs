@@ -6,7 +6,9 @@
 pub mod analyze;
 pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod observe;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;

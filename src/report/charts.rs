@@ -1,0 +1,581 @@
+//! Drawing of the report's charts as SVG with plotters, from the plain series in
+//! [`super::data`].
+//!
+//! Plotters' SVG backend writes text as `<text>` elements and, without its `ttf` or
+//! `ab_glyph` features, only estimates text sizes: no font is loaded, so charts render where
+//! no system fonts are installed. Every chart always yields an `<svg>`; a chart without data
+//! shows a short message instead of axes.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::ReportError;
+use super::data::{COMPONENT_STAGES, CdfSource, ChartData, Series};
+
+const WIDTH: u32 = 960;
+const HEIGHT: u32 = 380;
+/// Largest number of series named in a legend.
+const LEGEND_MAX: usize = 10;
+
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// One drawn chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Stable identifier, used as the HTML element id.
+    pub id: &'static str,
+    pub title: &'static str,
+    /// What the chart shows and how to read it.
+    pub caption: String,
+    pub svg: String,
+}
+
+/// Colours for series, in order (repeats after the last).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+const GRID: RGBColor = RGBColor(225, 225, 225);
+
+/// Draws into a fresh SVG string.
+fn svg(
+    id: &'static str,
+    draw: impl FnOnce(&Area<'_>) -> DrawResult,
+) -> Result<String, ReportError> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        let result = root
+            .fill(&WHITE)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present());
+        result.map_err(|e| ReportError::Chart {
+            chart: id,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(out)
+}
+
+/// A chart area that only says why there is nothing to draw.
+fn no_data(root: &Area<'_>, title: &str, why: &str) -> DrawResult {
+    let (w, h) = root.dim_in_pixel();
+    let center = (w as i32 / 2, h as i32 / 2);
+    let title_style =
+        ("sans-serif", 20)
+            .into_font()
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+    let why_style = ("sans-serif", 16)
+        .into_font()
+        .color(&RGBColor(110, 110, 110))
+        .pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+    root.draw(&Text::new(title.to_string(), (center.0, 30), title_style))?;
+    root.draw(&Text::new(format!("n/a: {why}"), center, why_style))
+}
+
+/// Human-readable latency for axis labels, from milliseconds.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms >= 60_000.0 {
+        format!("{}min", trim(ms / 60_000.0))
+    } else if ms >= 1000.0 {
+        format!("{}s", trim(ms / 1000.0))
+    } else {
+        format!("{}ms", trim(ms))
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The percentile label of a CDF y coordinate `log10(1 / (1 - p))`.
+fn fmt_tail(y: f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-y));
+    format!("{}%", trim(p))
+}
+
+fn tail_y(p: f64) -> f64 {
+    -(1.0 - p).max(1e-12).log10()
+}
+
+/// x range over all points with a small margin; `None` without points.
+fn x_extent<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for (x, _) in points {
+        lo = lo.min(*x);
+        hi = hi.max(*x);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn y_max<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> f64 {
+    points.map(|(_, y)| *y).fold(0.0, f64::max)
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 13))
+        .draw()
+}
+
+fn legend_mark(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+}
+
+/// Latency CDF per stage with a logarithmic tail.
+pub fn latency_cdf(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Latency CDF per stage (client clock)";
+    let cdf = &data.cdf;
+    let caption = match cdf.source {
+        CdfSource::Events => {
+            "Every run in the measured window, from the event log. x: latency (log scale); \
+             y: percentile on a log scale of 1/(1-p), up to p99.99."
+        }
+        CdfSource::Percentiles => {
+            "From the percentiles in results.json only (p50, p90, p99, p99.9, p99.99, max): \
+             the event log was not read. x: latency (log scale); y: percentile on a log scale \
+             of 1/(1-p)."
+        }
+    }
+    .to_string();
+    let all = cdf.series.iter().flat_map(|s| s.points.iter());
+    let extent = x_extent(all);
+    let svg = svg("latency-cdf", |root| {
+        let Some((_, hi)) = extent else {
+            return no_data(root, TITLE, "no run reached any stage");
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(TITLE, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d((1f64..(hi * 1.5).max(10.0)).log_scale(), 0f64..4.2f64)?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_desc("latency")
+            .y_desc("percentile")
+            .y_labels(5)
+            .x_label_formatter(&|x| fmt_ms(*x))
+            .y_label_formatter(&|y| fmt_tail(*y))
+            .draw()?;
+        for (i, s) in cdf.series.iter().enumerate() {
+            if s.points.is_empty() {
+                continue;
+            }
+            let c = color(i);
+            // A step function: hold each value until the next percentile.
+            let mut steps = Vec::with_capacity(s.points.len() * 2);
+            for (j, &(x, p)) in s.points.iter().enumerate() {
+                if j > 0 {
+                    steps.push((x, tail_y(s.points[j - 1].1)));
+                }
+                steps.push((x, tail_y(p)));
+            }
+            chart
+                .draw_series(LineSeries::new(steps, c.stroke_width(2)))?
+                .label(s.name.clone())
+                .legend(legend_mark(c));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    })?;
+    Ok(Chart {
+        id: "latency-cdf",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+/// Schedule -> started latency per scheduled minute.
+pub fn start_latency_over_time(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Schedule -> started latency over time (client clock)";
+    let caption = "p50, p99 and max of schedule -> container started, per minute the runs were \
+                   scheduled in; dashed: the SLO's p99 bound. x: minutes since the start of the \
+                   measured window."
+        .to_string();
+    let svg = svg("start-latency", |root| {
+        let Some(s) = &data.start_over_time else {
+            return no_data(root, TITLE, "needs the run's events.jsonl");
+        };
+        let lines = [&s.p50, &s.p99, &s.max];
+        let Some((lo, hi)) = x_extent(lines.iter().flat_map(|l| l.points.iter())) else {
+            return no_data(root, TITLE, "no run started in the window");
+        };
+        let top = y_max(lines.iter().flat_map(|l| l.points.iter())).max(s.slo_p99_s) * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(TITLE, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo - 0.5)..(hi + 0.5), 0f64..top.max(1.0))?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_desc("minutes since window start (scheduled time)")
+            .y_desc("seconds")
+            .draw()?;
+        for (i, line) in lines.iter().enumerate() {
+            let c = color(i);
+            chart
+                .draw_series(LineSeries::new(line.points.clone(), c.stroke_width(2)))?
+                .label(line.name.clone())
+                .legend(legend_mark(c));
+            chart.draw_series(PointSeries::of_element(
+                line.points.clone(),
+                3,
+                c.filled(),
+                &|p, size, style| EmptyElement::at(p) + Circle::new((0, 0), size, style),
+            ))?;
+        }
+        let slo = [(lo - 0.5, s.slo_p99_s), (hi + 0.5, s.slo_p99_s)];
+        chart
+            .draw_series(DashedLineSeries::new(slo, 8, 5, RED.stroke_width(2)))?
+            .label(format!("SLO p99 <= {}s", trim(s.slo_p99_s)))
+            .legend(legend_mark(RED));
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    })?;
+    Ok(Chart {
+        id: "start-latency",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+/// Bars of pods started per minute against the target rate.
+pub fn starts_per_minute(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Jobs started per minute";
+    let s = &data.starts_per_minute;
+    let caption = format!(
+        "Pods started (client clock) per wall-clock minute touching the measured window (edge \
+         minutes are partial); dashed: the target of {} per minute.",
+        trim(s.target)
+    );
+    let svg = svg("starts-per-minute", |root| {
+        let (Some(lo), Some(hi)) = (
+            s.bars.iter().map(|(x, _)| *x).reduce(f64::min),
+            s.bars.iter().map(|(x, _)| *x).reduce(f64::max),
+        ) else {
+            return no_data(root, TITLE, "no measured window");
+        };
+        let top = s
+            .bars
+            .iter()
+            .map(|(_, v)| *v as f64)
+            .fold(s.target, f64::max)
+            * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(TITLE, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo - 0.2)..(hi + 1.2), 0f64..top.max(1.0))?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_desc("minutes since window start")
+            .y_desc("pods started")
+            .draw()?;
+        let bar = color(0);
+        chart
+            .draw_series(s.bars.iter().map(|&(x, v)| {
+                Rectangle::new(
+                    [(x + 0.05, 0.0), (x + 0.95, v as f64)],
+                    bar.mix(0.8).filled(),
+                )
+            }))?
+            .label("started")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], bar.filled()));
+        let target = [(lo - 0.2, s.target), (hi + 1.2, s.target)];
+        chart
+            .draw_series(DashedLineSeries::new(target, 8, 5, RED.stroke_width(2)))?
+            .label(format!("target {}/min", trim(s.target)))
+            .legend(legend_mark(RED));
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    })?;
+    Ok(Chart {
+        id: "starts-per-minute",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+fn time_lines(
+    root: &Area<'_>,
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+    empty_why: &str,
+) -> DrawResult {
+    let Some((lo, hi)) = x_extent(series.iter().flat_map(|s| s.points.iter())) else {
+        return no_data(root, title, empty_why);
+    };
+    let top = y_max(series.iter().flat_map(|s| s.points.iter())) * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo..(hi + 1.0).max(lo + 1.0), 0f64..top.max(1.0))?;
+    chart
+        .configure_mesh()
+        .light_line_style(GRID)
+        .x_desc("minutes since window start")
+        .y_desc(y_desc)
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        let c = color(i);
+        let drawn = chart.draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))?;
+        if i < LEGEND_MAX {
+            drawn.label(s.name.clone()).legend(legend_mark(c));
+        } else if i == LEGEND_MAX {
+            drawn
+                .label(format!("... {} more", series.len() - LEGEND_MAX))
+                .legend(legend_mark(c));
+        }
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// Pods started per node per minute.
+pub fn node_starts(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Pods started per node per minute";
+    let caption = format!(
+        "{} node(s); x: wall-clock minute (start) since the start of the measured window.",
+        data.node_starts.len()
+    );
+    let svg = svg("node-starts", |root| {
+        time_lines(
+            root,
+            TITLE,
+            "pods started",
+            &data.node_starts,
+            "no pod started on a known node",
+        )
+    })?;
+    Ok(Chart {
+        id: "node-starts",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+/// Pending pods over time.
+pub fn pending(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Pending pods over time";
+    let caption = "Pods created but not yet started (nor finished, nor deleted), sampled every \
+                   10 s."
+        .to_string();
+    let svg = svg("pending", |root| {
+        let p = &data.pending.points;
+        let Some((lo, hi)) = x_extent(p.iter()) else {
+            return no_data(root, TITLE, "no samples");
+        };
+        let top = y_max(p.iter()) * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(TITLE, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(lo..hi.max(lo + 1.0), 0f64..top.max(1.0))?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_desc("minutes since window start")
+            .y_desc("pending pods")
+            .draw()?;
+        let c = color(1);
+        chart.draw_series(
+            AreaSeries::new(p.iter().copied(), 0.0, c.mix(0.3)).border_style(c.stroke_width(2)),
+        )?;
+        Ok(())
+    })?;
+    Ok(Chart {
+        id: "pending",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+/// Stacked mean latency of each component stage per scheduled minute.
+pub fn stage_breakdown(data: &ChartData) -> Result<Chart, ReportError> {
+    const TITLE: &str = "Stage breakdown per minute (mean, client clock)";
+    let caption = "Mean latency of each stage of the runs scheduled in each minute, stacked: the \
+                   bar's height is roughly the mean schedule -> finished."
+        .to_string();
+    let svg = svg("stage-breakdown", |root| {
+        let Some(b) = &data.breakdown else {
+            return no_data(root, TITLE, "needs the run's events.jsonl");
+        };
+        let (Some(lo), Some(hi)) = (
+            b.minutes.iter().copied().reduce(f64::min),
+            b.minutes.iter().copied().reduce(f64::max),
+        ) else {
+            return no_data(root, TITLE, "no run scheduled in the window");
+        };
+        let totals: Vec<f64> = (0..b.minutes.len())
+            .map(|i| {
+                b.stages
+                    .iter()
+                    .map(|(_, v)| v.get(i).copied().unwrap_or(0.0))
+                    .sum()
+            })
+            .collect();
+        let top = totals.iter().copied().fold(0.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(root)
+            .caption(TITLE, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo - 0.2)..(hi + 1.2), 0f64..top.max(0.1))?;
+        chart
+            .configure_mesh()
+            .light_line_style(GRID)
+            .x_desc("minutes since window start (scheduled time)")
+            .y_desc("seconds")
+            .draw()?;
+        let mut base = vec![0.0; b.minutes.len()];
+        for (si, (stage, means)) in b.stages.iter().enumerate() {
+            let c = color(si);
+            let rects: Vec<Rectangle<(f64, f64)>> = b
+                .minutes
+                .iter()
+                .zip(means)
+                .zip(base.iter_mut())
+                .map(|((&x, &v), y0)| {
+                    let r = Rectangle::new([(x + 0.1, *y0), (x + 0.9, *y0 + v)], c.filled());
+                    *y0 += v;
+                    r
+                })
+                .collect();
+            chart
+                .draw_series(rects)?
+                .label(stage.label())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+        }
+        debug_assert_eq!(b.stages.len(), COMPONENT_STAGES.len());
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    })?;
+    Ok(Chart {
+        id: "stage-breakdown",
+        title: TITLE,
+        caption,
+        svg,
+    })
+}
+
+/// Every chart, in report order.
+pub fn all(data: &ChartData) -> Result<Vec<Chart>, ReportError> {
+    Ok(vec![
+        latency_cdf(data)?,
+        start_latency_over_time(data)?,
+        starts_per_minute(data)?,
+        node_starts(data)?,
+        pending(data)?,
+        stage_breakdown(data)?,
+    ])
+}
+
+/// The ids of [`all`]'s charts, in order.
+pub const CHART_IDS: [&str; 6] = [
+    "latency-cdf",
+    "start-latency",
+    "starts-per-minute",
+    "node-starts",
+    "pending",
+    "stage-breakdown",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::data::{CdfSource, LatencyCdf, StartsPerMinute};
+
+    fn empty() -> ChartData {
+        ChartData {
+            origin_ms: 0,
+            cdf: LatencyCdf {
+                source: CdfSource::Percentiles,
+                series: Vec::new(),
+            },
+            start_over_time: None,
+            starts_per_minute: StartsPerMinute {
+                bars: Vec::new(),
+                target: 50.0,
+            },
+            node_starts: Vec::new(),
+            pending: Series {
+                name: "pending".into(),
+                points: Vec::new(),
+            },
+            breakdown: None,
+        }
+    }
+
+    #[test]
+    fn empty_data_still_gives_every_svg() {
+        let charts = all(&empty()).expect("charts render");
+        let ids: Vec<&str> = charts.iter().map(|c| c.id).collect();
+        assert_eq!(ids, CHART_IDS);
+        for c in &charts {
+            assert!(c.svg.starts_with("<svg"), "{}: {}", c.id, &c.svg[..40]);
+            assert!(c.svg.contains("n/a"), "{} says why it is empty", c.id);
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(fmt_ms(1.0), "1ms");
+        assert_eq!(fmt_ms(1500.0), "1.5s");
+        assert_eq!(fmt_ms(120_000.0), "2min");
+        assert_eq!(fmt_tail(0.0), "0%");
+        assert_eq!(fmt_tail(2.0), "99%");
+        assert_eq!(fmt_tail(4.0), "99.99%");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        let mut d = empty();
+        d.node_starts = vec![Series {
+            name: "<node&>".into(),
+            points: vec![(0.0, 1.0), (1.0, 2.0)],
+        }];
+        let c = node_starts(&d).expect("renders");
+        assert!(c.svg.contains("&lt;node&amp;&gt;"));
+        assert!(!c.svg.contains("<node&>"));
+    }
+}
