@@ -65,6 +65,35 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Render a run directory's report: HTML (default, to DIR/report.html), Markdown (a GitHub
+    /// step summary) or JUnit XML (one test case per SLO check); the last two go to stdout
+    /// unless -o is given
+    Report {
+        /// Run directory (results.json, and events.jsonl for the charts over time)
+        dir: PathBuf,
+        /// Output file
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// html, markdown or junit
+        #[arg(long, default_value = "html", value_parser = parse_format)]
+        format: crate::report::Format,
+    },
+    /// Compare a run with baseline runs; exit 1 when a metric regressed beyond both the
+    /// threshold and the baselines' spread
+    Compare {
+        /// Baseline run directories (several give the run-to-run noise)
+        #[arg(required = true)]
+        baseline: Vec<PathBuf>,
+        /// The run directory to judge
+        #[arg(long)]
+        current: PathBuf,
+        /// Relative change allowed in the bad direction
+        #[arg(long, default_value = "10%", value_parser = parse_threshold)]
+        threshold: f64,
+        /// Write a side-by-side HTML view here
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
     /// Manage the local test cluster (real control plane, kwok nodes)
     Cluster {
         #[command(subcommand)]
@@ -132,6 +161,13 @@ async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Report { dir, out, format } => report(&dir, out.as_deref(), format),
+        Command::Compare {
+            baseline,
+            current,
+            threshold,
+            out,
+        } => compare(&baseline, &current, threshold, out.as_deref()),
         Command::Clean { target } => {
             let target = default_to_local(target)?;
             let (client, context) =
@@ -326,5 +362,48 @@ fn analyze(dir: PathBuf) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+fn parse_format(s: &str) -> Result<crate::report::Format, String> {
+    s.parse()
+        .map_err(|e: crate::report::ReportError| e.to_string())
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    crate::compare::parse_threshold(s).map_err(|e| e.to_string())
+}
+
+fn report(
+    dir: &std::path::Path,
+    out: Option<&std::path::Path>,
+    format: crate::report::Format,
+) -> anyhow::Result<ExitCode> {
+    let (written, text) = crate::report::report_command(dir, out, format)
+        .with_context(|| format!("report of {}", dir.display()))?;
+    if let Some(path) = written {
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(text) = text {
+        print!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(
+    baseline: &[PathBuf],
+    current: &std::path::Path,
+    threshold: f64,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let comparison = crate::compare::compare_command(baseline, current, threshold, out)?;
+    print!("{}", crate::compare::summary(&comparison));
+    if let Some(path) = out {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(if comparison.regression {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -1,6 +1,7 @@
 //! Reports of the recorded fixtures in every format.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cronbench::analyze::analyze_file;
 use cronbench::report::charts::CHART_IDS;
@@ -24,9 +25,11 @@ struct RunDir(PathBuf);
 
 impl RunDir {
     fn new(fixture_name: &str) -> RunDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "cronbench-report-{}-{}",
+            "cronbench-report-{}-{}-{}",
             std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
             fixture_name.trim_end_matches(".jsonl")
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -235,4 +238,58 @@ fn junit_escapes_hostile_names() {
     let html = render_results(&r, None, Format::Html).expect("renders");
     assert!(!html.contains("a<b>"));
     assert!(!html.contains("<tags>"));
+}
+
+fn cronbench(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cronbench"))
+        .args(args)
+        .output()
+        .expect("cronbench runs")
+}
+
+#[test]
+fn cli_report_and_compare() {
+    let healthy = RunDir::new("healthy.jsonl");
+    let interrupted = RunDir::new("interrupted.jsonl");
+    let h = healthy.path().as_os_str();
+    let i = interrupted.path().as_os_str();
+    let s = |s: &'static str| std::ffi::OsStr::new(s);
+
+    let out = cronbench(&[s("report"), h]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let html = std::fs::read_to_string(healthy.path().join("report.html")).expect("report.html");
+    assert!(html.contains("<div class=\"word\">PASS</div>"));
+
+    let out = cronbench(&[s("report"), i, s("--format"), s("junit")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_well_formed_xml(&String::from_utf8_lossy(&out.stdout));
+
+    let out = cronbench(&[s("report"), i, s("--format"), s("markdown")]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("**FAIL**"));
+
+    let out = cronbench(&[s("compare"), h, s("--current"), h]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    let page = healthy.path().join("compare.html");
+    let out = cronbench(&[
+        s("compare"),
+        h,
+        h,
+        s("--current"),
+        i,
+        s("--threshold"),
+        s("10%"),
+        s("-o"),
+        page.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a regression: {out:?}");
+    assert!(
+        std::fs::read_to_string(&page)
+            .expect("compare.html")
+            .contains("REGRESSION")
+    );
+
+    let missing = healthy.path().join("no-such-run");
+    let out = cronbench(&[s("compare"), missing.as_os_str(), s("--current"), h]);
+    assert_eq!(out.status.code(), Some(2), "an error: {out:?}");
 }

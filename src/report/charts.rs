@@ -49,7 +49,18 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-const GRID: RGBColor = RGBColor(225, 225, 225);
+const GRID: RGBColor = RGBColor(242, 242, 242);
+
+/// How many x labels a minutes axis from `lo` to `hi` gets: about one per minute, at most 12
+/// (plotters then picks round steps).
+fn minute_labels(lo: f64, hi: f64) -> usize {
+    let span = (hi - lo).abs();
+    if span.is_finite() {
+        (span.ceil() as usize + 3).clamp(2, 12)
+    } else {
+        2
+    }
+}
 
 /// Draws into a fresh SVG string.
 fn svg(
@@ -232,7 +243,7 @@ pub fn start_latency_over_time(data: &ChartData) -> Result<Chart, ReportError> {
         let Some((lo, hi)) = x_extent(lines.iter().flat_map(|l| l.points.iter())) else {
             return no_data(root, TITLE, "no run started in the window");
         };
-        let top = y_max(lines.iter().flat_map(|l| l.points.iter())).max(s.slo_p99_s) * 1.15;
+        let top = y_max(lines.iter().flat_map(|l| l.points.iter())).max(s.slo_p99_s) * 1.4;
         let mut chart = ChartBuilder::on(root)
             .caption(TITLE, ("sans-serif", 20))
             .margin(12)
@@ -242,6 +253,9 @@ pub fn start_latency_over_time(data: &ChartData) -> Result<Chart, ReportError> {
         chart
             .configure_mesh()
             .light_line_style(GRID)
+            .x_labels(minute_labels(lo, hi))
+            .x_label_formatter(&|x| trim(*x))
+            .y_label_formatter(&|y| trim(*y))
             .x_desc("minutes since window start (scheduled time)")
             .y_desc("seconds")
             .draw()?;
@@ -304,6 +318,9 @@ pub fn starts_per_minute(data: &ChartData) -> Result<Chart, ReportError> {
         chart
             .configure_mesh()
             .light_line_style(GRID)
+            .x_labels(minute_labels(lo, hi))
+            .x_label_formatter(&|x| trim(*x))
+            .y_label_formatter(&|y| trim(*y))
             .x_desc("minutes since window start")
             .y_desc("pods started")
             .draw()?;
@@ -352,6 +369,9 @@ fn time_lines(
     chart
         .configure_mesh()
         .light_line_style(GRID)
+        .x_labels(minute_labels(lo, hi))
+        .x_label_formatter(&|x| trim(*x))
+        .y_label_formatter(&|y| trim(*y))
         .x_desc("minutes since window start")
         .y_desc(y_desc)
         .draw()?;
@@ -414,6 +434,9 @@ pub fn pending(data: &ChartData) -> Result<Chart, ReportError> {
         chart
             .configure_mesh()
             .light_line_style(GRID)
+            .x_labels(minute_labels(lo, hi))
+            .x_label_formatter(&|x| trim(*x))
+            .y_label_formatter(&|y| trim(*y))
             .x_desc("minutes since window start")
             .y_desc("pending pods")
             .draw()?;
@@ -455,7 +478,8 @@ pub fn stage_breakdown(data: &ChartData) -> Result<Chart, ReportError> {
                     .sum()
             })
             .collect();
-        let top = totals.iter().copied().fold(0.0, f64::max) * 1.15;
+        // Headroom for the legend above the bars.
+        let top = totals.iter().copied().fold(0.0, f64::max) * 1.7;
         let mut chart = ChartBuilder::on(root)
             .caption(TITLE, ("sans-serif", 20))
             .margin(12)
@@ -465,6 +489,9 @@ pub fn stage_breakdown(data: &ChartData) -> Result<Chart, ReportError> {
         chart
             .configure_mesh()
             .light_line_style(GRID)
+            .x_labels(minute_labels(lo, hi))
+            .x_label_formatter(&|x| trim(*x))
+            .y_label_formatter(&|y| trim(*y))
             .x_desc("minutes since window start (scheduled time)")
             .y_desc("seconds")
             .draw()?;

@@ -88,9 +88,8 @@ fn md_cell(s: &str) -> String {
         match ch {
             '|' => out.push_str("\\|"),
             '\n' | '\r' => out.push(' '),
+            // Could open an HTML tag; `>` and `&` show as typed.
             '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
             _ => out.push(ch),
         }
     }
@@ -278,5 +277,6 @@ mod tests {
     #[test]
     fn markdown_cells() {
         assert_eq!(md_cell("a|b\nc"), "a\\|b c");
+        assert_eq!(md_cell("<= 1"), "&lt;= 1");
     }
 }
