@@ -397,9 +397,10 @@ pub fn render_comparison_html(c: &Comparison) -> String {
         for v in &m.baselines {
             let _ = write!(out, "<td class=\"num\">{}</td>", fmt_value(m.metric, *v));
         }
-        let change = match (m.delta, m.relative) {
-            (Some(d), Some(r)) => format!("{d:+.3} ({:+.1}%)", r * 100.0),
-            (Some(d), None) => format!("{d:+.3}"),
+        let change = match (m.metric, m.delta, m.relative) {
+            (Metric::StartedShare, Some(d), _) => format!("{:+.2} points", d * 100.0),
+            (_, Some(d), Some(r)) => format!("{d:+.3} ({:+.1}%)", r * 100.0),
+            (_, Some(d), None) => format!("{d:+.3}"),
             _ => "n/a".into(),
         };
         let _ = writeln!(

@@ -218,7 +218,8 @@ pub fn latency_cdf(data: &ChartData) -> Result<Chart, ReportError> {
                 .label(s.name.clone())
                 .legend(legend_mark(c));
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)
+        // Upper left: the slow tails end at the upper right.
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })?;
     Ok(Chart {
         id: "latency-cdf",
