@@ -52,6 +52,9 @@ pub enum Command {
         /// Start the local cluster for this run if it is not up, and stop it afterwards
         #[arg(long)]
         local: bool,
+        /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
+        #[arg(long)]
+        keep: bool,
     },
     /// Recompute results.json and the verdict from a run directory's event log alone
     Analyze {
@@ -150,7 +153,8 @@ async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             target,
             out,
             local,
-        } => run_scenario(scenario, target, out, local).await,
+            keep,
+        } => run_scenario(scenario, target, out, local, keep).await,
         Command::Analyze { dir } => analyze(dir),
         Command::Lint { path } => {
             let report = crate::scenario::lint(&path)?;
@@ -269,6 +273,17 @@ async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The local cluster behind a `cronbench-<name>` context, when it is up on this machine.
+fn local_cluster_of(context: Option<&str>) -> anyhow::Result<Option<LocalCluster>> {
+    let Some(name) = context.and_then(|c| c.strip_prefix("cronbench-")) else {
+        return Ok(None);
+    };
+    let Ok(cluster) = LocalCluster::new(name) else {
+        return Ok(None);
+    };
+    Ok(cluster.info()?.map(|_| cluster))
+}
+
 /// With no kubeconfig or context given, use the local cluster when it is up.
 fn default_to_local(target: Target) -> anyhow::Result<Target> {
     if target.kubeconfig.is_some() || target.context.is_some() {
@@ -290,6 +305,7 @@ async fn run_scenario(
     target: Target,
     out: Option<PathBuf>,
     local: bool,
+    keep: bool,
 ) -> anyhow::Result<ExitCode> {
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
@@ -319,8 +335,18 @@ async fn run_scenario(
         context: target.context,
         allow_context: target.allow_context,
         out,
+        keep,
     };
+    let local_target = local_cluster_of(opts.context.as_deref())?;
+    if let Some(cluster) = &local_target {
+        cluster.check_health()?;
+    }
     let outcome = crate::run::run(&opts).await;
+    if let Some(cluster) = &local_target
+        && let Err(e) = cluster.check_health()
+    {
+        eprintln!("warning: the local cluster lost a component during the run: {e}");
+    }
     if let Some((cluster, bins)) = started_local
         && let Err(e) = cluster.down(&bins).await
     {

@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub allow_context: Vec<String>,
     /// Run directory; default `runs/<run id>`.
     pub out: Option<PathBuf>,
+    /// Leave the run's namespace in place after a completed run (for inspection; `cronbench
+    /// clean` removes it). Interrupted and failed runs are always torn down.
+    pub keep: bool,
 }
 
 /// How a run ended.
@@ -154,7 +157,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         phase: Phase::Teardown,
     });
     observer.stop();
-    let leftover = teardown(&client, &id).await;
+    let leftover = if opts.keep && end == EndReason::Completed {
+        eprintln!("keeping namespace {id} (--keep); `cronbench clean` removes it");
+        None
+    } else {
+        teardown(&client, &id).await
+    };
     log.send(LogLine::RunEnded {
         recv_ms: now_ms(),
         reason: end,

@@ -150,7 +150,13 @@ pub fn render(bins: &Binaries, port: u16, knobs: &Knobs, delays: &StageDelays) -
 }
 
 fn components_patches(knobs: &Knobs) -> Vec<Value> {
-    let mut by_component: Vec<(&str, Vec<Value>)> = Vec::new();
+    // One instance each: leader election buys nothing, and on a loaded 2-core machine a missed
+    // lease renewal makes the controller manager exit mid-run.
+    let no_election = || vec![json!({ "key": "leader-elect", "value": "false" })];
+    let mut by_component: Vec<(&str, Vec<Value>)> = vec![
+        ("kube-controller-manager", no_election()),
+        ("kube-scheduler", no_election()),
+    ];
     for (component, flag, value) in knobs.flags() {
         let arg = json!({ "key": flag, "value": value });
         match by_component.iter_mut().find(|(c, _)| *c == component) {
@@ -323,7 +329,15 @@ mod tests {
     #[test]
     fn knobs_left_unset_pass_no_flags() {
         let cfg = render(&bins(), 6443, &Knobs::default(), &StageDelays::default());
-        assert!(cfg.contains("\"componentsPatches\":[]"), "{cfg}");
+        let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
+        for patch in first["componentsPatches"].as_array().unwrap() {
+            assert_eq!(
+                patch["extraArgs"].as_array().unwrap().len(),
+                1,
+                "only leader-elect: {patch}"
+            );
+            assert_eq!(patch["extraArgs"][0]["key"], "leader-elect");
+        }
         assert!(cfg.contains("\"bindAddress\":\"127.0.0.1\""));
         assert!(cfg.contains("/opt/cb/kube-apiserver"));
     }
@@ -343,9 +357,9 @@ mod tests {
         assert_eq!(patches.len(), 3, "one patch per component: {patches:?}");
         let kcm = &patches[0];
         assert_eq!(kcm["name"], "kube-controller-manager");
-        assert_eq!(kcm["extraArgs"][0]["key"], "concurrent-cron-job-syncs");
-        assert_eq!(kcm["extraArgs"][0]["value"], "50");
-        assert_eq!(kcm["extraArgs"][1]["value"], "200");
+        assert_eq!(kcm["extraArgs"][1]["key"], "concurrent-cron-job-syncs");
+        assert_eq!(kcm["extraArgs"][1]["value"], "50");
+        assert_eq!(kcm["extraArgs"][2]["value"], "200");
     }
 
     #[test]

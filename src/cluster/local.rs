@@ -312,6 +312,14 @@ impl LocalCluster {
         cmd
     }
 
+    /// Fails, naming the component and the tail of its log, when a process of the cluster died.
+    pub fn check_health(&self) -> Result<(), ClusterError> {
+        match self.dead_component() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     fn dead_component(&self) -> Option<ClusterError> {
         let dead = self.components().into_iter().find(|c| !c.running)?;
         Some(ClusterError::ComponentExited {

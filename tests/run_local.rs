@@ -1,0 +1,166 @@
+//! Integration: `cronbench run` against a real local cluster.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TestCluster, cronbench, text};
+use cronbench::results::{Clock, Results, Stage};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+
+fn results(dir: &std::path::Path) -> Results {
+    let bytes = std::fs::read(dir.join("results.json")).expect("results.json written");
+    serde_json::from_slice(&bytes).expect("results.json parses")
+}
+
+fn p50(r: &Results, stage: Stage) -> u64 {
+    r.stages
+        .iter()
+        .find(|s| s.stage == stage && s.clock == Clock::Client)
+        .and_then(|s| s.p50_ms)
+        .unwrap_or_else(|| panic!("no client-clock samples for {stage:?}"))
+}
+
+#[tokio::test]
+async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
+    const DELAY_MS: u64 = 2000;
+    let cluster = TestCluster::up(
+        "it-run",
+        &[
+            "--nodes",
+            "3",
+            "--pod-start-delay-ms",
+            &DELAY_MS.to_string(),
+        ],
+    );
+    let out = tempdir("it-run");
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let run = cronbench(&[
+        "run",
+        "tests/scenarios/quick.yaml",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+        "--out",
+        &out.display().to_string(),
+        "--keep",
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "the quick scenario passes: {}",
+        text(&run)
+    );
+    let r = results(&out);
+
+    // The pod's path from creation to a started container is the scheduler's bind plus kwok's
+    // configured delay; both measured on the client clock.
+    let created_to_started = p50(&r, Stage::PodCreatedToStarted);
+    assert!(
+        created_to_started.abs_diff(DELAY_MS) <= 100,
+        "pod created -> started p50 {created_to_started} ms, kwok delay {DELAY_MS} ms"
+    );
+    let bound_to_started = p50(&r, Stage::BoundToStarted);
+    assert!(
+        bound_to_started.abs_diff(DELAY_MS) <= 100,
+        "bound -> started p50 {bound_to_started} ms"
+    );
+
+    // Every Job the API lists was recorded, and nothing else.
+    let client = cluster.client().await;
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &r.run.namespace);
+    let listed = jobs
+        .list(&ListParams::default())
+        .await
+        .expect("list jobs")
+        .items
+        .len() as u64;
+    assert!(listed > 0);
+    assert_eq!(
+        r.counts.observed_total, listed,
+        "runs recorded vs Jobs listed"
+    );
+    assert_eq!(r.counts.missed, 0);
+
+    // `clean` removes what --keep left.
+    let clean = cronbench(&[
+        "clean",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+    ]);
+    assert!(clean.status.success(), "{}", text(&clean));
+    let namespaces: Api<Namespace> = Api::all(client);
+    let left = namespaces
+        .list(&ListParams::default().labels(cronbench::schema::RUN_LABEL))
+        .await
+        .expect("list namespaces");
+    assert!(left.items.is_empty(), "clean left {:?}", left.items.len());
+}
+
+#[tokio::test]
+async fn integration_ctrl_c_tears_down_and_still_writes_results() {
+    let cluster = TestCluster::up("it-intr", &["--nodes", "1"]);
+    let out = tempdir("it-intr");
+    let child = Command::new(env!("CARGO_BIN_EXE_cronbench"))
+        .args(["run", "tests/scenarios/quick.yaml", "--kubeconfig"])
+        .arg(&cluster.kubeconfig)
+        .args(["--context", &cluster.context, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cronbench run starts");
+    // Wait until the load exists, then interrupt.
+    let log = out.join("events.jsonl");
+    for _ in 0..120 {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.matches("cron_job_created").count() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let done = child.wait_with_output().expect("cronbench exits");
+    assert_eq!(
+        done.status.code(),
+        Some(2),
+        "interrupted runs exit 2: {}",
+        text(&done)
+    );
+
+    let r = results(&out);
+    assert!(
+        r.run.interrupted || r.run.end_reason.is_some(),
+        "results say how the run ended"
+    );
+    let text = std::fs::read_to_string(&log).expect("event log");
+    assert!(
+        text.contains("\"reason\":\"interrupted\""),
+        "the log ends with RunEnded interrupted"
+    );
+
+    let client = cluster.client().await;
+    let namespaces: Api<Namespace> = Api::all(client);
+    let gone = namespaces
+        .get_opt(&r.run.namespace)
+        .await
+        .expect("get namespace");
+    assert!(gone.is_none(), "the run's namespace was deleted");
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cronbench-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
