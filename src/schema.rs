@@ -45,6 +45,13 @@ pub enum LogLine {
         resource: String,
         error: String,
     },
+    /// `find-limit` brought the load to `cronjobs` for step `step` (its window starts at the
+    /// next minute boundary; the step's record in `limit.json` has the exact window).
+    Step {
+        recv_ms: i64,
+        step: u32,
+        cronjobs: u32,
+    },
     /// Last line of a run that ended normally or was interrupted.
     RunEnded { recv_ms: i64, reason: EndReason },
 }
@@ -57,6 +64,7 @@ impl LogLine {
             LogLine::Phase { recv_ms, .. }
             | LogLine::CronJobCreated { recv_ms, .. }
             | LogLine::WatchError { recv_ms, .. }
+            | LogLine::Step { recv_ms, .. }
             | LogLine::RunEnded { recv_ms, .. } => *recv_ms,
             LogLine::Job(j) => j.recv_ms,
             LogLine::Pod(p) => p.recv_ms,

@@ -71,7 +71,21 @@ pub enum AnalyzeError {
 /// interrupted run can leave) is skipped and reported in `anomalies.truncated_last_line`; any
 /// other unparsable line is an error.
 pub fn analyze_file(path: impl AsRef<Path>) -> Result<Results, AnalyzeError> {
-    let path = path.as_ref();
+    analyze_file_in(path.as_ref(), None)
+}
+
+/// Like [`analyze_file`], for the runs scheduled in `[start_ms, end_ms)` instead of the
+/// measure phase: one step of `find-limit`, in a log that holds the whole search. The log may
+/// still be growing; a last line cut off mid-write is skipped.
+pub fn analyze_file_window(
+    path: impl AsRef<Path>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Results, AnalyzeError> {
+    analyze_file_in(path.as_ref(), Some((start_ms, end_ms)))
+}
+
+fn analyze_file_in(path: &Path, window: Option<(i64, i64)>) -> Result<Results, AnalyzeError> {
     let file = File::open(path).map_err(|source| AnalyzeError::Open {
         path: path.to_owned(),
         source,
@@ -114,7 +128,13 @@ pub fn analyze_file(path: impl AsRef<Path>) -> Result<Results, AnalyzeError> {
         };
         match analyzer.as_mut() {
             Some(a) => a.push(line),
-            None => analyzer = Some(state::Analyzer::new(line)?),
+            None => {
+                let mut a = state::Analyzer::new(line)?;
+                if let Some((start, end)) = window {
+                    a.set_window(start, end);
+                }
+                analyzer = Some(a);
+            }
         }
     }
     let mut analyzer = analyzer.ok_or(AnalyzeError::Empty)?;
@@ -124,9 +144,28 @@ pub fn analyze_file(path: impl AsRef<Path>) -> Result<Results, AnalyzeError> {
 
 /// Analyzes parsed log lines; the first must be `run_started`.
 pub fn analyze_lines(lines: impl IntoIterator<Item = LogLine>) -> Result<Results, AnalyzeError> {
+    analyze_lines_in(lines, None)
+}
+
+/// Like [`analyze_lines`], for the runs scheduled in `[start_ms, end_ms)`.
+pub fn analyze_lines_window(
+    lines: impl IntoIterator<Item = LogLine>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Results, AnalyzeError> {
+    analyze_lines_in(lines, Some((start_ms, end_ms)))
+}
+
+fn analyze_lines_in(
+    lines: impl IntoIterator<Item = LogLine>,
+    window: Option<(i64, i64)>,
+) -> Result<Results, AnalyzeError> {
     let mut lines = lines.into_iter();
     let first = lines.next().ok_or(AnalyzeError::Empty)?;
     let mut analyzer = state::Analyzer::new(first)?;
+    if let Some((start, end)) = window {
+        analyzer.set_window(start, end);
+    }
     for line in lines {
         analyzer.push(line);
     }

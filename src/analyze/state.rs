@@ -65,6 +65,8 @@ pub(super) struct Analyzer {
     last_recv_ms: i64,
     measure_ms: Option<i64>,
     drain_ms: Option<i64>,
+    /// A window set by the caller, used instead of the measure and drain phases.
+    window_override: Option<(i64, i64)>,
     end_reason: Option<EndReason>,
     cronjobs: BTreeMap<String, CronJobState>,
     jobs: HashMap<String, JobState>,
@@ -83,6 +85,7 @@ fn line_kind(line: &LogLine) -> &'static str {
         LogLine::Node(_) => "node",
         LogLine::Event(_) => "event",
         LogLine::WatchError { .. } => "watch_error",
+        LogLine::Step { .. } => "step",
         LogLine::RunEnded { .. } => "run_ended",
     }
 }
@@ -108,7 +111,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// `(cronjob, scheduled_ms)` from a Job name `{cronjob}-{unix minutes}`.
-fn split_job_name(name: &str) -> Option<(&str, i64)> {
+pub(crate) fn split_job_name(name: &str) -> Option<(&str, i64)> {
     let (prefix, suffix) = name.rsplit_once('-')?;
     if prefix.is_empty() || suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -142,6 +145,7 @@ impl Analyzer {
             lines: 1,
             measure_ms: None,
             drain_ms: None,
+            window_override: None,
             end_reason: None,
             cronjobs: BTreeMap::new(),
             jobs: HashMap::new(),
@@ -149,6 +153,11 @@ impl Analyzer {
             node_ready: BTreeMap::new(),
             anomalies: Anomalies::default(),
         })
+    }
+
+    /// Analyzes runs scheduled in `[start_ms, end_ms)` whatever the log's phases say.
+    pub(super) fn set_window(&mut self, start_ms: i64, end_ms: i64) {
+        self.window_override = Some((start_ms, end_ms));
     }
 
     pub(super) fn set_truncated_last_line(&mut self, truncated: bool) {
@@ -203,6 +212,8 @@ impl Analyzer {
                     .or_insert(0) += 1;
             }
             LogLine::WatchError { .. } => self.anomalies.watch_errors += 1,
+            // find-limit's steps: windows are set by the caller.
+            LogLine::Step { .. } => {}
             LogLine::RunEnded { reason, .. } => self.end_reason = Some(reason),
         }
     }
@@ -414,6 +425,14 @@ impl Run<'_> {
 }
 
 fn window_of(a: &Analyzer) -> Option<Window> {
+    if let Some((start_ms, end_ms)) = a.window_override {
+        return Some(Window {
+            start_ms,
+            end_ms,
+            end: WindowEnd::Drain,
+            duration_s: (end_ms - start_ms) as f64 / 1000.0,
+        });
+    }
     let start_ms = a.measure_ms?;
     let (end_ms, end) = match a.drain_ms {
         Some(d) if d >= start_ms => (d, WindowEnd::Drain),

@@ -681,3 +681,15 @@ fn a_schedule_the_controller_would_reject_is_an_error() {
         other => panic!("expected a schedule error, got {other:?}"),
     }
 }
+
+#[test]
+fn a_caller_window_replaces_the_measure_phase() {
+    let r = analyze_lines_window(healthy().lines(), T0 + MIN, T0 + 2 * MIN).unwrap();
+    let w = r.window.as_ref().unwrap();
+    assert_eq!((w.start_ms, w.end_ms), (T0 + MIN, T0 + 2 * MIN));
+    // One tick of two CronJobs.
+    assert_eq!(r.counts.expected, 2);
+    assert_eq!(r.counts.observed, 2);
+    assert_eq!(r.counts.started, 2);
+    assert_eq!(stage(&r, Stage::ScheduleToStarted, Clock::Client).count, 2);
+}
