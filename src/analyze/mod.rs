@@ -17,6 +17,8 @@ use crate::schema::LogLine;
 
 pub use table::summary_table;
 
+pub(crate) use state::split_job_name;
+
 /// Why an event log could not be analyzed.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {

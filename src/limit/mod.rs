@@ -2,3 +2,4 @@
 //! uncertainty, the capacity curve and the bottleneck named.
 
 pub mod search;
+pub mod step;

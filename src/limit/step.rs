@@ -1,0 +1,408 @@
+//! One step of the search: which runs of the step's CronJobs were scheduled in its window,
+//! which started on time, the backlog at each minute boundary, and whether the step held.
+//!
+//! [`Ledger`] folds the search's event log (it is pure: feed it lines, ask it about a window).
+//! Every-minute CronJobs fire at each minute boundary, so windows are whole minutes
+//! `[start, end)`, and a run counts as started when its pod was first seen running.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::split_job_name;
+use crate::schema::LogLine;
+
+pub const MINUTE_MS: i64 = 60_000;
+
+/// What makes a step sustainable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Criteria {
+    /// A run is on time when its pod starts within this many seconds of its schedule.
+    pub start_within_s: f64,
+    /// On-time runs / expected runs must reach this.
+    pub min_on_time_ratio: f64,
+    /// The backlog at the end may exceed this only if it is not growing.
+    pub max_backlog: u64,
+    /// The scenario's p99 schedule -> started (client clock), seconds.
+    pub p99_schedule_to_start_s: f64,
+}
+
+impl Default for Criteria {
+    fn default() -> Self {
+        Criteria {
+            start_within_s: 30.0,
+            min_on_time_ratio: 0.95,
+            max_backlog: 2,
+            p99_schedule_to_start_s: 60.0,
+        }
+    }
+}
+
+/// Runs not started at a minute boundary, of those scheduled in the window before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BacklogPoint {
+    pub t_ms: i64,
+    pub backlog: u64,
+}
+
+/// What the ledger saw of one step's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepCounts {
+    pub window_start_ms: i64,
+    pub window_end_ms: i64,
+    /// Ticks of the step's CronJobs in the window after each one's (latest) creation.
+    pub expected: u64,
+    pub started_on_time: u64,
+    /// Started, but later than `start_within_s`.
+    pub started_late: u64,
+    /// Not started by the end of the window.
+    pub not_started: u64,
+    /// Expected runs per minute: the offered load.
+    pub offered_per_minute: f64,
+    /// On-time runs per minute.
+    pub achieved_per_minute: f64,
+    /// Runs of the step's CronJobs (any schedule time) whose pod started inside the window,
+    /// per minute: under overload, the rate the cluster can actually start.
+    pub started_per_minute: f64,
+    /// At every minute boundary after the window's start, up to its end.
+    pub backlog: Vec<BacklogPoint>,
+}
+
+impl StepCounts {
+    pub fn on_time_ratio(&self) -> Option<f64> {
+        (self.expected > 0).then(|| self.started_on_time as f64 / self.expected as f64)
+    }
+}
+
+/// Why a step did not hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Failure {
+    /// No run was expected in the window: nothing to judge, so it does not count as held.
+    NoExpectedRuns,
+    /// Too few runs started on time.
+    LowOnTimeRatio { ratio: f64, min: f64 },
+    /// The backlog is above the bound and grew in the last minute.
+    GrowingBacklog { previous: u64, end: u64, max: u64 },
+    /// The p99 schedule -> started exceeded the scenario's SLO.
+    SloP99 { p99_s: f64, limit_s: f64 },
+    /// No run started, so there is no p99 to check.
+    NoStarts,
+}
+
+/// The judgement of one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepVerdict {
+    pub sustainable: bool,
+    pub failures: Vec<Failure>,
+}
+
+/// Judges a step from its counts and its p99 schedule -> started (client clock, ms).
+pub fn judge(
+    counts: &StepCounts,
+    p99_schedule_to_start_ms: Option<u64>,
+    c: &Criteria,
+) -> StepVerdict {
+    let mut failures = Vec::new();
+    match counts.on_time_ratio() {
+        None => failures.push(Failure::NoExpectedRuns),
+        Some(r) if r < c.min_on_time_ratio => failures.push(Failure::LowOnTimeRatio {
+            ratio: r,
+            min: c.min_on_time_ratio,
+        }),
+        Some(_) => {}
+    }
+    let n = counts.backlog.len();
+    if let Some(end) = counts.backlog.last().map(|p| p.backlog) {
+        let previous = if n >= 2 {
+            counts.backlog[n - 2].backlog
+        } else {
+            0
+        };
+        if end > c.max_backlog && end > previous {
+            failures.push(Failure::GrowingBacklog {
+                previous,
+                end,
+                max: c.max_backlog,
+            });
+        }
+    }
+    match p99_schedule_to_start_ms {
+        Some(p99) => {
+            let p99_s = p99 as f64 / 1000.0;
+            if p99_s > c.p99_schedule_to_start_s {
+                failures.push(Failure::SloP99 {
+                    p99_s,
+                    limit_s: c.p99_schedule_to_start_s,
+                });
+            }
+        }
+        None if counts.expected > 0 => failures.push(Failure::NoStarts),
+        None => {}
+    }
+    StepVerdict {
+        sustainable: failures.is_empty(),
+        failures,
+    }
+}
+
+/// The first minute boundary at least `margin_ms` after `now_ms`: where a step's window starts
+/// once its CronJobs exist (every-minute CronJobs created before it fire at it).
+pub fn window_start(now_ms: i64, margin_ms: i64) -> i64 {
+    (now_ms + margin_ms).div_euclid(MINUTE_MS) * MINUTE_MS + MINUTE_MS
+}
+
+/// Per-run facts from the event log.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// CronJob name -> its latest creation (client time).
+    created: HashMap<String, i64>,
+    /// Job name -> (CronJob, scheduled time).
+    jobs: HashMap<String, (String, i64)>,
+    /// Job name -> when its first pod was first seen started.
+    started: HashMap<String, i64>,
+}
+
+impl Ledger {
+    pub fn push(&mut self, line: &LogLine) {
+        match line {
+            LogLine::CronJobCreated { recv_ms, name, .. } => {
+                self.created.insert(name.clone(), *recv_ms);
+            }
+            LogLine::Job(j) => {
+                if self.jobs.contains_key(&j.name) {
+                    return;
+                }
+                let by_name = split_job_name(&j.name);
+                let scheduled = j
+                    .scheduled
+                    .as_deref()
+                    .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                    .map(|t| t.as_millisecond())
+                    .or(by_name.map(|(_, t)| t));
+                let cronjob = j.cronjob.clone().or(by_name.map(|(c, _)| c.to_string()));
+                if let (Some(c), Some(t)) = (cronjob, scheduled) {
+                    self.jobs.insert(j.name.clone(), (c, t));
+                }
+            }
+            LogLine::Pod(p) => {
+                let started = p.started_at.is_some()
+                    || matches!(p.phase.as_deref(), Some("Running" | "Succeeded" | "Failed"));
+                if let (true, Some(job)) = (started, p.job.as_ref()) {
+                    let e = self.started.entry(job.clone()).or_insert(p.recv_ms);
+                    *e = (*e).min(p.recv_ms);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The counts of the every-minute CronJobs `names` in the window `[start_ms, end_ms)`,
+    /// from what the log holds so far.
+    pub fn counts(
+        &self,
+        names: &[String],
+        start_ms: i64,
+        end_ms: i64,
+        start_within_s: f64,
+    ) -> StepCounts {
+        let within_ms = (start_within_s * 1000.0) as i64;
+        let mut any_start: HashMap<(&str, i64), i64> = HashMap::new();
+        for (job, (cj, t)) in &self.jobs {
+            if let Some(&s) = self.started.get(job) {
+                let e = any_start.entry((cj.as_str(), *t)).or_insert(s);
+                *e = (*e).min(s);
+            }
+        }
+        let mut expected = 0;
+        let (mut on_time, mut late, mut not_started) = (0, 0, 0);
+        let boundaries: Vec<i64> = (1..)
+            .map(|k| start_ms + k * MINUTE_MS)
+            .take_while(|&b| b <= end_ms)
+            .collect();
+        let mut backlog = vec![0u64; boundaries.len()];
+        let first_tick = start_ms.div_euclid(MINUTE_MS) * MINUTE_MS
+            + if start_ms.rem_euclid(MINUTE_MS) == 0 {
+                0
+            } else {
+                MINUTE_MS
+            };
+        for name in names {
+            let Some(&created) = self.created.get(name) else {
+                continue;
+            };
+            let mut t = first_tick;
+            while t < end_ms {
+                if t > created {
+                    expected += 1;
+                    let s = any_start.get(&(name.as_str(), t)).copied();
+                    match s {
+                        Some(s) if s < end_ms && s - t <= within_ms => on_time += 1,
+                        Some(s) if s < end_ms => late += 1,
+                        _ => not_started += 1,
+                    }
+                    for (i, &b) in boundaries.iter().enumerate() {
+                        if t < b && s.is_none_or(|s| s >= b) {
+                            backlog[i] += 1;
+                        }
+                    }
+                }
+                t += MINUTE_MS;
+            }
+        }
+        let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        let started_in_window = any_start
+            .iter()
+            .filter(|((cj, _), s)| wanted.contains(cj) && start_ms <= **s && **s < end_ms)
+            .count();
+        let minutes = ((end_ms - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
+        StepCounts {
+            window_start_ms: start_ms,
+            window_end_ms: end_ms,
+            expected,
+            started_on_time: on_time,
+            started_late: late,
+            not_started,
+            offered_per_minute: expected as f64 / minutes,
+            achieved_per_minute: on_time as f64 / minutes,
+            started_per_minute: started_in_window as f64 / minutes,
+            backlog: boundaries
+                .iter()
+                .zip(backlog)
+                .map(|(&t_ms, backlog)| BacklogPoint { t_ms, backlog })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{JobObs, PodObs};
+
+    /// 2026-01-01T00:00:00Z.
+    const T0: i64 = 1_767_225_600_000;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("cb-{i:05}")).collect()
+    }
+
+    /// A ledger of `n` CronJobs created before `T0`, each run started `delay(i, tick)` ms
+    /// after its tick (`None`: never), for ticks `T0 .. T0 + minutes`.
+    fn ledger(n: usize, minutes: i64, delay: impl Fn(usize, i64) -> Option<i64>) -> Ledger {
+        let mut l = Ledger::default();
+        for (i, name) in names(n).iter().enumerate() {
+            l.push(&LogLine::CronJobCreated {
+                recv_ms: T0 - 30_000 + i as i64,
+                name: name.clone(),
+                schedule: "* * * * *".into(),
+            });
+            for k in 0..minutes {
+                let tick = T0 + k * MINUTE_MS;
+                let job = format!("{name}-{}", tick / MINUTE_MS);
+                l.push(&LogLine::Job(JobObs {
+                    recv_ms: tick + 100,
+                    name: job.clone(),
+                    cronjob: Some(name.clone()),
+                    ..JobObs::default()
+                }));
+                if let Some(d) = delay(i, k) {
+                    l.push(&LogLine::Pod(PodObs {
+                        recv_ms: tick + d,
+                        name: format!("{job}-x"),
+                        job: Some(job),
+                        phase: Some("Running".into()),
+                        ..PodObs::default()
+                    }));
+                }
+            }
+        }
+        l
+    }
+
+    #[test]
+    fn a_healthy_step_holds() {
+        let l = ledger(10, 3, |_, _| Some(2_000));
+        let c = l.counts(&names(10), T0, T0 + 2 * MINUTE_MS, 30.0);
+        assert_eq!(c.expected, 20);
+        assert_eq!(c.started_on_time, 20);
+        assert_eq!(c.offered_per_minute, 10.0);
+        assert_eq!(c.achieved_per_minute, 10.0);
+        assert_eq!(
+            c.backlog.iter().map(|p| p.backlog).collect::<Vec<_>>(),
+            vec![0, 0]
+        );
+        let v = judge(&c, Some(2_000), &Criteria::default());
+        assert!(v.sustainable, "{v:?}");
+    }
+
+    #[test]
+    fn a_growing_backlog_fails_the_step() {
+        // Run i of tick k starts i * 10 s * (k + 1) late: later and later each minute.
+        let l = ledger(20, 2, |i, k| Some(1_000 + i as i64 * 10_000 * (k + 1)));
+        let c = l.counts(&names(20), T0, T0 + 2 * MINUTE_MS, 30.0);
+        assert_eq!(c.expected, 40);
+        assert!(c.achieved_per_minute < c.offered_per_minute);
+        let b: Vec<u64> = c.backlog.iter().map(|p| p.backlog).collect();
+        assert!(b[1] > b[0], "{b:?}");
+        let v = judge(&c, Some(300_000), &Criteria::default());
+        assert!(!v.sustainable);
+        assert!(
+            v.failures
+                .iter()
+                .any(|f| matches!(f, Failure::GrowingBacklog { .. }))
+        );
+        assert!(
+            v.failures
+                .iter()
+                .any(|f| matches!(f, Failure::LowOnTimeRatio { .. }))
+        );
+        assert!(
+            v.failures
+                .iter()
+                .any(|f| matches!(f, Failure::SloP99 { .. }))
+        );
+    }
+
+    #[test]
+    fn late_runs_count_as_started_but_not_on_time() {
+        let l = ledger(4, 2, |i, _| if i == 0 { Some(45_000) } else { Some(1_000) });
+        let c = l.counts(&names(4), T0, T0 + 2 * MINUTE_MS, 30.0);
+        assert_eq!(
+            (c.started_on_time, c.started_late, c.not_started),
+            (6, 2, 0)
+        );
+        assert_eq!(c.on_time_ratio(), Some(0.75));
+    }
+
+    #[test]
+    fn only_the_steps_cronjobs_and_ticks_after_creation_count() {
+        let mut l = ledger(6, 2, |_, _| Some(1_000));
+        // cb-00005 recreated mid-window: only its tick after that counts.
+        l.push(&LogLine::CronJobCreated {
+            recv_ms: T0 + 30_000,
+            name: "cb-00005".into(),
+            schedule: "* * * * *".into(),
+        });
+        let c = l.counts(&names(6), T0, T0 + 2 * MINUTE_MS, 30.0);
+        assert_eq!(c.expected, 11);
+        let c = l.counts(&names(3), T0, T0 + 2 * MINUTE_MS, 30.0);
+        assert_eq!(c.expected, 6);
+    }
+
+    #[test]
+    fn no_runs_is_not_a_pass() {
+        let l = Ledger::default();
+        let c = l.counts(&names(3), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let v = judge(&c, None, &Criteria::default());
+        assert!(!v.sustainable);
+        assert_eq!(v.failures, vec![Failure::NoExpectedRuns]);
+    }
+
+    #[test]
+    fn windows_start_on_the_next_minute_boundary_with_a_margin() {
+        assert_eq!(window_start(T0 + 10_000, 5_000), T0 + MINUTE_MS);
+        assert_eq!(window_start(T0 + 56_000, 5_000), T0 + 2 * MINUTE_MS);
+        assert_eq!(window_start(T0, 0), T0 + MINUTE_MS);
+    }
+}
