@@ -1,5 +1,6 @@
 //! `cronbench find-limit`: the highest sustainable jobs per minute of a cluster, with its
 //! uncertainty, the capacity curve and the bottleneck named.
 
+pub mod metrics;
 pub mod search;
 pub mod step;

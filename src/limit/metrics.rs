@@ -1,0 +1,395 @@
+//! The components' own view of a step, from their `/metrics` (Prometheus text format): the
+//! CronJob controller's job-creation skew and work queue, the Job controller's queue, the
+//! controller manager's client-side throttling and the scheduler's pending pods.
+//!
+//! The parser is a few lines for the few series read here (no labels beyond exact matches, no
+//! exemplars, no timestamps kept); a full client library would bring a registry and an HTTP
+//! stack for nothing. Scrapes go through kube's own client with the local cluster's
+//! `--authorization-always-allow-paths=/metrics`; an unreachable endpoint is reported, never
+//! fatal.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One sample: metric name, labels, value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// Parses Prometheus text exposition; lines it cannot read are skipped.
+pub fn parse(text: &str) -> Vec<Sample> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<Sample> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace())?;
+    let name = line[..name_end].to_string();
+    let mut rest = &line[name_end..];
+    let mut labels = BTreeMap::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        let mut key = String::new();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '}' => {
+                    end = Some(i + 1);
+                    break;
+                }
+                ',' | ' ' => {}
+                '=' => {
+                    if chars.next().map(|(_, c)| c) != Some('"') {
+                        return None;
+                    }
+                    let mut value = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '\\' => match chars.next()?.1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            '"' => break,
+                            other => value.push(other),
+                        }
+                    }
+                    labels.insert(std::mem::take(&mut key), value);
+                }
+                other => key.push(other),
+            }
+        }
+        rest = &after[end?..];
+    }
+    let value = rest.split_whitespace().next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v.parse().ok()?,
+    };
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
+}
+
+/// Sum of the samples of `name` whose labels include `with` (all, if empty).
+pub fn sum(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for s in samples.iter().filter(|s| s.name == name) {
+        if with
+            .iter()
+            .all(|(k, v)| s.labels.get(*k).is_some_and(|x| x == v))
+        {
+            *found.get_or_insert(0.0) += s.value;
+        }
+    }
+    found
+}
+
+/// A component whose metrics are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Component {
+    KubeControllerManager,
+    KubeScheduler,
+}
+
+/// The series read at one instant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub cronjob_skew_sum_s: Option<f64>,
+    pub cronjob_skew_count: Option<f64>,
+    pub cronjob_queue_depth: Option<f64>,
+    pub cronjob_queue_wait_sum_s: Option<f64>,
+    pub cronjob_queue_wait_count: Option<f64>,
+    pub job_queue_depth: Option<f64>,
+    pub rate_limiter_sum_s: Option<f64>,
+    pub rate_limiter_count: Option<f64>,
+    pub scheduler_pending_pods: Option<f64>,
+    /// Components that could not be scraped, with why.
+    pub unreachable: BTreeMap<String, String>,
+}
+
+impl Snapshot {
+    pub fn add_controller_manager(&mut self, samples: &[Sample]) {
+        let cj = [("name", "cronjob")];
+        self.cronjob_skew_sum_s = sum(
+            samples,
+            "cronjob_controller_job_creation_skew_duration_seconds_sum",
+            &[],
+        );
+        self.cronjob_skew_count = sum(
+            samples,
+            "cronjob_controller_job_creation_skew_duration_seconds_count",
+            &[],
+        );
+        self.cronjob_queue_depth = sum(samples, "workqueue_depth", &cj);
+        self.cronjob_queue_wait_sum_s = sum(samples, "workqueue_queue_duration_seconds_sum", &cj);
+        self.cronjob_queue_wait_count = sum(samples, "workqueue_queue_duration_seconds_count", &cj);
+        self.job_queue_depth = sum(samples, "workqueue_depth", &[("name", "job")]);
+        self.rate_limiter_sum_s = sum(
+            samples,
+            "rest_client_rate_limiter_duration_seconds_sum",
+            &[],
+        );
+        self.rate_limiter_count = sum(
+            samples,
+            "rest_client_rate_limiter_duration_seconds_count",
+            &[],
+        );
+    }
+
+    pub fn add_scheduler(&mut self, samples: &[Sample]) {
+        self.scheduler_pending_pods = sum(samples, "scheduler_pending_pods", &[]);
+    }
+}
+
+/// What the components said about one step: means over the step (from counter deltas) and
+/// gauges at its end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Mean delay of the CronJob controller creating a Job after its schedule, seconds.
+    pub cronjob_job_creation_skew_mean_s: Option<f64>,
+    /// Mean wait of a CronJob key in the controller's work queue, seconds.
+    pub cronjob_queue_wait_mean_s: Option<f64>,
+    pub cronjob_queue_depth_end: Option<f64>,
+    pub job_queue_depth_end: Option<f64>,
+    /// Mean client-side throttling wait per request of the controller manager, seconds.
+    pub kcm_rate_limiter_wait_mean_s: Option<f64>,
+    pub scheduler_pending_pods_end: Option<f64>,
+    pub unreachable: BTreeMap<String, String>,
+}
+
+fn mean_delta(
+    sum0: Option<f64>,
+    n0: Option<f64>,
+    sum1: Option<f64>,
+    n1: Option<f64>,
+) -> Option<f64> {
+    let dn = n1? - n0.unwrap_or(0.0);
+    let ds = sum1? - sum0.unwrap_or(0.0);
+    (dn > 0.0).then(|| ds / dn)
+}
+
+/// The step's metrics from the snapshots at its start and end.
+pub fn between(a: &Snapshot, b: &Snapshot) -> StepMetrics {
+    let mut unreachable = a.unreachable.clone();
+    unreachable.extend(b.unreachable.clone());
+    StepMetrics {
+        cronjob_job_creation_skew_mean_s: mean_delta(
+            a.cronjob_skew_sum_s,
+            a.cronjob_skew_count,
+            b.cronjob_skew_sum_s,
+            b.cronjob_skew_count,
+        ),
+        cronjob_queue_wait_mean_s: mean_delta(
+            a.cronjob_queue_wait_sum_s,
+            a.cronjob_queue_wait_count,
+            b.cronjob_queue_wait_sum_s,
+            b.cronjob_queue_wait_count,
+        ),
+        cronjob_queue_depth_end: b.cronjob_queue_depth,
+        job_queue_depth_end: b.job_queue_depth,
+        kcm_rate_limiter_wait_mean_s: mean_delta(
+            a.rate_limiter_sum_s,
+            a.rate_limiter_count,
+            b.rate_limiter_sum_s,
+            b.rate_limiter_count,
+        ),
+        scheduler_pending_pods_end: b.scheduler_pending_pods,
+        unreachable,
+    }
+}
+
+/// The 127.0.0.1 `host:port` of each component's metrics, from a local cluster's kwokctl
+/// configuration (`kwok.yaml`): the `metric.host` of each component entry.
+pub fn endpoints_from_kwok_yaml(text: &str) -> BTreeMap<Component, String> {
+    let mut out = BTreeMap::new();
+    let mut host: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("- ") {
+            host = None;
+        }
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix("host: ") {
+            host = Some(h.trim().to_string());
+        }
+        let component = match t {
+            "name: kube-controller-manager" => Some(Component::KubeControllerManager),
+            "name: kube-scheduler" => Some(Component::KubeScheduler),
+            _ => None,
+        };
+        if let (Some(c), Some(h)) = (component, host.as_ref()) {
+            out.insert(c, h.clone());
+        }
+    }
+    out
+}
+
+/// Reads a local cluster's metrics endpoints; empty when it is not a local cluster.
+pub fn local_endpoints(context: &str) -> BTreeMap<Component, String> {
+    let Some(name) = context.strip_prefix("cronbench-") else {
+        return BTreeMap::new();
+    };
+    let Ok(cluster) = crate::cluster::LocalCluster::new(name) else {
+        return BTreeMap::new();
+    };
+    let path = cluster
+        .dir
+        .join("kwok/clusters")
+        .join(context)
+        .join("kwok.yaml");
+    read_endpoints(&path)
+}
+
+fn read_endpoints(path: &Path) -> BTreeMap<Component, String> {
+    std::fs::read_to_string(path)
+        .map(|t| endpoints_from_kwok_yaml(&t))
+        .unwrap_or_default()
+}
+
+/// Scrapes `https://{host}/metrics` without verifying the self-signed certificate.
+pub async fn scrape(host: &str) -> Result<Vec<Sample>, String> {
+    let mut config = kube::Config::new(
+        format!("https://{host}")
+            .parse()
+            .map_err(|e| format!("bad metrics address {host}: {e}"))?,
+    );
+    config.accept_invalid_certs = true;
+    config.read_timeout = Some(std::time::Duration::from_secs(10));
+    let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+    // A plain GET of /metrics, built by kube's request builder (so no direct `http` dependency).
+    let req = kube::core::Request::new("")
+        .get("metrics", &Default::default())
+        .map_err(|e| e.to_string())?;
+    let text = client.request_text(req).await.map_err(|e| e.to_string())?;
+    Ok(parse(&text))
+}
+
+/// One snapshot of every endpoint given.
+pub async fn snapshot(endpoints: &BTreeMap<Component, String>) -> Snapshot {
+    let mut snap = Snapshot::default();
+    if endpoints.is_empty() {
+        snap.unreachable.insert(
+            "components".into(),
+            "not a local cronbench cluster: controller-manager and scheduler metrics endpoints unknown".into(),
+        );
+    }
+    for (component, host) in endpoints {
+        let key = serde_json::to_value(component)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        match scrape(host).await {
+            Ok(samples) => match component {
+                Component::KubeControllerManager => snap.add_controller_manager(&samples),
+                Component::KubeScheduler => snap.add_scheduler(&samples),
+            },
+            Err(e) => {
+                snap.unreachable.insert(key, e);
+            }
+        }
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+# HELP workqueue_depth [STABLE] Current depth of workqueue
+# TYPE workqueue_depth gauge
+workqueue_depth{name="cronjob"} 7
+workqueue_depth{name="job"} 3
+workqueue_depth{name="say \"hi\", ok"} 1
+cronjob_controller_job_creation_skew_duration_seconds_bucket{le="+Inf"} 10
+cronjob_controller_job_creation_skew_duration_seconds_sum 25.5
+cronjob_controller_job_creation_skew_duration_seconds_count 10
+rest_client_rate_limiter_duration_seconds_sum{host="127.0.0.1:1",verb="POST"} 2
+rest_client_rate_limiter_duration_seconds_sum{host="127.0.0.1:1",verb="PUT"} 1
+rest_client_rate_limiter_duration_seconds_count{host="127.0.0.1:1",verb="POST"} 4
+rest_client_rate_limiter_duration_seconds_count{host="127.0.0.1:1",verb="PUT"} 2
+scheduler_pending_pods{queue="active"} 2
+scheduler_pending_pods{queue="backoff"} 1
+garbage line without value
+"#;
+
+    #[test]
+    fn parses_names_labels_escapes_and_infinities() {
+        let s = parse(TEXT);
+        assert_eq!(
+            sum(&s, "workqueue_depth", &[("name", "cronjob")]),
+            Some(7.0)
+        );
+        assert_eq!(
+            sum(&s, "workqueue_depth", &[("name", "say \"hi\", ok")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sum(
+                &s,
+                "cronjob_controller_job_creation_skew_duration_seconds_bucket",
+                &[("le", "+Inf")]
+            ),
+            Some(10.0)
+        );
+        assert_eq!(sum(&s, "scheduler_pending_pods", &[]), Some(3.0));
+        assert_eq!(sum(&s, "absent", &[]), None);
+    }
+
+    #[test]
+    fn step_metrics_are_means_of_counter_deltas() {
+        let s = parse(TEXT);
+        let mut a = Snapshot::default();
+        a.add_controller_manager(&s);
+        let mut b = a.clone();
+        b.cronjob_skew_sum_s = Some(45.5);
+        b.cronjob_skew_count = Some(20.0);
+        b.rate_limiter_sum_s = Some(9.0);
+        b.rate_limiter_count = Some(12.0);
+        b.add_scheduler(&s);
+        let m = between(&a, &b);
+        assert_eq!(m.cronjob_job_creation_skew_mean_s, Some(2.0));
+        assert_eq!(m.kcm_rate_limiter_wait_mean_s, Some(1.0));
+        assert_eq!(m.cronjob_queue_depth_end, Some(7.0));
+        assert_eq!(m.scheduler_pending_pods_end, Some(3.0));
+        // No new samples: no mean.
+        assert_eq!(between(&a, &a).cronjob_job_creation_skew_mean_s, None);
+    }
+
+    #[test]
+    fn endpoints_come_from_each_components_metric_host() {
+        let yaml = "components:
+- args:
+  - --secure-port=1
+  metric:
+    host: 127.0.0.1:1111
+  name: kube-apiserver
+- args:
+  - --secure-port=2
+  metric:
+    host: 127.0.0.1:2222
+  name: kube-controller-manager
+- args: []
+  metric:
+    host: 127.0.0.1:3333
+  name: kube-scheduler
+- args: []
+  name: kwok-controller
+";
+        let e = endpoints_from_kwok_yaml(yaml);
+        assert_eq!(e[&Component::KubeControllerManager], "127.0.0.1:2222");
+        assert_eq!(e[&Component::KubeScheduler], "127.0.0.1:3333");
+        assert_eq!(e.len(), 2);
+    }
+}
