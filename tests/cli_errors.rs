@@ -1,0 +1,106 @@
+//! Bad input gets a clear message that names the problem and the fix, and a non-zero exit,
+//! before anything is created.
+
+mod common;
+
+use common::{cronbench, text};
+
+fn kubeconfig(context: &str, server: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "cronbench-kubeconfig-{context}-{}",
+        std::process::id()
+    ));
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {context}\n\
+         clusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n\
+         users:\n- name: u\n  user:\n    token: not-a-real-token\n\
+         contexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n"
+    );
+    std::fs::write(&path, yaml).expect("write kubeconfig");
+    path
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn run_refuses_a_bad_schedule_naming_it() {
+    let out = cronbench(&[
+        "run",
+        "tests/scenarios/bad-schedule.yaml",
+        "--context",
+        "cronbench-x",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("61 * * * *"), "{}", text(&out));
+}
+
+#[test]
+fn run_refuses_a_name_over_52_characters() {
+    let out = cronbench(&[
+        "run",
+        "tests/scenarios/long-name.yaml",
+        "--context",
+        "cronbench-x",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("52"), "{}", text(&out));
+}
+
+#[test]
+fn run_refuses_duplicate_names() {
+    let out = cronbench(&[
+        "run",
+        "tests/scenarios/duplicate-names.yaml",
+        "--context",
+        "cronbench-x",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("duplicate name 'nightly-report'"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn run_refuses_a_context_that_is_not_a_test_cluster() {
+    let kc = kubeconfig("prod-eu-1", "https://127.0.0.1:1");
+    let out = cronbench(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--kubeconfig",
+        &kc.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not a test cluster") && err.contains("--allow-context prod-eu-1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_reports_an_unreachable_cluster() {
+    let kc = kubeconfig("cronbench-nowhere", "https://127.0.0.1:1");
+    let out = cronbench(&[
+        "run",
+        "scenarios/smoke.yaml",
+        "--kubeconfig",
+        &kc.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unreachable") && err.contains("cronbench-nowhere"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn lint_exits_1_and_names_each_problem() {
+    let out = cronbench(&["lint", "scenarios/bad/name-too-long.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
