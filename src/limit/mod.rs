@@ -2,5 +2,6 @@
 //! uncertainty, the capacity curve and the bottleneck named.
 
 pub mod metrics;
+pub mod report;
 pub mod search;
 pub mod step;
