@@ -97,11 +97,51 @@ pub enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Find the highest sustainable jobs per minute (every-minute CronJobs, ramped then
+    /// bisected), the capacity curve and the bottleneck; writes DIR/limit.json after every
+    /// step (exit 0 limit >= target, 1 below target or undecided, 2 error or interrupted)
+    FindLimit(FindLimitArgs),
     /// Manage the local test cluster (real control plane, kwok nodes)
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FindLimitArgs {
+    /// Scenario file: its CronJob template, node selector, apply pace and SLOs (the schedule
+    /// is forced to every minute)
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: Target,
+    /// Directory for events.jsonl and limit.json (default runs/<search id>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Wall-time budget of the search
+    #[arg(long, default_value_t = 15.0)]
+    pub max_minutes: f64,
+    /// Stop when (unsustainable - sustainable) / sustainable is within this
+    #[arg(long, default_value_t = 0.10)]
+    pub precision: f64,
+    /// CronJobs of the first step (default: the scenario's target jobs per minute)
+    #[arg(long)]
+    pub start: Option<u32>,
+    /// Ramp factor between steps while they hold
+    #[arg(long, default_value_t = 2.0)]
+    pub factor: f64,
+    /// Never offer more CronJobs than this
+    #[arg(long, default_value_t = 5000)]
+    pub max_cronjobs: u32,
+    /// Whole minutes of ticks each step is judged on (at least 2)
+    #[arg(long, default_value_t = 2)]
+    pub hold_minutes: u32,
+    /// A run is on time when its pod starts within this many seconds of its schedule
+    #[arg(long, default_value_t = 30.0)]
+    pub start_within_s: f64,
+    /// A step holds when at least this share of its runs start on time
+    #[arg(long, default_value_t = 0.95)]
+    pub min_on_time_ratio: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +195,7 @@ async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             local,
             keep,
         } => run_scenario(scenario, target, out, local, keep).await,
+        Command::FindLimit(args) => find_limit(args).await,
         Command::Analyze { dir } => analyze(dir),
         Command::Lint { path } => {
             let report = crate::scenario::lint(&path)?;
@@ -370,6 +411,39 @@ fn report_outcome(outcome: RunOutcome) -> anyhow::Result<ExitCode> {
         EndReason::Completed if outcome.results.verdict.pass => ExitCode::SUCCESS,
         EndReason::Completed => ExitCode::from(1),
         EndReason::Interrupted | EndReason::Error => ExitCode::from(2),
+    })
+}
+
+async fn find_limit(args: FindLimitArgs) -> anyhow::Result<ExitCode> {
+    let target = default_to_local(args.target)?;
+    let opts = crate::limit::LimitOptions {
+        scenario: args.scenario,
+        kubeconfig: target.kubeconfig,
+        context: target.context,
+        allow_context: target.allow_context,
+        out: args.out,
+        max_minutes: args.max_minutes,
+        precision: args.precision,
+        start: args.start,
+        factor: args.factor,
+        max_cronjobs: args.max_cronjobs,
+        hold_minutes: args.hold_minutes,
+        start_within_s: args.start_within_s,
+        min_on_time_ratio: args.min_on_time_ratio,
+    };
+    let outcome = crate::limit::find_limit(&opts).await?;
+    println!("{}", outcome.report.summary_text());
+    println!("limit.json: {}", outcome.dir.join("limit.json").display());
+    if let Some(ns) = &outcome.leftover {
+        eprintln!("namespace {ns} is still terminating; `cronbench clean` removes it");
+    }
+    if let Some(e) = outcome.error {
+        return Err(anyhow::Error::new(e).context("find-limit ended early"));
+    }
+    Ok(match (outcome.end, outcome.report.pass) {
+        (EndReason::Completed, Some(true)) => ExitCode::SUCCESS,
+        (EndReason::Completed, _) => ExitCode::from(1),
+        (EndReason::Interrupted | EndReason::Error, _) => ExitCode::from(2),
     })
 }
 

@@ -77,7 +77,7 @@ pub struct RunOutcome {
     pub leftover: Option<String>,
 }
 
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
     format!(
         "cronbench-{}-{:04x}",

@@ -1,7 +1,10 @@
 //! `cronbench find-limit`: the highest sustainable jobs per minute of a cluster, with its
 //! uncertainty, the capacity curve and the bottleneck named.
 
+mod driver;
 pub mod metrics;
 pub mod report;
 pub mod search;
 pub mod step;
+
+pub use driver::{LimitError, LimitOptions, LimitOutcome, find_limit, write_report};
