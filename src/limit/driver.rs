@@ -108,8 +108,8 @@ pub struct LimitOutcome {
 
 /// Margin between the load being in place and the window's first tick.
 const SETTLE_MS: i64 = 5_000;
-/// Wait after the window for the log to catch up with what happened before its end.
-const CATCH_UP: Duration = Duration::from_secs(2);
+/// Margin for the log to catch up with what happened before a step is judged.
+const CATCH_UP_MS: i64 = 2_000;
 
 fn defs(scenario: &Scenario, n: u32) -> Vec<CronJobDef> {
     (0..n)
@@ -343,9 +343,11 @@ impl Ctx<'_> {
         self.budget.saturating_sub(self.started.elapsed())
     }
 
-    /// Worst case of one step: creation, alignment to the next minute, the hold, catch-up.
+    /// One step from its load change to its judgement: the hold, less the part after the
+    /// judgement, plus the alignment to the next tick (usually under 30 s; a full minute when
+    /// creating the load misses the boundary, so the budget can overrun by up to a minute).
     fn step_estimate(&self) -> Duration {
-        Duration::from_secs(u64::from(self.hold_minutes) * 60 + 60 + 10)
+        Duration::from_secs(u64::from(self.hold_minutes) * 60 + 30)
     }
 
     async fn search(
@@ -390,17 +392,22 @@ impl Ctx<'_> {
                 jiff::Timestamp::from_millisecond(end_ms)
                     .map_or_else(|_| "?".into(), |t| t.to_string()),
             );
+            // Judged once the last tick's on-time deadline has passed (plus time for the log
+            // to catch up), before the window's end: the next step's load is then in place
+            // for the next tick instead of a minute later.
+            let judge_ms =
+                (end_ms - MINUTE_MS + (self.criteria.start_within_s * 1000.0) as i64 + CATCH_UP_MS)
+                    .min(end_ms);
             sleep_until_ms(start_ms).await;
             let before = metrics::snapshot(self.endpoints).await;
-            sleep_until_ms(end_ms).await;
+            sleep_until_ms(judge_ms).await;
             let after = metrics::snapshot(self.endpoints).await;
-            tokio::time::sleep(CATCH_UP).await;
 
             let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
             let counts = read_ledger(self.log_path)?.counts(
                 &names,
-                start_ms,
-                end_ms,
+                (start_ms, end_ms),
+                judge_ms,
                 self.criteria.start_within_s,
             );
             let results = analyze::analyze_file_window(self.log_path, start_ms, end_ms)?;

@@ -61,10 +61,11 @@ pub struct StepCounts {
     pub offered_per_minute: f64,
     /// On-time runs per minute.
     pub achieved_per_minute: f64,
-    /// Runs of the step's CronJobs (any schedule time) whose pod started inside the window,
-    /// per minute: under overload, the rate the cluster can actually start.
+    /// Runs of the step's CronJobs (any schedule time) whose pod started inside the window
+    /// (up to when it was judged), per minute: under overload, the rate the cluster can
+    /// actually start.
     pub started_per_minute: f64,
-    /// At every minute boundary after the window's start, up to its end.
+    /// At every minute boundary after the window's start before the judgement, and at it.
     pub backlog: Vec<BacklogPoint>,
 }
 
@@ -197,13 +198,17 @@ impl Ledger {
         }
     }
 
-    /// The counts of the every-minute CronJobs `names` in the window `[start_ms, end_ms)`,
-    /// from what the log holds so far.
+    /// The counts of the every-minute CronJobs `names` for the ticks in `[start_ms, end_ms)`,
+    /// as known at `at_ms` (starts seen later do not count): on-time and late starts, the
+    /// backlog at each minute boundary after the start and before `at_ms`, and at `at_ms`.
+    ///
+    /// `at_ms` may come before `end_ms`: once the last tick's on-time deadline has passed the
+    /// step can be judged, and the next one set up before the next tick.
     pub fn counts(
         &self,
         names: &[String],
-        start_ms: i64,
-        end_ms: i64,
+        (start_ms, end_ms): (i64, i64),
+        at_ms: i64,
         start_within_s: f64,
     ) -> StepCounts {
         let within_ms = (start_within_s * 1000.0) as i64;
@@ -216,10 +221,11 @@ impl Ledger {
         }
         let mut expected = 0;
         let (mut on_time, mut late, mut not_started) = (0, 0, 0);
-        let boundaries: Vec<i64> = (1..)
+        let mut boundaries: Vec<i64> = (1..)
             .map(|k| start_ms + k * MINUTE_MS)
-            .take_while(|&b| b <= end_ms)
+            .take_while(|&b| b < at_ms.min(end_ms))
             .collect();
+        boundaries.push(at_ms.min(end_ms));
         let mut backlog = vec![0u64; boundaries.len()];
         let first_tick = start_ms.div_euclid(MINUTE_MS) * MINUTE_MS
             + if start_ms.rem_euclid(MINUTE_MS) == 0 {
@@ -235,10 +241,13 @@ impl Ledger {
             while t < end_ms {
                 if t > created {
                     expected += 1;
-                    let s = any_start.get(&(name.as_str(), t)).copied();
+                    let s = any_start
+                        .get(&(name.as_str(), t))
+                        .copied()
+                        .filter(|&s| s < at_ms);
                     match s {
-                        Some(s) if s < end_ms && s - t <= within_ms => on_time += 1,
-                        Some(s) if s < end_ms => late += 1,
+                        Some(s) if s - t <= within_ms => on_time += 1,
+                        Some(_) => late += 1,
                         _ => not_started += 1,
                     }
                     for (i, &b) in boundaries.iter().enumerate() {
@@ -253,9 +262,12 @@ impl Ledger {
         let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
         let started_in_window = any_start
             .iter()
-            .filter(|((cj, _), s)| wanted.contains(cj) && start_ms <= **s && **s < end_ms)
+            .filter(|((cj, _), s)| {
+                wanted.contains(cj) && start_ms <= **s && **s < at_ms.min(end_ms)
+            })
             .count();
         let minutes = ((end_ms - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
+        let observed_minutes = ((at_ms.min(end_ms) - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
         StepCounts {
             window_start_ms: start_ms,
             window_end_ms: end_ms,
@@ -265,7 +277,7 @@ impl Ledger {
             not_started,
             offered_per_minute: expected as f64 / minutes,
             achieved_per_minute: on_time as f64 / minutes,
-            started_per_minute: started_in_window as f64 / minutes,
+            started_per_minute: started_in_window as f64 / observed_minutes,
             backlog: boundaries
                 .iter()
                 .zip(backlog)
@@ -323,7 +335,12 @@ mod tests {
     #[test]
     fn a_healthy_step_holds() {
         let l = ledger(10, 3, |_, _| Some(2_000));
-        let c = l.counts(&names(10), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(10),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         assert_eq!(c.expected, 20);
         assert_eq!(c.started_on_time, 20);
         assert_eq!(c.offered_per_minute, 10.0);
@@ -340,7 +357,12 @@ mod tests {
     fn a_growing_backlog_fails_the_step() {
         // Run i of tick k starts i * 10 s * (k + 1) late: later and later each minute.
         let l = ledger(20, 2, |i, k| Some(1_000 + i as i64 * 10_000 * (k + 1)));
-        let c = l.counts(&names(20), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(20),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         assert_eq!(c.expected, 40);
         assert!(c.achieved_per_minute < c.offered_per_minute);
         let b: Vec<u64> = c.backlog.iter().map(|p| p.backlog).collect();
@@ -367,7 +389,12 @@ mod tests {
     #[test]
     fn late_runs_count_as_started_but_not_on_time() {
         let l = ledger(4, 2, |i, _| if i == 0 { Some(45_000) } else { Some(1_000) });
-        let c = l.counts(&names(4), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(4),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         assert_eq!(
             (c.started_on_time, c.started_late, c.not_started),
             (6, 2, 0)
@@ -384,19 +411,64 @@ mod tests {
             name: "cb-00005".into(),
             schedule: "* * * * *".into(),
         });
-        let c = l.counts(&names(6), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(6),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         assert_eq!(c.expected, 11);
-        let c = l.counts(&names(3), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(3),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         assert_eq!(c.expected, 6);
     }
 
     #[test]
     fn no_runs_is_not_a_pass() {
         let l = Ledger::default();
-        let c = l.counts(&names(3), T0, T0 + 2 * MINUTE_MS, 30.0);
+        let c = l.counts(
+            &names(3),
+            (T0, T0 + 2 * MINUTE_MS),
+            T0 + 2 * MINUTE_MS,
+            30.0,
+        );
         let v = judge(&c, None, &Criteria::default());
         assert!(!v.sustainable);
         assert_eq!(v.failures, vec![Failure::NoExpectedRuns]);
+    }
+
+    #[test]
+    fn a_step_is_judged_once_its_last_tick_is_due() {
+        // Judged 32 s after the last tick: on time is settled, the tick-1 run that starts at
+        // +40 s is not yet counted, and the backlog is taken at the judgement.
+        let l = ledger(3, 2, |i, k| {
+            Some(if i == 0 && k == 1 { 40_000 } else { 1_000 })
+        });
+        let at = T0 + MINUTE_MS + 32_000;
+        let c = l.counts(&names(3), (T0, T0 + 2 * MINUTE_MS), at, 30.0);
+        assert_eq!(
+            (c.started_on_time, c.started_late, c.not_started),
+            (5, 0, 1)
+        );
+        assert_eq!(
+            c.backlog,
+            vec![
+                BacklogPoint {
+                    t_ms: T0 + MINUTE_MS,
+                    backlog: 0
+                },
+                BacklogPoint {
+                    t_ms: at,
+                    backlog: 1
+                }
+            ]
+        );
+        // 5 starts in 92 s.
+        assert!((c.started_per_minute - 5.0 / (92.0 / 60.0)).abs() < 1e-9);
     }
 
     #[test]
