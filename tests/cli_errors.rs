@@ -24,43 +24,28 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `run SCENARIO` exits 2 before touching any cluster, with `expected` in its message.
+fn assert_run_refuses(scenario: &str, expected: &str) {
+    let out = cronbench(&["run", scenario, "--context", "cronbench-x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains(expected), "{}", text(&out));
+}
+
 #[test]
 fn run_refuses_a_bad_schedule_naming_it() {
-    let out = cronbench(&[
-        "run",
-        "tests/scenarios/bad-schedule.yaml",
-        "--context",
-        "cronbench-x",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("61 * * * *"), "{}", text(&out));
+    assert_run_refuses("tests/scenarios/bad-schedule.yaml", "61 * * * *");
 }
 
 #[test]
 fn run_refuses_a_name_over_52_characters() {
-    let out = cronbench(&[
-        "run",
-        "tests/scenarios/long-name.yaml",
-        "--context",
-        "cronbench-x",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("52"), "{}", text(&out));
+    assert_run_refuses("tests/scenarios/long-name.yaml", "at most 52");
 }
 
 #[test]
 fn run_refuses_duplicate_names() {
-    let out = cronbench(&[
-        "run",
+    assert_run_refuses(
         "tests/scenarios/duplicate-names.yaml",
-        "--context",
-        "cronbench-x",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("duplicate name 'nightly-report'"),
-        "{}",
-        text(&out)
+        "duplicate name 'nightly-report'",
     );
 }
 

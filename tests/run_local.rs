@@ -11,8 +11,13 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
-fn results(dir: &std::path::Path) -> Results {
-    let bytes = std::fs::read(dir.join("results.json")).expect("results.json written");
+/// The two tests start a cluster each; one at a time keeps a 2-core machine's scheduling
+/// latency out of the measured stages.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn results(dir: &std::path::Path, output: &str) -> Results {
+    let bytes = std::fs::read(dir.join("results.json"))
+        .unwrap_or_else(|e| panic!("results.json not written ({e}); cronbench said:\n{output}"));
     serde_json::from_slice(&bytes).expect("results.json parses")
 }
 
@@ -27,6 +32,7 @@ fn p50(r: &Results, stage: Stage) -> u64 {
 #[tokio::test]
 async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
     const DELAY_MS: u64 = 2000;
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = TestCluster::up(
         "it-run",
         &[
@@ -55,14 +61,16 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
         "the quick scenario passes: {}",
         text(&run)
     );
-    let r = results(&out);
+    let r = results(&out, &text(&run));
 
     // The pod's path from creation to a started container is the scheduler's bind plus kwok's
-    // configured delay; both measured on the client clock.
+    // configured delay, both on the client clock. The bind is tens of ms on an idle machine
+    // but grows on a loaded one, so it is measured, not assumed.
     let created_to_started = p50(&r, Stage::PodCreatedToStarted);
+    let bind = p50(&r, Stage::PodCreatedToBound);
     assert!(
-        created_to_started.abs_diff(DELAY_MS) <= 100,
-        "pod created -> started p50 {created_to_started} ms, kwok delay {DELAY_MS} ms"
+        created_to_started.abs_diff(DELAY_MS + bind) <= 100,
+        "pod created -> started p50 {created_to_started} ms; kwok delay {DELAY_MS} ms + bind p50 {bind} ms"
     );
     let bound_to_started = p50(&r, Stage::BoundToStarted);
     assert!(
@@ -105,6 +113,7 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
 
 #[tokio::test]
 async fn integration_ctrl_c_tears_down_and_still_writes_results() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = TestCluster::up("it-intr", &["--nodes", "1"]);
     let out = tempdir("it-intr");
     let child = Command::new(env!("CARGO_BIN_EXE_cronbench"))
