@@ -148,7 +148,7 @@ async fn integration_ctrl_c_tears_down_and_still_writes_results() {
         text(&done)
     );
 
-    let r = results(&out);
+    let r = results(&out, &text(&done));
     assert!(
         r.run.interrupted || r.run.end_reason.is_some(),
         "results say how the run ended"
