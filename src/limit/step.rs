@@ -61,8 +61,8 @@ pub struct StepCounts {
     pub offered_per_minute: f64,
     /// On-time runs per minute.
     pub achieved_per_minute: f64,
-    /// Runs of the step's CronJobs (any schedule time) whose pod started inside the window
-    /// (up to when it was judged), per minute: under overload, the rate the cluster can
+    /// Runs of the step's CronJobs (any schedule time) whose pod started in the window's whole
+    /// minutes before it was judged, per minute: under overload, the rate the cluster can
     /// actually start.
     pub started_per_minute: f64,
     /// At every minute boundary after the window's start before the judgement, and at it.
@@ -259,15 +259,18 @@ impl Ledger {
                 t += MINUTE_MS;
             }
         }
+        // Whole minutes only: each holds exactly one tick's burst of starts, so the rate is not
+        // inflated by a second burst early in a partial minute.
+        let whole = (at_ms.min(end_ms) - start_ms).div_euclid(MINUTE_MS).max(1);
+        let rate_end = start_ms + whole * MINUTE_MS;
         let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
         let started_in_window = any_start
             .iter()
             .filter(|((cj, _), s)| {
-                wanted.contains(cj) && start_ms <= **s && **s < at_ms.min(end_ms)
+                wanted.contains(cj) && start_ms <= **s && **s < rate_end.min(at_ms)
             })
             .count();
         let minutes = ((end_ms - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
-        let observed_minutes = ((at_ms.min(end_ms) - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
         StepCounts {
             window_start_ms: start_ms,
             window_end_ms: end_ms,
@@ -277,7 +280,7 @@ impl Ledger {
             not_started,
             offered_per_minute: expected as f64 / minutes,
             achieved_per_minute: on_time as f64 / minutes,
-            started_per_minute: started_in_window as f64 / observed_minutes,
+            started_per_minute: started_in_window as f64 / whole as f64,
             backlog: boundaries
                 .iter()
                 .zip(backlog)
@@ -467,8 +470,8 @@ mod tests {
                 }
             ]
         );
-        // 5 starts in 92 s.
-        assert!((c.started_per_minute - 5.0 / (92.0 / 60.0)).abs() < 1e-9);
+        // The first whole minute: tick 0's three starts.
+        assert_eq!(c.started_per_minute, 3.0);
     }
 
     #[test]
