@@ -218,11 +218,18 @@ async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             let (client, context) =
                 crate::cluster::preflight::connect(target.kubeconfig, target.context).await?;
             crate::cluster::preflight::check_context(&context, &target.allow_context)?;
-            let removed = crate::run::clean(&client).await?;
+            let cleaned = crate::run::clean(&client).await?;
             println!(
-                "removed {} namespaces of earlier runs on `{context}`: {removed:?}",
-                removed.len()
+                "removed {} namespace(s) of earlier runs on `{context}`: {:?}",
+                cleaned.removed.len(),
+                cleaned.removed
             );
+            if !cleaned.terminating.is_empty() {
+                println!(
+                    "still terminating (deletion requested; the namespace controller finishes it): {:?}",
+                    cleaned.terminating
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

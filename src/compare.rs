@@ -4,7 +4,10 @@
 //! For each [`Metric`] the reference is the median of the baselines. A metric regresses when
 //! its change in the bad direction is larger than BOTH
 //! - `threshold` times the reference (a relative change, e.g. 0.10 for 10%), and
-//! - `spread_multiple` times the spread of the baselines (max - min; zero with one baseline).
+//! - `spread_multiple` times the spread of the baselines (max - min; zero with one baseline),
+//! - the metric's resolution ([`Metric::resolution`]): latency changes under 250 ms are
+//!   scheduling noise on a shared machine (same-configuration runs on the 2-core CI machine
+//!   differed by up to 0.43 s in p99), never a regression on their own.
 //!
 //! A metric the current run could not measure while the baselines could (e.g. no run started,
 //! so there is no p99) regresses; a metric no baseline measured is not compared.
@@ -74,6 +77,14 @@ impl Metric {
             Metric::StageP99(s) => format!("p99 {} (s, client)", s.label()),
             Metric::Missed => "missed schedules".into(),
             Metric::StartedShare => "share started within deadline".into(),
+        }
+    }
+
+    /// The smallest change that can count as a regression, in the metric's unit.
+    pub fn resolution(self) -> f64 {
+        match self {
+            Metric::P50ScheduleToStart | Metric::P99ScheduleToStart | Metric::StageP99(_) => 0.25,
+            Metric::JobsPerMinute | Metric::Missed | Metric::StartedShare => 0.0,
         }
     }
 
@@ -208,7 +219,11 @@ fn delta_of(
     let relative = reference
         .zip(delta)
         .and_then(|(r, d)| (r != 0.0).then(|| d / r.abs()));
-    let allowed = reference.map(|r| (o.threshold * r.abs()).max(o.spread_multiple * spread));
+    let allowed = reference.map(|r| {
+        (o.threshold * r.abs())
+            .max(o.spread_multiple * spread)
+            .max(metric.resolution())
+    });
     let status = match (reference, current_v, delta, allowed) {
         (None, _, _, _) => Status::NotCompared,
         (Some(_), None, _, _) => Status::Regressed,
@@ -566,6 +581,15 @@ mod tests {
             0.10,
         );
         assert_eq!(status(&c, Metric::P99ScheduleToStart), Status::Unchanged);
+    }
+
+    #[test]
+    fn latency_changes_below_the_resolution_are_noise() {
+        // +100 ms on a 30 ms stage is +333%, but under the 250 ms resolution.
+        let c = compare(&[with_p99(healthy(), 30)], &with_p99(healthy(), 130), 0.10);
+        assert_eq!(status(&c, Metric::P99ScheduleToStart), Status::Unchanged);
+        let c = compare(&[with_p99(healthy(), 30)], &with_p99(healthy(), 400), 0.10);
+        assert_eq!(status(&c, Metric::P99ScheduleToStart), Status::Regressed);
     }
 
     #[test]

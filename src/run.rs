@@ -334,8 +334,15 @@ pub async fn teardown(client: &kube::Client, namespace: &str) -> Option<String> 
     Some(namespace.to_string())
 }
 
+/// What `clean` did: namespaces gone, and namespaces whose deletion is still in progress.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub removed: Vec<String>,
+    pub terminating: Vec<String>,
+}
+
 /// Deletes every namespace any run left (those labelled with the run label).
-pub async fn clean(client: &kube::Client) -> Result<Vec<String>, RunError> {
+pub async fn clean(client: &kube::Client) -> Result<Cleaned, RunError> {
     let api: Api<Namespace> = Api::all(client.clone());
     let list = api
         .list(&ListParams::default().labels(RUN_LABEL))
@@ -344,14 +351,15 @@ pub async fn clean(client: &kube::Client) -> Result<Vec<String>, RunError> {
             op: "listing namespaces of earlier runs".into(),
             source,
         })?;
-    let mut removed = Vec::new();
+    let mut cleaned = Cleaned::default();
     for ns in list.items {
         let Some(name) = ns.metadata.name else {
             continue;
         };
-        if teardown(client, &name).await.is_none() {
-            removed.push(name);
+        match teardown(client, &name).await {
+            None => cleaned.removed.push(name),
+            Some(left) => cleaned.terminating.push(left),
         }
     }
-    Ok(removed)
+    Ok(cleaned)
 }
