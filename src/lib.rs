@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
+pub mod faults;
 pub mod limit;
 pub mod observe;
 pub mod report;

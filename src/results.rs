@@ -30,6 +30,61 @@ pub struct Results {
     pub nodes: Vec<NodeStats>,
     pub verdict: Verdict,
     pub anomalies: Anomalies,
+    /// Game-day fault windows, in the order they started (absent when the run had none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultWindow>,
+}
+
+/// One game-day fault and what it did to the schedule. Runs "in the window" are those
+/// scheduled from the fault's start to its end, inclusive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    pub kind: crate::scenario::FaultKind,
+    /// Client time the fault was applied.
+    pub start_ms: i64,
+    /// Client time it was undone; `None` when the log never says (the harness died).
+    pub end_ms: Option<i64>,
+    /// What was done (from the log's `fault` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// Runs of the CronJobs scheduled in the window (cron math).
+    pub scheduled: u64,
+    /// Of those, runs never observed.
+    pub missed: u64,
+    /// Of those, runs observed but not started, or started later than the scenario's
+    /// `slo.p99_schedule_to_start_s` after their schedule.
+    pub late: u64,
+    /// The longest schedule -> started among the window's started runs, ms.
+    pub max_schedule_to_start_ms: Option<i64>,
+    /// Extra Jobs for runs scheduled in the window.
+    pub duplicates: u64,
+    /// Pods created in the window that stayed Pending longer than `slo.max_pending_s`.
+    pub stuck_pods: u64,
+    /// The normal start rate the recovery is measured against (jobs started per minute).
+    pub baseline_per_minute: Option<f64>,
+    /// Where the baseline came from: `pre-fault` (mean of the whole minutes between the first
+    /// CronJob's creation and the fault) or `schedule` (the CronJobs' scheduled rate, when no
+    /// whole minute preceded the fault).
+    pub baseline_source: Option<String>,
+    /// Seconds from the end of the window to the start of the first whole minute after it
+    /// whose started count is at least 90% of the baseline (minute resolution); `None` when
+    /// no such minute was observed.
+    pub recovery_s: Option<f64>,
+}
+
+impl FaultWindow {
+    /// A one-line description for tables: kind, offset and length.
+    pub fn label(&self, run_start_ms: i64) -> String {
+        let at = (self.start_ms - run_start_ms) as f64 / 1000.0;
+        match self.end_ms {
+            Some(end) => format!(
+                "{} at +{at:.0} s for {:.0} s",
+                self.kind,
+                (end - self.start_ms) as f64 / 1000.0
+            ),
+            None => format!("{} at +{at:.0} s (never undone)", self.kind),
+        }
+    }
 }
 
 /// Run metadata.

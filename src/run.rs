@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::analyze::{self, AnalyzeError};
 use crate::cluster::preflight::{self, PreflightError};
+use crate::faults;
 use crate::observe::{self, LogSender, Observer, now_ms};
 use crate::results::Results;
 use crate::scenario::{Scenario, ScenarioError, scenario_dir};
@@ -32,6 +33,8 @@ pub enum RunError {
     Log(#[from] observe::LogError),
     #[error(transparent)]
     Analyze(#[from] AnalyzeError),
+    #[error(transparent)]
+    Faults(#[from] crate::faults::FaultError),
     #[error("could not {op}: {source}")]
     Io {
         op: String,
@@ -96,6 +99,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
     preflight::check_context(&context, &opts.allow_context)?;
     let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
+    // Refuse faults this cluster cannot take before anything is created.
+    let injector = if scenario.faults.is_empty() {
+        None
+    } else {
+        Some(faults::Injector::for_context(
+            &context,
+            client.clone(),
+            &scenario.faults,
+        )?)
+    };
 
     let id = run_id();
     let objects = defs
@@ -139,8 +152,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             source,
         })?;
     let observer = Observer::start(&client, &id, &id, &log);
+    let schedule =
+        injector.map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), log.clone()));
 
-    let body = phases(&client, &scenario, objects, &id, &log, &observer);
+    let body = phases(
+        &client,
+        &scenario,
+        objects,
+        &id,
+        &log,
+        &observer,
+        schedule.as_ref(),
+    );
     let (end, error) = tokio::select! {
         r = body => match r {
             Ok(()) => (EndReason::Completed, None),
@@ -152,6 +175,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         }
     };
 
+    // Faults still applied are undone first: teardown needs the whole cluster.
+    if let Some(schedule) = schedule {
+        schedule.finish().await;
+    }
     log.send(LogLine::Phase {
         recv_ms: now_ms(),
         phase: Phase::Teardown,
@@ -207,6 +234,7 @@ async fn phases(
     id: &str,
     log: &LogSender,
     observer: &Observer,
+    faults: Option<&faults::Schedule>,
 ) -> Result<(), RunError> {
     log.send(LogLine::Phase {
         recv_ms: now_ms(),
@@ -250,6 +278,10 @@ async fn phases(
             recv_ms: now_ms(),
             phase,
         });
+        // Fault times count from the start of the warm-up.
+        if let (Phase::Warmup, Some(f)) = (phase, faults) {
+            f.start();
+        }
         watch_phase(phase, Duration::from_secs(secs), observer, max_pending_ms).await;
     }
     Ok(())

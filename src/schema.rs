@@ -52,8 +52,25 @@ pub enum LogLine {
         step: u32,
         cronjobs: u32,
     },
+    /// A game-day fault was applied (`start`) or undone (`end`).
+    Fault {
+        recv_ms: i64,
+        kind: crate::scenario::FaultKind,
+        phase: FaultPhase,
+        /// What was done, e.g. `SIGTERM kube-apiserver pid 123`.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
     /// Last line of a run that ended normally or was interrupted.
     RunEnded { recv_ms: i64, reason: EndReason },
+}
+
+/// The two ends of a fault window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultPhase {
+    Start,
+    End,
 }
 
 impl LogLine {
@@ -65,6 +82,7 @@ impl LogLine {
             | LogLine::CronJobCreated { recv_ms, .. }
             | LogLine::WatchError { recv_ms, .. }
             | LogLine::Step { recv_ms, .. }
+            | LogLine::Fault { recv_ms, .. }
             | LogLine::RunEnded { recv_ms, .. } => *recv_ms,
             LogLine::Job(j) => j.recv_ms,
             LogLine::Pod(p) => p.recv_ms,

@@ -5,6 +5,7 @@
 //! line. Everything is computed when the log ends, because watch streams are not ordered with
 //! each other (a Pod can be seen before its Job).
 
+mod faults;
 mod state;
 mod table;
 

@@ -73,6 +73,7 @@ pub(super) struct Analyzer {
     pods: HashMap<String, PodState>,
     node_ready: BTreeMap<String, bool>,
     anomalies: Anomalies,
+    faults: Vec<super::faults::RawFault>,
 }
 
 fn line_kind(line: &LogLine) -> &'static str {
@@ -86,6 +87,7 @@ fn line_kind(line: &LogLine) -> &'static str {
         LogLine::Event(_) => "event",
         LogLine::WatchError { .. } => "watch_error",
         LogLine::Step { .. } => "step",
+        LogLine::Fault { .. } => "fault",
         LogLine::RunEnded { .. } => "run_ended",
     }
 }
@@ -152,6 +154,7 @@ impl Analyzer {
             pods: HashMap::new(),
             node_ready: BTreeMap::new(),
             anomalies: Anomalies::default(),
+            faults: Vec::new(),
         })
     }
 
@@ -214,6 +217,12 @@ impl Analyzer {
             LogLine::WatchError { .. } => self.anomalies.watch_errors += 1,
             // find-limit's steps: windows are set by the caller.
             LogLine::Step { .. } => {}
+            LogLine::Fault {
+                recv_ms,
+                kind,
+                phase,
+                detail,
+            } => super::faults::push_fault(&mut self.faults, kind, phase, recv_ms, detail),
             LogLine::RunEnded { reason, .. } => self.end_reason = Some(reason),
         }
     }
@@ -551,7 +560,9 @@ impl Analyzer {
             ..Counts::default()
         };
         let mut runs: Vec<Run> = Vec::with_capacity(by_key.len());
+        let mut dup_jobs: HashMap<(&str, i64), u64> = HashMap::new();
         for (key, mut jobs) in by_key {
+            dup_jobs.insert(key, jobs.len() as u64);
             jobs.sort_by_key(|(name, job)| (job.first_seen_ms, *name));
             if jobs.len() > 1 {
                 counts.duplicates += jobs.len() as u64 - 1;
@@ -662,6 +673,8 @@ impl Analyzer {
             })
             .count() as u64;
 
+        let faults = fault_windows(&a, &slo, &runs, &dup_jobs);
+
         // Throughput.
         let mut throughput = Throughput::default();
         let mut per_node: BTreeMap<&str, Buckets> = BTreeMap::new();
@@ -751,8 +764,58 @@ impl Analyzer {
             nodes,
             verdict,
             anomalies,
+            faults,
         })
     }
+}
+
+/// The game-day fault windows of the log, with what each did to the schedule.
+fn fault_windows(
+    a: &Analyzer,
+    slo: &Slo,
+    runs: &[Run],
+    jobs_per_key: &HashMap<(&str, i64), u64>,
+) -> Vec<crate::results::FaultWindow> {
+    use super::faults::{Inputs, PodFact, RunFact};
+    if a.faults.is_empty() {
+        return Vec::new();
+    }
+    let inputs = Inputs {
+        slo,
+        cronjobs: a
+            .cronjobs
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.schedule.as_str(), c.created_ms))
+            .collect(),
+        runs: runs
+            .iter()
+            .map(|r| {
+                (
+                    r.key,
+                    RunFact {
+                        started_ms: r.started_ms(),
+                        jobs: jobs_per_key.get(&r.key).copied().unwrap_or(1),
+                    },
+                )
+            })
+            .collect(),
+        pods: a
+            .pods
+            .values()
+            .map(|p| PodFact {
+                first_seen_ms: p.first_seen_ms,
+                started: p.started_ms.is_some(),
+                pending_until_ms: [p.finished_ms, p.deleted_ms]
+                    .into_iter()
+                    .flatten()
+                    .fold(a.last_recv_ms, i64::min),
+            })
+            .collect(),
+        last_ms: a.last_recv_ms,
+    };
+    super::faults::windows(&a.faults, &inputs, |schedule, w| {
+        window_ticks(schedule, w).ok()
+    })
 }
 
 /// Ticks of `schedule` in the window, Unix ms, as the CronJob controller computes them (UTC).

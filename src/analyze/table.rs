@@ -157,6 +157,11 @@ pub fn summary_table(results: &Results) -> String {
     }
     out.push('\n');
 
+    if !results.faults.is_empty() {
+        out.push_str(&fault_table(results));
+        out.push('\n');
+    }
+
     let _ = writeln!(
         out,
         "verdict: {}",
@@ -164,6 +169,39 @@ pub fn summary_table(results: &Results) -> String {
     );
     for check in &results.verdict.checks {
         let _ = writeln!(out, "{}", check_line(check));
+    }
+    out
+}
+
+/// One line per game-day fault window: when, how long, and what it did to the runs scheduled
+/// in it.
+pub fn fault_table(results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fault windows (runs scheduled in the window; late: schedule -> started above {} s)",
+        results.slo.p99_schedule_to_start_s
+    );
+    for f in &results.faults {
+        let opt = |v: Option<f64>, unit: &str| {
+            v.map_or_else(|| "-".to_string(), |v| format!("{v:.0}{unit}"))
+        };
+        let _ = writeln!(
+            out,
+            "  {}: scheduled {}, missed {}, late {}, max schedule -> started {}, duplicates {}, \
+             stuck pods {}, recovered to 90% of {}/min ({}) after {}",
+            f.label(results.run.started_ms),
+            f.scheduled,
+            f.missed,
+            f.late,
+            opt(f.max_schedule_to_start_ms.map(|m| m as f64 / 1000.0), " s"),
+            f.duplicates,
+            f.stuck_pods,
+            f.baseline_per_minute
+                .map_or_else(|| "-".to_string(), |b| format!("{b:.1}")),
+            f.baseline_source.as_deref().unwrap_or("-"),
+            opt(f.recovery_s, " s"),
+        );
     }
     out
 }

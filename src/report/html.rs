@@ -208,7 +208,35 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
         .map(|(k, v)| json!({"name": k, "value": v}))
         .collect();
 
+    let faults: Vec<serde_json::Value> = results
+        .faults
+        .iter()
+        .map(|f| {
+            let secs = |v: Option<f64>| v.map_or_else(|| NA.to_string(), |v| format!("{} s", fmt_num(v)));
+            json!({
+                "label": f.label(run.started_ms),
+                "start": fmt_time(f.start_ms),
+                "end": opt_time(f.end_ms),
+                "detail": f.detail,
+                "scheduled": f.scheduled,
+                "missed": f.missed,
+                "late": f.late,
+                "max_late": secs(f.max_schedule_to_start_ms.map(|m| m as f64 / 1000.0)),
+                "duplicates": f.duplicates,
+                "stuck": f.stuck_pods,
+                "baseline": f.baseline_per_minute.map_or_else(
+                    || NA.to_string(),
+                    |b| format!("{}/min ({})", fmt_num(b), f.baseline_source.as_deref().unwrap_or(NA)),
+                ),
+                "recovery": secs(f.recovery_s),
+                "bad": f.missed + f.late + f.duplicates + f.stuck_pods > 0,
+            })
+        })
+        .collect();
+
     json!({
+        "faults": faults,
+        "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
         "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
         "pass": results.verdict.pass,
         "verdict": pass_word(results.verdict.pass),

@@ -176,6 +176,30 @@ pub(super) fn markdown(results: &Results) -> String {
         c.stuck_pods,
         c.duplicates
     );
+    if !results.faults.is_empty() {
+        let _ = writeln!(out, "\n### Fault windows\n");
+        let _ = writeln!(
+            out,
+            "| fault | runs scheduled | missed | late | max schedule → started | duplicates | stuck pods | recovered after |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        let secs =
+            |v: Option<f64>| v.map_or_else(|| NA.to_string(), |v| format!("{} s", fmt_num(v)));
+        for f in &results.faults {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                md_cell(&f.label(run.started_ms)),
+                f.scheduled,
+                f.missed,
+                f.late,
+                secs(f.max_schedule_to_start_ms.map(|m| m as f64 / 1000.0)),
+                f.duplicates,
+                f.stuck_pods,
+                secs(f.recovery_s)
+            );
+        }
+    }
     out
 }
 

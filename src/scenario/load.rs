@@ -13,7 +13,7 @@ use super::{CronJobDef, Problem, Scenario, ScenarioError};
 pub const SCENARIO_EXAMPLE: &str = "scenarios/smoke.yaml";
 
 /// The keys a scenario file may have at the top level.
-pub const SCENARIO_KEYS: [&str; 5] = ["name", "load", "apply", "duration", "slo"];
+pub const SCENARIO_KEYS: [&str; 6] = ["name", "load", "apply", "duration", "slo", "faults"];
 
 /// A checked scenario: the CronJobs it resolves to and every problem found.
 #[derive(Debug, Clone, PartialEq)]
@@ -345,6 +345,9 @@ impl Scenario {
                     format!("{field} is {v}; set it to a number of seconds above 0"),
                 );
             }
+        }
+        for (field, msg) in super::validate::fault_problems(&self.faults, &self.duration) {
+            push(&field, msg);
         }
         problems
     }

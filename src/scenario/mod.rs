@@ -34,6 +34,86 @@ pub struct Scenario {
     pub apply: Apply,
     pub duration: Durations,
     pub slo: Slo,
+    /// Game-day faults applied to the local cluster during the run (empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+/// One game-day fault: at `at_s` seconds after the warm-up phase starts, break something for
+/// `duration_s` seconds, then bring it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Seconds from the start of the warm-up phase.
+    pub at_s: u64,
+    pub kind: FaultKind,
+    /// How long the fault lasts before it is undone.
+    #[serde(default)]
+    pub duration_s: u64,
+    /// The node for `delete-node` (default: the first kwok node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// What a fault breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGTERM the controller manager (the CronJob controller), start it again after the
+    /// duration: it must catch up on the ticks it missed.
+    RestartControllerManager,
+    /// SIGTERM the apiserver, start it again: every client relists.
+    RestartApiserver,
+    /// SIGKILL the scheduler (a crash), start it again: pods stay Pending meanwhile.
+    KillScheduler,
+    /// SIGKILL etcd (the only member), start it again.
+    RestartEtcd,
+    /// Stop the kwok controller, which answers for the nodes: they go NotReady as if cut off
+    /// from the apiserver by a network partition; started again they come back.
+    StopNodes,
+    /// Delete a Node object; it is registered again after the duration.
+    DeleteNode,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::RestartControllerManager,
+        FaultKind::RestartApiserver,
+        FaultKind::KillScheduler,
+        FaultKind::RestartEtcd,
+        FaultKind::StopNodes,
+        FaultKind::DeleteNode,
+    ];
+
+    /// The name used in scenarios and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::RestartControllerManager => "restart-controller-manager",
+            FaultKind::RestartApiserver => "restart-apiserver",
+            FaultKind::KillScheduler => "kill-scheduler",
+            FaultKind::RestartEtcd => "restart-etcd",
+            FaultKind::StopNodes => "stop-nodes",
+            FaultKind::DeleteNode => "delete-node",
+        }
+    }
+
+    /// The local cluster's component (kwokctl's pid-file name) the fault stops, if any.
+    pub fn component(self) -> Option<&'static str> {
+        match self {
+            FaultKind::RestartControllerManager => Some("kube-controller-manager"),
+            FaultKind::RestartApiserver => Some("kube-apiserver"),
+            FaultKind::KillScheduler => Some("kube-scheduler"),
+            FaultKind::RestartEtcd => Some("etcd"),
+            FaultKind::StopNodes => Some("kwok-controller"),
+            FaultKind::DeleteNode => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The CronJobs to create.
@@ -131,6 +211,7 @@ impl Default for Scenario {
             apply: Apply::default(),
             duration: Durations::default(),
             slo: Slo::default(),
+            faults: Vec::new(),
         }
     }
 }

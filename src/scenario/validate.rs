@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Toleration;
+use super::{Durations, Fault, FaultKind, Toleration};
 
 /// Kubernetes limits CronJob names to 52 characters: the controller appends an 11-character
 /// suffix (`-` and a minute timestamp) to make Job names, which must fit in 63.
@@ -239,6 +239,71 @@ pub fn toleration_problems(t: &Toleration) -> Vec<String> {
     out
 }
 
+/// Problems with a scenario's `faults:` list, as (field, message): every fault must end before
+/// the drain does (teardown needs a whole cluster), a fault lasts at least a second, `node`
+/// belongs to `delete-node` only, and two faults never hold the same component at once.
+pub fn fault_problems(faults: &[Fault], d: &Durations) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let total = d.warmup_s + d.measure_s + d.drain_s;
+    for (i, f) in faults.iter().enumerate() {
+        let field = format!("faults[{i}]");
+        if f.duration_s == 0 {
+            out.push((
+                format!("{field}.duration_s"),
+                format!(
+                    "{field} ({}) has duration_s 0; give it a duration of at least 1 s",
+                    f.kind
+                ),
+            ));
+        }
+        let end = f.at_s.saturating_add(f.duration_s);
+        if end >= total {
+            out.push((
+                format!("{field}.at_s"),
+                format!(
+                    "{field} ({}) ends {end} s after the warm-up starts, but warm-up, measure \
+                     and drain last {total} s; start it earlier, shorten it, or lengthen \
+                     duration.drain_s",
+                    f.kind
+                ),
+            ));
+        }
+        if f.node.is_some() && f.kind != FaultKind::DeleteNode {
+            out.push((
+                format!("{field}.node"),
+                format!(
+                    "{field} ({}) names a node, which only delete-node uses; remove `node`",
+                    f.kind
+                ),
+            ));
+        }
+        if let Some(node) = &f.node
+            && node.trim().is_empty()
+        {
+            out.push((
+                format!("{field}.node"),
+                format!("{field}.node is empty; name a node, or leave it out"),
+            ));
+        }
+        for (j, g) in faults.iter().enumerate().take(i) {
+            let same = f.kind == g.kind
+                || (f.kind.component().is_some() && f.kind.component() == g.kind.component());
+            let g_end = g.at_s.saturating_add(g.duration_s);
+            if same && f.at_s < g_end && g.at_s < end {
+                out.push((
+                    field.clone(),
+                    format!(
+                        "{field} ({}) overlaps faults[{j}] ({}) on the same target; \
+                         move one so they do not overlap",
+                        f.kind, g.kind
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +405,49 @@ mod tests {
         assert!(label_key_problem("Bad_Prefix/ok").is_some());
         assert!(label_value_problem("has space").is_some());
         assert!(label_value_problem("").is_none());
+    }
+
+    fn fault(at_s: u64, kind: FaultKind, duration_s: u64) -> Fault {
+        Fault {
+            at_s,
+            kind,
+            duration_s,
+            node: None,
+        }
+    }
+
+    #[test]
+    fn faults_must_end_before_the_drain_does_and_not_overlap_on_one_target() {
+        let d = Durations {
+            warmup_s: 10,
+            measure_s: 100,
+            drain_s: 10,
+        };
+        let ok = [
+            fault(10, FaultKind::RestartApiserver, 10),
+            fault(15, FaultKind::KillScheduler, 10),
+            fault(40, FaultKind::RestartApiserver, 10),
+        ];
+        assert!(fault_problems(&ok, &d).is_empty());
+        let bad = [
+            fault(110, FaultKind::RestartEtcd, 10),
+            fault(10, FaultKind::StopNodes, 0),
+            fault(20, FaultKind::RestartControllerManager, 30),
+            fault(30, FaultKind::RestartControllerManager, 5),
+            Fault {
+                node: Some("kwok-node-0".into()),
+                ..fault(1, FaultKind::KillScheduler, 1)
+            },
+        ];
+        let fields: Vec<String> = fault_problems(&bad, &d).into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            fields,
+            [
+                "faults[0].at_s",
+                "faults[1].duration_s",
+                "faults[3]",
+                "faults[4].node"
+            ]
+        );
     }
 }
