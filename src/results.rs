@@ -35,8 +35,10 @@ pub struct Results {
     pub faults: Vec<FaultWindow>,
 }
 
-/// One game-day fault and what it did to the schedule. Runs "in the window" are those
-/// scheduled from the fault's start to its end, inclusive.
+/// One game-day fault and what it did to the schedule. Runs "due in the window" are those
+/// scheduled from `slo.p99_schedule_to_start_s` before the fault's start to its end, inclusive:
+/// the runs scheduled during the fault plus those that were still within their start SLO when
+/// it began (a restart seconds after a tick delays that tick's runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultWindow {
     pub kind: crate::scenario::FaultKind,
@@ -47,16 +49,16 @@ pub struct FaultWindow {
     /// What was done (from the log's `fault` lines).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
-    /// Runs of the CronJobs scheduled in the window (cron math).
+    /// Runs of the CronJobs due in the window (cron math).
     pub scheduled: u64,
     /// Of those, runs never observed.
     pub missed: u64,
     /// Of those, runs observed but not started, or started later than the scenario's
     /// `slo.p99_schedule_to_start_s` after their schedule.
     pub late: u64,
-    /// The longest schedule -> started among the window's started runs, ms.
+    /// The longest schedule -> started (client clock) among the window's started runs, ms.
     pub max_schedule_to_start_ms: Option<i64>,
-    /// Extra Jobs for runs scheduled in the window.
+    /// Extra Jobs for runs due in the window.
     pub duplicates: u64,
     /// Pods created in the window that stayed Pending longer than `slo.max_pending_s`.
     pub stuck_pods: u64,
@@ -66,9 +68,10 @@ pub struct FaultWindow {
     /// CronJob's creation and the fault) or `schedule` (the CronJobs' scheduled rate, when no
     /// whole minute preceded the fault).
     pub baseline_source: Option<String>,
-    /// Seconds from the end of the window to the start of the first whole minute after it
-    /// whose started count is at least 90% of the baseline (minute resolution); `None` when
-    /// no such minute was observed.
+    /// Seconds from the end of the window to the start of the first wall-clock minute after
+    /// it whose started count is at least 90% of the baseline (minute resolution; the log's
+    /// last, partial minute counts once it holds enough); `None` when no such minute was
+    /// observed.
     pub recovery_s: Option<f64>,
 }
 

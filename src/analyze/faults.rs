@@ -101,11 +101,15 @@ pub(super) fn windows(
     raw.iter()
         .map(|f| {
             let end = f.end_ms.unwrap_or(inp.last_ms).max(f.start_ms);
+            // Runs due in the window: scheduled in it, or shortly before it and still within
+            // their start SLO when it began (an apiserver restart a few seconds after a tick
+            // delays that tick's pods).
+            let from = f.start_ms - p99_ms as i64;
             let w = Window {
-                start_ms: f.start_ms,
+                start_ms: from,
                 end_ms: end + 1,
                 end: WindowEnd::Drain,
-                duration_s: (end - f.start_ms) as f64 / 1000.0,
+                duration_s: (end - from) as f64 / 1000.0,
             };
             let mut out = FaultWindow {
                 kind: f.kind,
@@ -184,8 +188,9 @@ pub(super) fn windows(
             out.baseline_source = baseline.map(|_| source.to_string());
             if let (Some(base), Some(f_end)) = (baseline, f.end_ms) {
                 let first = f_end.div_euclid(60_000) + i64::from(f_end.rem_euclid(60_000) != 0);
-                let last_whole = inp.last_ms.div_euclid(60_000); // minutes before this are whole
-                out.recovery_s = (first..last_whole)
+                // The log's last minute is partial: it counts once it already holds enough.
+                let last = inp.last_ms.div_euclid(60_000);
+                out.recovery_s = (first..=last)
                     .find(|m| minutes.get(m).copied().unwrap_or(0) as f64 >= RECOVERED_SHARE * base)
                     .map(|m| (m * 60_000 - f_end) as f64 / 1000.0);
             }
@@ -321,6 +326,9 @@ mod tests {
         assert_eq!(w.baseline_source.as_deref(), Some("schedule"));
         assert_eq!(w.baseline_per_minute, Some(1.0));
         assert_eq!(w.recovery_s, None, "a fault never undone never recovers");
-        assert_eq!(w.missed, 2, "ticks at 2:00 and 3:00 up to the last line");
+        assert_eq!(
+            w.missed, 3,
+            "1:00 (due within the 10 s SLO when the fault began), 2:00 and 3:00"
+        );
     }
 }

@@ -179,8 +179,9 @@ pub fn fault_table(results: &Results) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "fault windows (runs scheduled in the window; late: schedule -> started above {} s)",
-        results.slo.p99_schedule_to_start_s
+        "fault windows (runs due: scheduled from {p99} s before the fault to its end; late: \
+         schedule -> started above {p99} s)",
+        p99 = results.slo.p99_schedule_to_start_s
     );
     for f in &results.faults {
         let opt = |v: Option<f64>, unit: &str| {
@@ -188,7 +189,7 @@ pub fn fault_table(results: &Results) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}: scheduled {}, missed {}, late {}, max schedule -> started {}, duplicates {}, \
+            "  {}: due {}, missed {}, late {}, max schedule -> started {}, duplicates {}, \
              stuck pods {}, recovered to 90% of {}/min ({}) after {}",
             f.label(results.run.started_ms),
             f.scheduled,

@@ -176,17 +176,13 @@ impl Injector {
         })
     }
 
-    /// Applies a fault; returns what undoes it and a description.
-    async fn apply(&self, fault: &Fault) -> Result<(Undo, String), FaultError> {
+    /// Reads what applying a fault needs and what will undo it (the process as it runs, or
+    /// the Node object), and describes what applying it does.
+    async fn prepare(&self, fault: &Fault) -> Result<(Undo, String), FaultError> {
         match fault.kind.component() {
             Some(component) => {
                 let p = self.process(component)?;
-                let signal = match fault.kind {
-                    FaultKind::KillScheduler | FaultKind::RestartEtcd => "KILL",
-                    _ => "TERM",
-                };
-                stop(p.pid, signal).await;
-                let detail = format!("SIG{signal} {component} pid {}", p.pid);
+                let detail = format!("SIG{} {component} pid {}", signal_of(fault.kind), p.pid);
                 Ok((Undo::Start(p), detail))
             }
             None => {
@@ -215,16 +211,32 @@ impl Injector {
                     op: format!("reading node {name}"),
                     source,
                 })?;
+                Ok((
+                    Undo::Register(Box::new(node)),
+                    format!("delete node {name}"),
+                ))
+            }
+        }
+    }
+
+    /// Applies a prepared fault: signals the process and waits for it to exit, or deletes
+    /// the node.
+    async fn apply(&self, kind: FaultKind, undo: &Undo) -> Result<(), FaultError> {
+        match undo {
+            Undo::Start(p) => {
+                stop(p.pid, signal_of(kind)).await;
+                Ok(())
+            }
+            Undo::Register(node) => {
+                let name = node.metadata.name.clone().unwrap_or_default();
+                let api: Api<Node> = Api::all(self.client.clone());
                 api.delete(&name, &DeleteParams::default())
                     .await
+                    .map(|_| ())
                     .map_err(|source| FaultError::Api {
                         op: format!("deleting node {name}"),
                         source,
-                    })?;
-                Ok((
-                    Undo::Register(Box::new(node)),
-                    format!("deleted node {name}"),
-                ))
+                    })
             }
         }
     }
@@ -233,6 +245,17 @@ impl Injector {
     async fn undo(&self, undo: &Undo) -> Result<String, FaultError> {
         match undo {
             Undo::Start(p) => {
+                // Never a second instance: the process may have survived, or been started.
+                if alive(p.pid) {
+                    return Ok(format!("{} pid {} still running", p.component, p.pid));
+                }
+                if let Some(pid) = std::fs::read_to_string(&p.pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                    .filter(|&pid| pid != p.pid && alive(pid))
+                {
+                    return Ok(format!("{} already running as pid {pid}", p.component));
+                }
                 let pid = start(p)?;
                 // The apiserver must answer before the run goes on (teardown needs it).
                 if p.component == "kube-apiserver" || p.component == "etcd" {
@@ -269,6 +292,14 @@ impl Injector {
                 Ok(format!("registered node {name} again"))
             }
         }
+    }
+}
+
+/// A crash is SIGKILL; a restart lets the process shut down (SIGTERM).
+fn signal_of(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::KillScheduler | FaultKind::RestartEtcd => "KILL",
+        _ => "TERM",
     }
 }
 
@@ -373,7 +404,8 @@ impl Schedule {
                     _ = cancel.wait_for(|c| *c) => return,
                 }
                 let kind = fault.kind;
-                let undo = match injector.apply(&fault).await {
+                // The window opens when the fault is applied, before the process has exited.
+                let undo = match injector.prepare(&fault).await {
                     Ok((undo, detail)) => {
                         active
                             .lock()
@@ -390,8 +422,18 @@ impl Schedule {
                         return;
                     }
                 };
+                let applied = tokio::time::Instant::now();
+                if let Err(e) = injector.apply(kind, &undo).await {
+                    eprintln!("fault: {kind} could not be applied: {e}");
+                    log_fault(&log, kind, FaultPhase::End, format!("not applied: {e}"));
+                    active
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|(j, _)| *j != i);
+                    return;
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(fault.duration_s)) => {}
+                    _ = tokio::time::sleep_until(applied + Duration::from_secs(fault.duration_s)) => {}
                     _ = cancel.wait_for(|c| *c) => {}
                 }
                 finish_one(&injector, &log, kind, &undo).await;

@@ -180,7 +180,7 @@ pub(super) fn markdown(results: &Results) -> String {
         let _ = writeln!(out, "\n### Fault windows\n");
         let _ = writeln!(
             out,
-            "| fault | runs scheduled | missed | late | max schedule → started | duplicates | stuck pods | recovered after |"
+            "| fault | runs due | missed | late | max schedule → started | duplicates | stuck pods | recovered after |"
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
         let secs =
