@@ -108,6 +108,8 @@ pub struct LimitOutcome {
 
 /// Margin between the load being in place and the window's first tick.
 const SETTLE_MS: i64 = 5_000;
+/// Longest wait for an overload to drain before the next step.
+const DRAIN_MAX: Duration = Duration::from_secs(120);
 /// Margin for the log to catch up with what happened before a step is judged.
 const CATCH_UP_MS: i64 = 2_000;
 
@@ -381,7 +383,7 @@ impl Ctx<'_> {
             });
             if previous_failed {
                 // Let the overload of the last step drain before judging a lower load.
-                tokio::time::sleep(Duration::from_secs(20)).await;
+                self.drain(n).await?;
             }
             let start_ms = window_start(now_ms(), SETTLE_MS);
             let end_ms = start_ms + i64::from(self.hold_minutes) * MINUTE_MS;
@@ -451,6 +453,39 @@ impl Ctx<'_> {
             report.wall_s = self.started.elapsed().as_secs_f64();
             report.summarize(search.bounds());
             write_report(self.dir, report)?;
+        }
+    }
+
+    /// Waits (at most [`DRAIN_MAX`]) until the last tick due for its on-time deadline had its
+    /// runs of the first `n` CronJobs started on time: the controllers caught up with an
+    /// overload. Without it, the next (lower) step would be judged on the previous one's
+    /// backlog.
+    async fn drain(&self, n: u32) -> Result<(), LimitError> {
+        let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
+        let deadline = tokio::time::Instant::now() + DRAIN_MAX;
+        let within_ms = (self.criteria.start_within_s * 1000.0) as i64;
+        loop {
+            let now = now_ms();
+            let tick = (now - within_ms - CATCH_UP_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
+            let c = read_ledger(self.log_path)?.counts(
+                &names,
+                (tick, tick + 1),
+                now,
+                self.criteria.start_within_s,
+            );
+            if c.started_on_time + self.criteria.max_backlog >= c.expected {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                eprintln!(
+                    "the backlog did not drain within {} s ({} of {} runs of the last tick on time); judging anyway",
+                    DRAIN_MAX.as_secs(),
+                    c.started_on_time,
+                    c.expected
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
         }
     }
 

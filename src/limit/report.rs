@@ -125,7 +125,8 @@ pub struct Bottleneck {
     /// Growth of the stage's p99 from the lowest load to the reference step, ms.
     pub p99_growth_ms: i64,
     pub p50_growth_ms: i64,
-    /// The step the growth is measured at: the lowest unsustainable load, else the highest.
+    /// The step the growth is measured at: the first to fail in search order, else the highest
+    /// load.
     pub reference_cronjobs: u32,
     pub baseline_cronjobs: u32,
     /// The stage whose p99 first grew past max(1 s, 2x its baseline), as load rose.
@@ -147,11 +148,12 @@ pub fn bottleneck(steps: &[StepRecord]) -> Option<Bottleneck> {
     let mut by_load: Vec<&StepRecord> = steps.iter().collect();
     by_load.sort_by_key(|s| (s.cronjobs, s.step));
     let base = *by_load.first()?;
-    let reference = by_load
+    // The first step that failed, in search order: it followed a sustainable step, so its
+    // latencies are the overload's own. Later (lower) probes may still carry its backlog.
+    let reference = steps
         .iter()
         .find(|s| !s.verdict.sustainable)
-        .or(by_load.last())
-        .copied()?;
+        .or(by_load.last().copied())?;
     if reference.cronjobs == base.cronjobs {
         return None;
     }

@@ -235,7 +235,7 @@ pub fn converged(lo: u32, hi: u32, precision: f64) -> bool {
 }
 
 /// The next load to try strictly inside `(lo, hi)`: the rate achieved under overload when it
-/// falls well inside the interval (slightly below it, so it is likely to hold), else the
+/// falls well below the midpoint (slightly below that rate, so it is likely to hold), else the
 /// midpoint.
 fn probe(lo: u32, hi: u32, hint: Option<f64>) -> u32 {
     let mid = lo + (hi - lo) / 2;
@@ -243,8 +243,10 @@ fn probe(lo: u32, hi: u32, hint: Option<f64>) -> u32 {
     let from_hint = hint
         .filter(|h| h.is_finite())
         .map(|h| (h * 0.97).floor().max(0.0) as u32)
-        // Only when it says more than the midpoint would: in the lower or upper quarter.
-        .filter(|&n| inside(n) && n.abs_diff(mid) > (hi - lo) / 4);
+        // Only in the lower quarter: there it saves steps. Just below a failed load it would
+        // spend a step on what is most likely another failure (a step run right after an
+        // overload starts more runs per minute than the cluster sustains, while it catches up).
+        .filter(|&n| inside(n) && n < mid && mid - n > (hi - lo) / 4);
     from_hint
         .unwrap_or(mid)
         .clamp(lo + 1, hi.saturating_sub(1).max(lo + 1))
@@ -365,7 +367,7 @@ mod tests {
             ..obs(200, false)
         });
         assert_eq!(a, Action::Hold { cronjobs: 121 });
-        // A hint near the midpoint adds nothing: bisect.
+        // A hint near or above the midpoint adds nothing: bisect.
         let mut s2 = Search::new(SearchConfig::default());
         s2.state = State::Bisect {
             lo: 100,
@@ -377,6 +379,17 @@ mod tests {
             ..obs(200, false)
         });
         assert_eq!(a, Action::Hold { cronjobs: 150 });
+        let mut s3 = Search::new(SearchConfig::default());
+        s3.state = State::Bisect {
+            lo: 400,
+            hi: 800,
+            current: 800,
+        };
+        let a = s3.step(Observation {
+            achieved_per_minute: Some(737.0),
+            ..obs(800, false)
+        });
+        assert_eq!(a, Action::Hold { cronjobs: 600 });
     }
 
     #[test]
