@@ -693,3 +693,57 @@ fn a_caller_window_replaces_the_measure_phase() {
     assert_eq!(r.counts.started, 2);
     assert_eq!(stage(&r, Stage::ScheduleToStarted, Clock::Client).count, 2);
 }
+
+#[test]
+fn a_controller_manager_restart_window_shows_its_late_runs_and_the_recovery() {
+    use crate::scenario::FaultKind;
+    use crate::schema::FaultPhase;
+    let s = scenario();
+    // Two every-minute CronJobs, five measured minutes; the controller manager is down from
+    // T0 + 1:50 to T0 + 2:30, so the 2:00 runs start 40 s late (above the 10 s p99 SLO).
+    let mut log = Log::standard(&s, 2, "* * * * *", 5 * MIN);
+    for m in -1..5 {
+        let late = m == 2;
+        let d = Delays {
+            job: if late { 31_000 } else { FAST.job },
+            ..FAST
+        };
+        for i in 0..2 {
+            log.run(&cj(i), T0 + m * MIN, d, "node-a");
+        }
+    }
+    let fault = |recv_ms, phase, detail: &str| LogLine::Fault {
+        recv_ms,
+        kind: FaultKind::RestartControllerManager,
+        phase,
+        detail: detail.into(),
+    };
+    log.push(fault(T0 + MIN + 50_000, FaultPhase::Start, "SIGTERM pid 1"));
+    log.push(fault(
+        T0 + 2 * MIN + 30_000,
+        FaultPhase::End,
+        "started pid 2",
+    ));
+    let r = log.analyze();
+    assert_eq!(r.faults.len(), 1, "{:?}", r.faults);
+    let f = &r.faults[0];
+    assert_eq!(f.kind, FaultKind::RestartControllerManager);
+    assert_eq!(f.end_ms, Some(T0 + 2 * MIN + 30_000));
+    // Due: the 2:00 runs; the 1:00 runs were 50 s old when it began, past their 10 s SLO.
+    assert_eq!(f.scheduled, 2);
+    assert_eq!(f.missed, 0);
+    assert_eq!(f.late, 2);
+    assert_eq!(f.max_schedule_to_start_ms, Some(31_000 + 500 + 200 + 2000));
+    // The whole minutes before the fault (-1:00 and 0:00; 1:00 holds its start) had two
+    // starts each; minute 3:00 has two again: recovered 30 s after the end.
+    assert_eq!(f.baseline_source.as_deref(), Some("pre-fault"));
+    assert_eq!(f.baseline_per_minute, Some(2.0));
+    assert_eq!(f.recovery_s, Some(30.0));
+    let table = summary_table(&r);
+    assert!(table.contains("restart-controller-manager at +"), "{table}");
+    // A log without fault lines has no fault windows (and results.json no `faults` key).
+    let plain = Log::standard(&s, 1, "* * * * *", MIN).analyze();
+    assert!(plain.faults.is_empty());
+    let json = serde_json::to_string(&plain).expect("results serialize");
+    assert!(!json.contains("\"faults\""));
+}
