@@ -76,6 +76,14 @@ async fn integration_gameday_records_every_job_through_restarts_and_names_the_fa
         assert!(output.contains(kind), "the summary names {kind}: {output}");
     }
 
+    // So does the HTML report.
+    let report = cronbench(&["report", &out.display().to_string()]);
+    assert!(report.status.success(), "{}", text(&report));
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    for kind in ["restart-controller-manager at +", "restart-apiserver at +"] {
+        assert!(html.contains(kind), "the HTML report names {kind}");
+    }
+
     // Every cluster component runs again, under the pid its pid file names.
     let local = cronbench::cluster::LocalCluster::new("it-gameday").expect("valid name");
     let components = local.components();
