@@ -65,7 +65,7 @@ pub struct FaultWindow {
     /// The normal start rate the recovery is measured against (jobs started per minute).
     pub baseline_per_minute: Option<f64>,
     /// Where the baseline came from: `pre-fault` (mean of the whole minutes between the first
-    /// CronJob's creation and the fault) or `schedule` (the CronJobs' scheduled rate, when no
+    /// CronJob's creation and the fault, outside other faults, at most the scheduled rate) or `schedule` (the CronJobs' scheduled rate, when no
     /// whole minute preceded the fault).
     pub baseline_source: Option<String>,
     /// Seconds from the end of the window to the start of the first wall-clock minute after

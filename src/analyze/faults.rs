@@ -179,8 +179,11 @@ pub(super) fn windows(
             let (baseline, source) = if pre.is_empty() {
                 (scheduled_rate, "schedule")
             } else {
+                // Capped at the scheduled rate: minutes catching up after an earlier fault
+                // start more than the schedule and would set a bar steady minutes never reach.
+                let mean = pre.iter().sum::<u64>() as f64 / pre.len() as f64;
                 (
-                    Some(pre.iter().sum::<u64>() as f64 / pre.len() as f64),
+                    Some(scheduled_rate.map_or(mean, |r| mean.min(r))),
                     "pre-fault",
                 )
             };
