@@ -436,7 +436,7 @@ pub struct CheckResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// All checks pass.
+    /// All checks pass and the run completed (an interrupted run never passes).
     pub pass: bool,
     /// One per [`Check::ALL`], in that order.
     pub checks: Vec<CheckResult>,

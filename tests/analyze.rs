@@ -182,3 +182,19 @@ fn missing_file_and_empty_log_are_errors() {
     let log = TempLog::new("empty", "\n");
     assert!(matches!(analyze_file(&log.0), Err(AnalyzeError::Empty)));
 }
+
+#[test]
+fn a_run_killed_before_its_end_never_passes() {
+    // The healthy run without its last line, as a `kill -9` of the harness leaves it.
+    let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
+    let cut: Vec<&str> = healthy
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"run_ended\""))
+        .collect();
+    let path = std::env::temp_dir().join(format!("cronbench-killed-{}.jsonl", std::process::id()));
+    std::fs::write(&path, cut.join("\n")).expect("write log");
+    let r = analyze_file(&path).expect("a partial log analyzes");
+    assert!(r.run.interrupted);
+    assert!(!r.verdict.pass, "a partial window must not pass");
+    assert!(summary_table(&r).contains("did not complete"));
+}

@@ -736,8 +736,10 @@ impl Analyzer {
             })
             .collect();
 
-        let verdict = verdict(&slo, &counts, &throughput, &stages);
+        let mut verdict = verdict(&slo, &counts, &throughput, &stages);
         let interrupted = a.end_reason != Some(EndReason::Completed);
+        // A partial window (Ctrl-C, an error, a killed harness) can look healthy; it never passes.
+        verdict.pass &= !interrupted;
         let run = a.run;
         Ok(Results {
             schema_version: SCHEMA_VERSION,

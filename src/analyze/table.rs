@@ -164,8 +164,13 @@ pub fn summary_table(results: &Results) -> String {
 
     let _ = writeln!(
         out,
-        "verdict: {}",
-        if results.verdict.pass { "PASS" } else { "FAIL" }
+        "verdict: {}{}",
+        if results.verdict.pass { "PASS" } else { "FAIL" },
+        if results.run.interrupted {
+            " (the run did not complete: its window is partial)"
+        } else {
+            ""
+        }
     );
     for check in &results.verdict.checks {
         let _ = writeln!(out, "{}", check_line(check));
