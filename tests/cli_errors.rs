@@ -49,9 +49,10 @@ fn run_refuses_duplicate_names() {
     );
 }
 
-#[test]
-fn run_refuses_a_context_that_is_not_a_test_cluster() {
-    let kc = kubeconfig("prod-eu-1", "https://127.0.0.1:1");
+/// `run` against a kubeconfig whose only context is `context`, pointing at `server`: exits 2;
+/// returns what it printed on stderr.
+fn run_against(context: &str, server: &str) -> String {
+    let kc = kubeconfig(context, server);
     let out = cronbench(&[
         "run",
         "scenarios/smoke.yaml",
@@ -59,7 +60,12 @@ fn run_refuses_a_context_that_is_not_a_test_cluster() {
         &kc.display().to_string(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err = stderr(&out);
+    stderr(&out)
+}
+
+#[test]
+fn run_refuses_a_context_that_is_not_a_test_cluster() {
+    let err = run_against("prod-eu-1", "https://127.0.0.1:1");
     assert!(
         err.contains("not a test cluster") && err.contains("--allow-context prod-eu-1"),
         "{err}"
@@ -68,15 +74,7 @@ fn run_refuses_a_context_that_is_not_a_test_cluster() {
 
 #[test]
 fn run_reports_an_unreachable_cluster() {
-    let kc = kubeconfig("cronbench-nowhere", "https://127.0.0.1:1");
-    let out = cronbench(&[
-        "run",
-        "scenarios/smoke.yaml",
-        "--kubeconfig",
-        &kc.display().to_string(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err = stderr(&out);
+    let err = run_against("cronbench-nowhere", "https://127.0.0.1:1");
     assert!(
         err.contains("unreachable") && err.contains("cronbench-nowhere"),
         "{err}"
