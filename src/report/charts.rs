@@ -7,6 +7,7 @@
 //! shows a short message instead of axes.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::ReportError;
@@ -80,6 +81,37 @@ fn svg(
         })?;
     }
     Ok(out)
+}
+
+/// A chart over minutes of the measured window: x in `x`, labelled at the whole minutes from
+/// `lo` to `hi`; y from 0 to `top`; `desc` = (x description, y description).
+fn minute_axes<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    (lo, hi): (f64, f64),
+    top: f64,
+    desc: (&str, &str),
+) -> Result<
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    DrawingAreaErrorKind<std::io::Error>,
+> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .light_line_style(GRID)
+        .x_labels(minute_labels(lo, hi))
+        .x_label_formatter(&|x| trim(*x))
+        .y_label_formatter(&|y| trim(*y))
+        .x_desc(desc.0)
+        .y_desc(desc.1)
+        .draw()?;
+    Ok(chart)
 }
 
 /// A chart area that only says why there is nothing to draw.
@@ -245,21 +277,14 @@ pub fn start_latency_over_time(data: &ChartData) -> Result<Chart, ReportError> {
             return no_data(root, TITLE, "no run started in the window");
         };
         let top = y_max(lines.iter().flat_map(|l| l.points.iter())).max(s.slo_p99_s) * 1.4;
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d((lo - 0.5)..(hi + 0.5), 0f64..top.max(1.0))?;
-        chart
-            .configure_mesh()
-            .light_line_style(GRID)
-            .x_labels(minute_labels(lo, hi))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .x_desc("minutes since window start (scheduled time)")
-            .y_desc("seconds")
-            .draw()?;
+        let mut chart = minute_axes(
+            root,
+            TITLE,
+            (lo - 0.5)..(hi + 0.5),
+            (lo, hi),
+            top.max(1.0),
+            ("minutes since window start (scheduled time)", "seconds"),
+        )?;
         for (i, line) in lines.iter().enumerate() {
             let c = color(i);
             chart
@@ -310,21 +335,14 @@ pub fn starts_per_minute(data: &ChartData) -> Result<Chart, ReportError> {
             .map(|(_, v)| *v as f64)
             .fold(s.target, f64::max)
             * 1.15;
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d((lo - 0.2)..(hi + 1.2), 0f64..top.max(1.0))?;
-        chart
-            .configure_mesh()
-            .light_line_style(GRID)
-            .x_labels(minute_labels(lo, hi))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .x_desc("minutes since window start")
-            .y_desc("pods started")
-            .draw()?;
+        let mut chart = minute_axes(
+            root,
+            TITLE,
+            (lo - 0.2)..(hi + 1.2),
+            (lo, hi),
+            top.max(1.0),
+            ("minutes since window start", "pods started"),
+        )?;
         let bar = color(0);
         chart
             .draw_series(s.bars.iter().map(|&(x, v)| {
@@ -361,21 +379,14 @@ fn time_lines(
         return no_data(root, title, empty_why);
     };
     let top = y_max(series.iter().flat_map(|s| s.points.iter())) * 1.15;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(60)
-        .build_cartesian_2d(lo..(hi + 1.0).max(lo + 1.0), 0f64..top.max(1.0))?;
-    chart
-        .configure_mesh()
-        .light_line_style(GRID)
-        .x_labels(minute_labels(lo, hi))
-        .x_label_formatter(&|x| trim(*x))
-        .y_label_formatter(&|y| trim(*y))
-        .x_desc("minutes since window start")
-        .y_desc(y_desc)
-        .draw()?;
+    let mut chart = minute_axes(
+        root,
+        title,
+        lo..(hi + 1.0).max(lo + 1.0),
+        (lo, hi),
+        top.max(1.0),
+        ("minutes since window start", y_desc),
+    )?;
     for (i, s) in series.iter().enumerate() {
         let c = color(i);
         let drawn = chart.draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))?;
@@ -426,21 +437,14 @@ pub fn pending(data: &ChartData) -> Result<Chart, ReportError> {
             return no_data(root, TITLE, "no samples");
         };
         let top = y_max(p.iter()) * 1.15;
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(lo..hi.max(lo + 1.0), 0f64..top.max(1.0))?;
-        chart
-            .configure_mesh()
-            .light_line_style(GRID)
-            .x_labels(minute_labels(lo, hi))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .x_desc("minutes since window start")
-            .y_desc("pending pods")
-            .draw()?;
+        let mut chart = minute_axes(
+            root,
+            TITLE,
+            lo..hi.max(lo + 1.0),
+            (lo, hi),
+            top.max(1.0),
+            ("minutes since window start", "pending pods"),
+        )?;
         let c = color(1);
         chart.draw_series(
             AreaSeries::new(p.iter().copied(), 0.0, c.mix(0.3)).border_style(c.stroke_width(2)),
@@ -481,21 +485,14 @@ pub fn stage_breakdown(data: &ChartData) -> Result<Chart, ReportError> {
             .collect();
         // Headroom for the legend above the bars.
         let top = totals.iter().copied().fold(0.0, f64::max) * 1.7;
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d((lo - 0.2)..(hi + 1.2), 0f64..top.max(0.1))?;
-        chart
-            .configure_mesh()
-            .light_line_style(GRID)
-            .x_labels(minute_labels(lo, hi))
-            .x_label_formatter(&|x| trim(*x))
-            .y_label_formatter(&|y| trim(*y))
-            .x_desc("minutes since window start (scheduled time)")
-            .y_desc("seconds")
-            .draw()?;
+        let mut chart = minute_axes(
+            root,
+            TITLE,
+            (lo - 0.2)..(hi + 1.2),
+            (lo, hi),
+            top.max(0.1),
+            ("minutes since window start (scheduled time)", "seconds"),
+        )?;
         let mut base = vec![0.0; b.minutes.len()];
         for (si, (stage, means)) in b.stages.iter().enumerate() {
             let c = color(si);
