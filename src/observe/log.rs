@@ -1,12 +1,14 @@
-//! `events.jsonl`: one writer task owns the file; everyone else sends lines over a channel.
-//! Lines are written as they arrive and flushed whenever the channel runs dry, so a crash
-//! loses at most what was still queued.
+//! `events.jsonl`: every observation is written to the file as soon as it is made, by the task
+//! that made it, so a crash loses nothing that was observed, and the lag from the client's
+//! receive time to the line in the file is measured for each line.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use tokio::sync::mpsc;
 
 use crate::schema::LogLine;
@@ -34,14 +36,55 @@ pub enum LogError {
     Stopped,
 }
 
-/// The sending side; cheap to clone.
+/// The writing side; cheap to clone. Each line is serialized and written to the file by the
+/// task that observed it, under a lock held for a few microseconds: no queue and no thread
+/// hop between the receive time and the line being in the file.
 #[derive(Debug, Clone)]
-pub struct LogSender(mpsc::UnboundedSender<LogLine>);
+pub struct LogSender {
+    writer: Arc<Mutex<Writer>>,
+    /// Dropped with the last sender, which tells the join handle that the log is complete.
+    _open: mpsc::Sender<()>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    out: std::io::BufWriter<std::fs::File>,
+    buf: Vec<u8>,
+    stats: LogStats,
+    /// The first write error; later lines are dropped and the join handle returns it.
+    error: Option<LogError>,
+    path: PathBuf,
+}
 
 impl LogSender {
-    /// Queues a line. After the writer stopped, lines are dropped (the run is ending).
+    /// Writes a line (one `write(2)` of the whole line). After a write error lines are
+    /// dropped; the error comes back from the join handle.
     pub fn send(&self, line: LogLine) {
-        let _ = self.0.send(line);
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.error.is_some() {
+            return;
+        }
+        let w = &mut *w;
+        w.buf.clear();
+        let written = serde_json::to_writer(&mut w.buf, &line)
+            .map_err(std::io::Error::from)
+            .and_then(|()| {
+                w.buf.push(b'\n');
+                w.out.write_all(&w.buf)?;
+                w.out.flush()
+            });
+        match written {
+            Ok(()) => {
+                w.stats.lines += 1;
+                w.stats.record(now_ms() - line.recv_ms());
+            }
+            Err(source) => {
+                w.error = Some(LogError::Write {
+                    path: w.path.clone(),
+                    source,
+                })
+            }
+        }
     }
 }
 
@@ -135,47 +178,35 @@ pub fn start(
         path: path.to_path_buf(),
         source,
     })?;
-    let mut stats = LogStats::new()?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<LogLine>();
-    let path = path.to_path_buf();
-    let handle = tokio::task::spawn_blocking(move || {
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-        // Receive times of the lines buffered since the last flush: a line counts as recorded
-        // once it is in the file, not in the buffer.
-        let mut pending: Vec<i64> = Vec::with_capacity(1024);
-        let werr = |source| LogError::Write {
-            path: path.clone(),
-            source,
-        };
-        let flush = |out: &mut std::io::BufWriter<std::fs::File>,
-                     pending: &mut Vec<i64>,
-                     stats: &mut LogStats|
-         -> Result<(), LogError> {
-            out.flush().map_err(werr)?;
-            let now = now_ms();
-            for recv in pending.drain(..) {
-                stats.record(now - recv);
+    let writer = Arc::new(Mutex::new(Writer {
+        out: std::io::BufWriter::with_capacity(1 << 16, file),
+        buf: Vec::with_capacity(1024),
+        stats: LogStats::new()?,
+        error: None,
+        path: path.to_path_buf(),
+    }));
+    let (open, mut closed) = mpsc::channel::<()>(1);
+    let handle = tokio::spawn({
+        let writer = writer.clone();
+        async move {
+            // Ends when every sender is dropped.
+            let _ = closed.recv().await;
+            let mut w = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(e) = w.error.take() {
+                return Err(e);
             }
-            Ok(())
-        };
-        while let Some(line) = rx.blocking_recv() {
-            let mut next = Some(line);
-            while let Some(line) = next {
-                serde_json::to_writer(&mut out, &line).map_err(|e| werr(e.into()))?;
-                out.write_all(b"\n").map_err(werr)?;
-                pending.push(line.recv_ms());
-                stats.lines += 1;
-                // A long burst is flushed in parts, so its first lines do not wait for its last.
-                next = if pending.len() >= 256 {
-                    None
-                } else {
-                    rx.try_recv().ok()
-                };
-            }
-            flush(&mut out, &mut pending, &mut stats)?;
+            let path = w.path.clone();
+            w.out
+                .flush()
+                .map_err(|source| LogError::Write { path, source })?;
+            Ok(w.stats.clone())
         }
-        flush(&mut out, &mut pending, &mut stats)?;
-        Ok(stats)
     });
-    Ok((LogSender(tx), handle))
+    Ok((
+        LogSender {
+            writer,
+            _open: open,
+        },
+        handle,
+    ))
 }
