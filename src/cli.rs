@@ -206,13 +206,15 @@ pub enum ClusterCommand {
 
 /// Runs the command and maps the outcome to an exit code.
 pub async fn run(opts: Opts) -> ExitCode {
-    match dispatch(opts).await {
+    let code = match dispatch(opts).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    crate::bench::proc::report_peak_rss();
+    code
 }
 
 async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {

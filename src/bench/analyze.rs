@@ -108,9 +108,12 @@ pub async fn run(sizes: &Sizes, out: &Path) -> Result<Analyze, BenchError> {
 
 /// `cronbench analyze PATH` as a child: wall seconds and peak RSS (kB).
 async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
+    let peak_path = path.with_file_name("peak_rss_kb");
+    let _ = std::fs::remove_file(&peak_path);
     let mut cmd = Command::new(proc::cronbench_exe()?);
     cmd.arg("analyze")
         .arg(path)
+        .env(proc::PEAK_RSS_ENV, &peak_path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -125,7 +128,11 @@ async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
             detail: format!("exit {:?}", exit.code),
         });
     }
-    Ok((exit.wall_s, exit.peak_rss_kb))
+    let peak = proc::read_peak_rss(&peak_path).ok_or_else(|| BenchError::Child {
+        what: format!("cronbench analyze {}", path.display()),
+        detail: format!("it wrote no peak RSS to {}", peak_path.display()),
+    })?;
+    Ok((exit.wall_s, peak))
 }
 
 /// Reads and parses every line into a [`LogLine`], nothing else: seconds and lines.

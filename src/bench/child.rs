@@ -60,6 +60,7 @@ pub async fn run_scenario(
     let log2 = log
         .try_clone()
         .map_err(io(format!("open {}", log_path.display())))?;
+    let peak_path = dir.join("peak_rss_kb");
     let mut cmd = Command::new(proc::cronbench_exe()?);
     cmd.arg("run")
         .arg(&scenario_path)
@@ -69,6 +70,7 @@ pub async fn run_scenario(
         .arg(&ctx.context)
         .arg("--out")
         .arg(&run_dir)
+        .env(proc::PEAK_RSS_ENV, &peak_path)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
@@ -86,7 +88,7 @@ pub async fn run_scenario(
     };
     let mut child = Child::spawn(cmd, "cronbench run (child)")?;
     let mut samples = Vec::new();
-    let exit = child
+    let mut exit = child
         .wait_sampling(Duration::from_secs(1), |pid| {
             let (Some(cpu_s), Some(mem)) = (proc::cpu_s(pid), proc::mem(pid)) else {
                 return;
@@ -103,6 +105,9 @@ pub async fn run_scenario(
             });
         })
         .await?;
+    if let Some(kb) = proc::read_peak_rss(&peak_path) {
+        exit.peak_rss_kb = kb;
+    }
     write_samples(&dir.join("samples.csv"), &samples)?;
     // Exit 1 is a missed SLO of the cluster: the harness's figures still stand.
     if !matches!(exit.code, Some(0 | 1)) {

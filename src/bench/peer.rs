@@ -295,14 +295,13 @@ async fn compare(
         c.runs_measured = Some(jobs_plain + jobs_labelled);
     }
 
-    let measured = count_entries(&metrics, "jobLatencyMeasurement");
-    let pods_measured = count_entries(&metrics, "podLatencyMeasurement");
+    let jobs_measured = count_entries(&metrics, "jobLatencyMeasurement", "k8sJobName");
+    let measured = jobs_measured.map(|(p, l)| p + l);
+    let pods_measured =
+        count_entries(&metrics, "podLatencyMeasurement", "podName").map(|(p, l)| p + l);
     peer.kube_burner_job_start_p50_ms = job_start_p50(&metrics);
     peer.unlabelled_runs = Some(jobs_plain);
-    // Its selector is the run label, which the unlabelled Jobs lack: whatever it measured
-    // beyond the labelled Jobs would be unlabelled ones.
-    peer.unlabelled_runs_measured_by_kube_burner =
-        measured.map(|m| m.saturating_sub(jobs_labelled));
+    peer.unlabelled_runs_measured_by_kube_burner = jobs_measured.map(|(p, _)| p);
     let create_per_s = created.and_then(|(n, first, last)| {
         (n > 1 && last > first).then(|| (n - 1) as f64 / ((last - first) as f64 / 1000.0))
     });
@@ -318,7 +317,8 @@ async fn compare(
     peer.note = format!(
         "kube-burner exit {:?}; {} CronJobs ({} with kube-burner's run label on the jobTemplate), \
          {}s pause with measurements on. cronbench's watchers saw {} runs ({} of unlabelled \
-         CronJobs); kube-burner's jobLatency measured {} Jobs and podLatency {} Pods: it \
+         CronJobs); kube-burner's jobLatency measured {} Jobs ({} of unlabelled CronJobs) and \
+         podLatency {} Pods: it \
          selects by kube-burner.io/runid, which Jobs made by the CronJob controller carry only \
          when the jobTemplate adds it. Its job latencies time from the Job's creation \
          (StartTime p50 {} ms), cronbench's from the schedule (schedule -> job created p50 {} \
@@ -331,6 +331,7 @@ async fn compare(
         jobs_plain + jobs_labelled,
         jobs_plain,
         fmt_opt(measured),
+        fmt_opt(peer.unlabelled_runs_measured_by_kube_burner),
         fmt_opt(pods_measured),
         fmt_opt(peer.kube_burner_job_start_p50_ms),
         fmt_opt(peer.cronbench_schedule_to_job_created_p50_ms),
@@ -390,9 +391,10 @@ fn jobs_seen(events: &Path) -> Result<(u64, u64), BenchError> {
     Ok((plain.len() as u64, labelled.len() as u64))
 }
 
-/// Entries of kube-burner's `<measurement>-<job>.json` files (arrays of documents).
-fn count_entries(metrics: &Path, measurement: &str) -> Option<u64> {
-    let mut total = None;
+/// Entries of kube-burner's `<measurement>-<job>.json` files (arrays of documents), split by
+/// the object named in `field`: of unlabelled (`kb-*`) and labelled (`kbl-*`) CronJobs.
+fn count_entries(metrics: &Path, measurement: &str, field: &str) -> Option<(u64, u64)> {
+    let (mut plain, mut labelled) = (0, 0);
     for entry in std::fs::read_dir(metrics).ok()?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with(&format!("{measurement}-")) || !name.ends_with(".json") {
@@ -400,10 +402,16 @@ fn count_entries(metrics: &Path, measurement: &str) -> Option<u64> {
         }
         let bytes = std::fs::read(entry.path()).ok()?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        *total.get_or_insert(0) += v.as_array().map_or(0, |a| a.len() as u64);
+        for doc in v.as_array().map(Vec::as_slice).unwrap_or_default() {
+            match doc.get(field).and_then(serde_json::Value::as_str) {
+                Some(n) if n.starts_with("kbl-") => labelled += 1,
+                Some(n) if n.starts_with("kb-") => plain += 1,
+                _ => {}
+            }
+        }
     }
     // No file: kube-burner measured nothing.
-    Some(total.unwrap_or(0))
+    Some((plain, labelled))
 }
 
 /// kube-burner's jobLatency `StartTime` p50 (Job created -> started), ms.

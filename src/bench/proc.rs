@@ -43,6 +43,26 @@ pub fn mem(pid: u32) -> Option<Mem> {
     })
 }
 
+/// Environment variable: when set, cronbench writes its own peak RSS (`VmHWM`, kB) to this file
+/// as it exits. The bench sets it for its child processes: `wait4`'s `ru_maxrss` cannot be used,
+/// because Linux carries the parent's peak over into a child across fork and exec.
+pub const PEAK_RSS_ENV: &str = "CRONBENCH_PEAK_RSS_FILE";
+
+/// Writes this process's peak RSS where [`PEAK_RSS_ENV`] says, if it is set.
+pub fn report_peak_rss() {
+    if let Some(path) = std::env::var_os(PEAK_RSS_ENV)
+        && let Some(m) = mem(std::process::id())
+        && let Err(e) = std::fs::write(&path, m.hwm_kb.to_string())
+    {
+        eprintln!("warning: could not write the peak RSS to {path:?}: {e}");
+    }
+}
+
+/// The peak RSS (kB) a child wrote through [`PEAK_RSS_ENV`].
+pub fn read_peak_rss(path: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
 /// The 1, 5 and 15 minute load averages (zeros when `/proc/loadavg` cannot be read).
 pub fn load_avg() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -62,6 +82,7 @@ pub struct Exit {
     /// Exit code, or `None` when a signal ended it.
     pub code: Option<i32>,
     pub cpu_s: f64,
+    /// The largest `VmHWM` seen while sampling (see [`PEAK_RSS_ENV`] for the exact figure).
     pub peak_rss_kb: u64,
     pub wall_s: f64,
 }
@@ -71,6 +92,7 @@ pub struct Exit {
 pub struct Child {
     pid: u32,
     reaped: bool,
+    hwm_kb: u64,
     started: std::time::Instant,
     pub what: String,
 }
@@ -85,6 +107,7 @@ impl Child {
         Ok(Child {
             pid: child.id(),
             reaped: false,
+            hwm_kb: 0,
             started: std::time::Instant::now(),
             what,
         })
@@ -125,8 +148,7 @@ impl Child {
         Ok(Some(Exit {
             code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
             cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
-            // ru_maxrss is in kB on Linux.
-            peak_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            peak_rss_kb: self.hwm_kb,
             wall_s: self.started.elapsed().as_secs_f64(),
         }))
     }
@@ -140,6 +162,9 @@ impl Child {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
+            if let Some(m) = mem(self.pid) {
+                self.hwm_kb = self.hwm_kb.max(m.hwm_kb);
+            }
             if let Some(exit) = self.try_wait()? {
                 return Ok(exit);
             }

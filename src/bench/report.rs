@@ -54,6 +54,8 @@ pub struct CreateRound {
     pub objects: u64,
     pub seconds: f64,
     pub per_s: f64,
+    /// cronbench only: (objects - 1) / seconds between the first and the last creation.
+    pub paced_per_s: Option<f64>,
     /// Seconds the namespace deletion took (not part of the rate).
     pub teardown_s: f64,
     pub load_avg: LoadAvg,
@@ -73,7 +75,8 @@ pub struct Create {
     pub bare_per_s: f64,
     /// cronbench / bare. Target >= 0.9.
     pub ratio: f64,
-    /// The rate limit asked for, CronJobs created, seconds and achieved rate.
+    /// The rate limit asked for, CronJobs created, seconds, and the achieved rate between the
+    /// first and the last creation (n - 1 intervals).
     pub qps_target: f64,
     pub qps_objects: u64,
     pub qps_seconds: f64,
