@@ -131,6 +131,9 @@ impl Sizes {
 
 /// kwok's bound -> started delay on the bench cluster: the accuracy part's D.
 pub const ACCURACY_DELAY_MS: u64 = 1500;
+/// kwok's started -> finished delay on the bench cluster: the same mechanism as D, which
+/// shows what kwok itself adds to a stage.
+pub const POD_RUN_MS: u64 = 1000;
 
 /// The bench cluster: throughput knobs raised so the control plane, not its client-side
 /// limits, is what the heavy load meets.
@@ -151,7 +154,7 @@ fn cluster_options() -> UpOptions {
         delays: StageDelays {
             pod_start_delay_ms: ACCURACY_DELAY_MS,
             pod_start_jitter_ms: 0,
-            pod_run_ms: 1000,
+            pod_run_ms: POD_RUN_MS,
         },
     }
 }

@@ -101,6 +101,12 @@ pub struct Accuracy {
     pub server_p50_ms: Option<u64>,
     /// |reported p50 - D|. Target <= 20.
     pub error_ms: f64,
+    /// kwok delays started -> finished by 1000 ms the same way; its reported p50, what kwok
+    /// adds to a delayed stage (that p50 - 1000), and the error net of it:
+    /// |reported p50 - D - kwok_overhead_ms|.
+    pub started_to_finished_p50_ms: Option<u64>,
+    pub kwok_overhead_ms: Option<f64>,
+    pub error_net_ms: Option<f64>,
     pub load_avg_start: LoadAvg,
     pub load_avg_end: LoadAvg,
 }
@@ -401,10 +407,14 @@ impl Bench {
             }),
             "accuracy" => self.accuracy.as_ref().map_or_else(String::new, |a| {
                 format!(
-                    "p50 {} ms for D {} ms, {} samples; {}",
+                    "p50 {} ms for D {} ms, {} samples; kwok adds {} ms (net error {}); {}",
                     a.reported_p50_ms,
                     a.delay_ms,
                     a.samples,
+                    a.kwok_overhead_ms
+                        .map_or_else(|| "?".into(), |v| format!("{v:.0}")),
+                    a.error_net_ms
+                        .map_or_else(|| "?".into(), |v| format!("{v:.0} ms")),
                     la(&a.load_avg_end)
                 )
             }),
