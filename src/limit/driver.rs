@@ -29,6 +29,8 @@ pub enum LimitError {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
     #[error(transparent)]
+    Cluster(crate::cluster::ClusterError),
+    #[error(transparent)]
     Workload(#[from] WorkloadError),
     #[error(transparent)]
     Log(#[from] observe::LogError),
