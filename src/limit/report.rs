@@ -231,15 +231,16 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
         out.push(format!("scheduler_pending_pods {p:.0} at the step's end"));
     }
     if at.apiserver_create_mean_s.is_some() || at.apiserver_inflight_end.is_some() {
+        let n = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
         out.push(format!(
-            "kube-apiserver: create (POST) latency mean {} s (lowest load: {} s), etcd request mean {} s (lowest load: {} s), {} requests in flight and {} queued by priority and fairness at the step's end, {} rejected with 429",
+            "kube-apiserver: create (POST) latency mean {} s (lowest load: {} s), etcd request mean {} s (lowest load: {} s); at the step's end {} requests in flight, {} queued by priority and fairness; {} rejected with 429 during the step",
             f(at.apiserver_create_mean_s),
             f(base.apiserver_create_mean_s),
             f(at.etcd_request_mean_s),
             f(base.etcd_request_mean_s),
-            f(at.apiserver_inflight_end),
-            f(at.apiserver_inqueue_end),
-            f(at.apiserver_rejected_429),
+            n(at.apiserver_inflight_end),
+            n(at.apiserver_inqueue_end),
+            n(at.apiserver_rejected_429),
         ));
     }
     for (c, why) in &at.unreachable {
