@@ -8,6 +8,28 @@ use cronbench::limit::report::LimitReport;
 use cronbench::limit::sweep::SweepReport;
 use cronbench::results::Stage;
 
+/// `cronbench find-limit scenarios/smoke.yaml` on the test cluster, writing into `out`.
+fn find_limit(
+    cluster: &TestCluster,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let out = out.display().to_string();
+    let mut args = vec![
+        "find-limit",
+        "scenarios/smoke.yaml",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    cronbench(&args)
+}
+
 #[tokio::test]
 async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck() {
     let cluster = TestCluster::up(
@@ -16,21 +38,7 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
     );
     let out = std::env::temp_dir().join(format!("cronbench-it-limit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let run = cronbench(&[
-        "find-limit",
-        "scenarios/smoke.yaml",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-        "--out",
-        &out.display().to_string(),
-        "--start",
-        "10",
-        "--max-minutes",
-        "7",
-    ]);
+    let run = find_limit(&cluster, &out, &["--start", "10", "--max-minutes", "7"]);
     // 0 or 1 (the limit against smoke's target); never an error.
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
@@ -102,23 +110,11 @@ async fn integration_sweep_searches_once_per_node_count_and_restores_the_nodes()
     let cluster = TestCluster::up("it-sweep", &["--nodes", "3"]);
     let out = std::env::temp_dir().join(format!("cronbench-it-sweep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let run = cronbench(&[
-        "find-limit",
-        "scenarios/smoke.yaml",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-        "--out",
-        &out.display().to_string(),
-        "--start",
-        "5",
-        "--max-minutes",
-        "3",
-        "--sweep-nodes",
-        "1,2",
-    ]);
+    let run = find_limit(
+        &cluster,
+        &out,
+        &["--start", "5", "--max-minutes", "3", "--sweep-nodes", "1,2"],
+    );
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
         "the sweep completes: {}",

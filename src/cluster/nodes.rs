@@ -58,15 +58,20 @@ pub async fn create(client: &kube::Client, count: u32) -> Result<(), ClusterErro
     Ok(())
 }
 
-/// How many kwok nodes are registered.
-pub async fn count(client: &kube::Client) -> Result<u32, ClusterError> {
+/// The registered kwok nodes.
+async fn list(client: &kube::Client) -> Result<Vec<Node>, ClusterError> {
     let api: Api<Node> = Api::all(client.clone());
     let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
     let list = api
         .list(&lp)
         .await
         .map_err(ClusterError::api("listing kwok nodes"))?;
-    Ok(list.items.len() as u32)
+    Ok(list.items)
+}
+
+/// How many kwok nodes are registered.
+pub async fn count(client: &kube::Client) -> Result<u32, ClusterError> {
+    Ok(list(client).await?.len() as u32)
 }
 
 /// Brings the kwok nodes to exactly `0..count`: registers the missing ones and deletes kwok
@@ -74,12 +79,11 @@ pub async fn count(client: &kube::Client) -> Result<u32, ClusterError> {
 pub async fn scale(client: &kube::Client, count: u32) -> Result<(), ClusterError> {
     create(client, count).await?;
     let api: Api<Node> = Api::all(client.clone());
-    let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
-    let list = api
-        .list(&lp)
-        .await
-        .map_err(ClusterError::api("listing kwok nodes"))?;
-    for name in list.items.into_iter().filter_map(|n| n.metadata.name) {
+    for name in list(client)
+        .await?
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+    {
         let index = name
             .strip_prefix("kwok-node-")
             .and_then(|i| i.parse::<u32>().ok());
@@ -95,12 +99,9 @@ pub async fn scale(client: &kube::Client, count: u32) -> Result<(), ClusterError
     // sees exactly `count`.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let list = api
-            .list(&lp)
-            .await
-            .map_err(ClusterError::api("listing kwok nodes"))?;
-        let ready = list.items.iter().filter(|n| is_ready(n)).count();
-        if list.items.len() == count as usize && ready == count as usize {
+        let nodes = list(client).await?;
+        let ready = nodes.iter().filter(|n| is_ready(n)).count();
+        if nodes.len() == count as usize && ready == count as usize {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
@@ -108,7 +109,7 @@ pub async fn scale(client: &kube::Client, count: u32) -> Result<(), ClusterError
                 seconds: 60,
                 what: format!(
                     "{} kwok nodes ({ready} Ready) instead of {count}",
-                    list.items.len()
+                    nodes.len()
                 ),
             });
         }

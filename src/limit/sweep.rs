@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::{LimitError, LimitOptions, find_limit};
+use super::driver::{LimitError, LimitOptions, find_limit, write_json};
 use crate::cluster::nodes;
 use crate::cluster::preflight;
 use crate::schema::EndReason;
@@ -117,13 +117,7 @@ fn point(nodes: u32, dir: &Path, report: &super::report::LimitReport) -> SweepPo
 }
 
 fn write(dir: &Path, report: &SweepReport) -> Result<(), LimitError> {
-    let io = |op: String| move |source| LimitError::Io { op, source };
-    let path = dir.join("sweep.json");
-    let tmp = dir.join("sweep.json.tmp");
-    let json = serde_json::to_vec_pretty(report)
-        .map_err(|e| io(format!("serialize {}", path.display()))(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, json).map_err(io(format!("write {}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(io(format!("write {}", path.display())))
+    write_json(dir, "sweep.json", report)
 }
 
 /// Runs one search per node count (kwok nodes, scaled between searches) and puts the node
