@@ -456,7 +456,6 @@ impl Ctx<'_> {
                 n,
                 counts,
                 &results,
-                judge_ms - start_ms,
                 metrics::between(&before, &after),
                 verdict,
             ));
