@@ -274,4 +274,22 @@ mod tests {
         assert_eq!(scaling(&[p(1, 60.0), p(5, 100.0)]).0, Scaling::Partly);
         assert_eq!(scaling(&[p(3, 60.0)]).0, Scaling::Unknown);
     }
+
+    #[test]
+    fn the_summary_has_a_row_per_node_count() {
+        let r = SweepReport {
+            schema_version: SWEEP_SCHEMA_VERSION,
+            context: "c".into(),
+            counts: vec![1, 2],
+            points: vec![p(1, 135.0), p(2, 140.0)],
+            scaling: Scaling::ControlPlaneBound,
+            limit_ratio: Some(140.0 / 135.0),
+            nodes_ratio: Some(2.0),
+            wall_s: 1200.0,
+            ended_early: None,
+        };
+        let text = r.summary_text();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.lines().nth(1).unwrap().trim_start().starts_with("1 "), "{text}");
+    }
 }
