@@ -11,7 +11,7 @@
 mod binaries;
 mod config;
 mod local;
-mod nodes;
+pub mod nodes;
 pub mod preflight;
 
 use std::path::PathBuf;

@@ -29,6 +29,8 @@ pub enum LimitError {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
     #[error(transparent)]
+    Cluster(crate::cluster::ClusterError),
+    #[error(transparent)]
     Workload(#[from] WorkloadError),
     #[error(transparent)]
     Log(#[from] observe::LogError),
@@ -297,9 +299,18 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
 
 /// Writes `limit.json` (to a temporary file first, so a reader never sees half of it).
 pub fn write_report(dir: &Path, report: &LimitReport) -> Result<(), LimitError> {
-    let path = dir.join("limit.json");
-    let tmp = dir.join("limit.json.tmp");
-    let json = serde_json::to_vec_pretty(report).map_err(|e| LimitError::Io {
+    write_json(dir, "limit.json", report)
+}
+
+/// Writes `dir/name` as pretty JSON through a temporary file and a rename.
+pub(super) fn write_json(
+    dir: &Path,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), LimitError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let json = serde_json::to_vec_pretty(value).map_err(|e| LimitError::Io {
         op: format!("serialize {}", path.display()),
         source: std::io::Error::other(e),
     })?;
@@ -401,9 +412,9 @@ impl Ctx<'_> {
                 (end_ms - MINUTE_MS + (self.criteria.start_within_s * 1000.0) as i64 + CATCH_UP_MS)
                     .min(end_ms);
             sleep_until_ms(start_ms).await;
-            let before = metrics::snapshot(self.endpoints).await;
+            let before = metrics::snapshot(self.client, self.endpoints).await;
             sleep_until_ms(judge_ms).await;
-            let after = metrics::snapshot(self.endpoints).await;
+            let after = metrics::snapshot(self.client, self.endpoints).await;
 
             let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
             let counts = read_ledger(self.log_path)?.counts(
@@ -435,7 +446,7 @@ impl Ctx<'_> {
             let obs = Observation {
                 cronjobs: n,
                 sustainable: verdict.sustainable,
-                achieved_per_minute: Some(counts.started_per_minute),
+                achieved_per_minute: Some(counts.achieved_per_minute),
                 remaining: self.remaining(),
                 next_step: self.step_estimate(),
             };

@@ -53,7 +53,10 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    /// Latencies and per-node rates from the step window's analysis.
+    /// Latencies and per-node rates from the step window's analysis. Per-node rates are pods
+    /// started in the window over the window's length: the log is read before the window
+    /// ends, once the last tick's runs are due to have started, so the pods of both ticks are
+    /// in (measured: 100 pods counted for 50 CronJobs over 2 minutes).
     pub fn from_results(
         step: u32,
         cronjobs: u32,
@@ -222,6 +225,19 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
     }
     if let Some(p) = at.scheduler_pending_pods_end {
         out.push(format!("scheduler_pending_pods {p:.0} at the step's end"));
+    }
+    if at.apiserver_create_mean_s.is_some() || at.apiserver_inflight_end.is_some() {
+        let n = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
+        out.push(format!(
+            "kube-apiserver: create (POST) latency mean {} s (lowest load: {} s), etcd request mean {} s (lowest load: {} s); at the step's end {} requests in flight, {} queued by priority and fairness; {} rejected with 429 during the step",
+            f(at.apiserver_create_mean_s),
+            f(base.apiserver_create_mean_s),
+            f(at.etcd_request_mean_s),
+            f(base.etcd_request_mean_s),
+            n(at.apiserver_inflight_end),
+            n(at.apiserver_inqueue_end),
+            n(at.apiserver_rejected_429),
+        ));
     }
     for (c, why) in &at.unreachable {
         out.push(format!("{c} metrics unreachable: {why}"));
