@@ -20,6 +20,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 
 use crate::cluster::{Binaries, ClusterError, Knobs, LocalCluster, StageDelays, UpOptions};
+pub use analyze::generate as generate_log;
 pub use report::Bench;
 
 #[derive(Debug, thiserror::Error)]
