@@ -161,13 +161,14 @@ fn retryable(e: &kube::Error) -> bool {
     }
 }
 
-/// Creates `objects` in `namespace` at the given pace. `on_created(name)` runs after each
+/// Creates `objects` in `namespace` at the given pace, taking each from the iterator only when
+/// its turn comes (a lazy iterator keeps at most `concurrency` objects in memory). `on_created(name)` runs after each
 /// success (the caller logs it and advances the progress bar). Stops at the first error that
 /// retries do not cure; what was created stays for the caller's teardown.
 pub async fn create_all(
     client: &kube::Client,
     namespace: &str,
-    objects: Vec<CronJob>,
+    objects: impl IntoIterator<Item = CronJob>,
     pace: Pace,
     on_created: impl Fn(&CronJob) + Send + Sync,
 ) -> Result<u64, WorkloadError> {
