@@ -9,16 +9,25 @@
 //! no process is left.
 
 mod binaries;
+mod cgroups;
 mod config;
+mod containerd;
+pub mod images;
+mod kubelet;
 mod local;
+mod mounts;
+mod netns;
 mod nodes;
 pub mod preflight;
+mod realnodes;
 
 use std::path::PathBuf;
 
 pub use binaries::Binaries;
 pub use config::{Knobs, StageDelays};
+pub use kubelet::KubeletKnobs;
 pub use local::{ClusterInfo, LocalCluster, UpOptions};
+pub use realnodes::{NodeBinaries, NodeRuntime, RealNodes};
 
 /// Errors of cluster management. None of them is retryable without a change by the user,
 /// except [`ClusterError::NotReady`], which a slower machine may outgrow.
@@ -83,6 +92,16 @@ pub enum ClusterError {
 
     #[error("processes of cluster `{name}` are still running after teardown: {pids:?}")]
     Leftovers { name: String, pids: Vec<u32> },
+
+    #[error("real nodes need {what}; {fix}")]
+    Prerequisite { what: String, fix: String },
+
+    #[error("cluster `{name}` left {what} behind after teardown: {items:?}")]
+    LeftoverState {
+        name: String,
+        what: &'static str,
+        items: Vec<String>,
+    },
 }
 
 impl ClusterError {

@@ -65,14 +65,16 @@ fn is_ready(node: &Node) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// Waits until `count` kwok nodes report Ready.
+/// Waits until `count` nodes with the `label` (kwok's [`NODE_LABEL`] or real nodes') report
+/// Ready.
 pub async fn wait_ready(
     client: &kube::Client,
+    label: (&str, &str),
     count: u32,
     timeout: Duration,
 ) -> Result<(), ClusterError> {
     let api: Api<Node> = Api::all(client.clone());
-    let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
+    let lp = ListParams::default().labels(&format!("{}={}", label.0, label.1));
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let ready = match api.list(&lp).await {

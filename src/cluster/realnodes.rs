@@ -1,0 +1,338 @@
+//! `cluster up --node-runtime kubelet`: real nodes, each a kubelet with its own containerd,
+//! inside the cluster's network namespace, and the forwarder that lets the host reach the
+//! apiserver on 127.0.0.1. Also their tear-down, which must work after a crash too.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::cgroups::{self, Hierarchy};
+use super::kubelet::{self, KubeletKnobs};
+use super::netns::{self, NetNs};
+use super::{Binaries, ClusterError, binaries::cache_root, containerd, images, mounts};
+
+/// What runs the pods of a local cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRuntime {
+    /// kwok simulates the nodes: pods "start" after a configured delay
+    #[default]
+    Kwok,
+    /// Real kubelets with containerd run the pods
+    Kubelet,
+}
+
+/// The binaries real nodes need besides the cluster's: containerd, its shim and ctr (built by
+/// `scripts/setup`), and Debian's runc, CNI plugins, busybox and socat.
+#[derive(Debug, Clone)]
+pub struct NodeBinaries {
+    pub dir: PathBuf,
+}
+
+const NODE_BIN_NAMES: [&str; 3] = ["containerd", "containerd-shim-runc-v2", "ctr"];
+
+fn setup_fix() -> String {
+    "run `scripts/setup` (it builds containerd and installs runc, containernetworking-plugins, busybox-static and socat)".into()
+}
+
+impl NodeBinaries {
+    /// `$CRONBENCH_NODE_BIN_DIR`, else `<cache>/node-bin/current`; checks every other
+    /// prerequisite too, naming the fix.
+    pub fn locate() -> Result<NodeBinaries, ClusterError> {
+        let dir = std::env::var_os("CRONBENCH_NODE_BIN_DIR").map_or_else(
+            || cache_root().join("node-bin").join("current"),
+            PathBuf::from,
+        );
+        let mut needed: Vec<PathBuf> = NODE_BIN_NAMES.iter().map(|n| dir.join(n)).collect();
+        needed.push(containerd::RUNC.into());
+        for plugin in ["bridge", "host-local", "loopback"] {
+            needed.push(Path::new(containerd::CNI_BIN_DIR).join(plugin));
+        }
+        needed.push(images::BUSYBOX.into());
+        for path in needed {
+            if !path.is_file() {
+                return Err(ClusterError::Prerequisite {
+                    what: format!("{} (missing)", path.display()),
+                    fix: setup_fix(),
+                });
+            }
+        }
+        for command in ["socat", "nsenter", "ip", "umount"] {
+            let found = std::process::Command::new(command)
+                .arg("-V")
+                .output()
+                .is_ok();
+            if !found {
+                return Err(ClusterError::Prerequisite {
+                    what: format!("the `{command}` command (not on PATH)"),
+                    fix: setup_fix(),
+                });
+            }
+        }
+        let dir = dir.canonicalize().map_err(ClusterError::io(format!(
+            "resolve node binary directory {}",
+            dir.display()
+        )))?;
+        Ok(NodeBinaries { dir })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// The real nodes of one cluster, by its name and state directory.
+#[derive(Debug, Clone)]
+pub struct RealNodes {
+    pub cluster: String,
+    pub dir: PathBuf,
+}
+
+impl RealNodes {
+    pub fn netns(&self) -> NetNs {
+        NetNs::for_cluster(&self.cluster)
+    }
+
+    fn pid_dir(&self) -> PathBuf {
+        self.dir.join("pids")
+    }
+
+    fn log_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// The unix socket through which the host's forwarder reaches the apiserver in the
+    /// namespace (file system sockets are reachable across network namespaces).
+    fn apiserver_socket(&self) -> PathBuf {
+        self.dir.join("apiserver.sock")
+    }
+
+    fn node(&self, i: u32) -> kubelet::Node {
+        let dir = self.dir.join(format!("n{i}"));
+        kubelet::Node {
+            index: i,
+            name: kubelet::node_name(i),
+            ip: netns::node_ip(i),
+            containerd_socket: containerd::Layout { dir: dir.clone() }.socket(),
+            dir,
+            cgroup_root: cgroups::node_root(&self.cluster, i),
+        }
+    }
+
+    /// Component name -> (pid file, log), for `cluster status` and health checks.
+    pub fn component_files(&self) -> Vec<(String, PathBuf, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.pid_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_stem()?.to_str()?.to_string();
+                let log = self.log_dir().join(format!("{name}.log"));
+                Some((name, path, log))
+            })
+            .collect()
+    }
+
+    fn spawn(
+        &self,
+        ns: Option<&NetNs>,
+        component: &str,
+        program: &Path,
+        args: &[String],
+    ) -> Result<u32, ClusterError> {
+        for d in [self.pid_dir(), self.log_dir()] {
+            std::fs::create_dir_all(&d)
+                .map_err(ClusterError::io(format!("create {}", d.display())))?;
+        }
+        netns::spawn(
+            ns,
+            program,
+            args,
+            &self.log_dir().join(format!("{component}.log")),
+            &self.pid_dir().join(format!("{component}.pid")),
+        )
+    }
+
+    /// Before the control plane: the namespace with its addresses and the cgroup roots.
+    pub fn prepare(&self, nodes: u32) -> Result<Hierarchy, ClusterError> {
+        let hierarchy = cgroups::detect();
+        cgroups::create(&self.cluster, nodes, hierarchy)?;
+        self.netns().create(nodes)?;
+        Ok(hierarchy)
+    }
+
+    /// The forwarder pair: a socat in the namespace from the unix socket to the apiserver's
+    /// 127.0.0.1:`port` there, and one on the host from 127.0.0.1:`port` to the socket. The
+    /// kubeconfig's https://127.0.0.1:`port` is then valid on both sides.
+    pub fn start_forwarder(&self, port: u16) -> Result<(), ClusterError> {
+        let socket = self.apiserver_socket().display().to_string();
+        let socat = PathBuf::from("socat");
+        self.spawn(
+            Some(&self.netns()),
+            "forwarder-netns",
+            &socat,
+            &[
+                format!("UNIX-LISTEN:{socket},fork,unlink-early"),
+                format!("TCP:127.0.0.1:{port}"),
+            ],
+        )?;
+        self.spawn(
+            None,
+            "forwarder-host",
+            &socat,
+            &[
+                format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+                format!("UNIX-CONNECT:{socket}"),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Starts `nodes` containerds, imports the local images into each, then the kubelets.
+    pub fn start(
+        &self,
+        nodes: u32,
+        hierarchy: Hierarchy,
+        bins: &Binaries,
+        node_bins: &NodeBinaries,
+        knobs: &KubeletKnobs,
+        kubeconfig: &Path,
+    ) -> Result<(), ClusterError> {
+        let archives = images::write_all(&self.dir.join("images"), Path::new(images::BUSYBOX))?;
+        let ns = self.netns();
+        let ctr = node_bins.path("ctr");
+        for i in 0..nodes {
+            let node = self.node(i);
+            let layout = containerd::Layout {
+                dir: node.dir.clone(),
+            };
+            containerd::prepare(&layout, i, &node_bins.path("containerd-shim-runc-v2"))?;
+            self.spawn(
+                Some(&ns),
+                &format!("containerd-n{i}"),
+                &node_bins.path("containerd"),
+                &[format!("--config={}", layout.config().display())],
+            )?;
+            containerd::wait_ready(&ctr, &layout, Duration::from_secs(30))
+                .map_err(|e| self.dead_component().unwrap_or(e))?;
+            for archive in &archives {
+                containerd::import(&ctr, &layout, archive)?;
+            }
+            let config = node.config_path();
+            std::fs::write(&config, node.config(hierarchy, knobs))
+                .map_err(ClusterError::io(format!("write {}", config.display())))?;
+            self.spawn(
+                Some(&ns),
+                &format!("kubelet-n{i}"),
+                &bins.path("kubelet"),
+                &node.args(kubeconfig),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The first real-node component that is no longer running, with the tail of its log.
+    pub fn dead_component(&self) -> Option<ClusterError> {
+        self.component_files()
+            .into_iter()
+            .find_map(|(name, pid, log)| {
+                let alive = std::fs::read_to_string(&pid)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                    .is_some_and(super::local::pid_alive);
+                (!alive).then(|| ClusterError::ComponentExited {
+                    tail: super::local::tail(&log, 20),
+                    component: name,
+                    log,
+                })
+            })
+    }
+
+    /// Everything the nodes leave outside the processes that name the state directory: the
+    /// containers (killed through their cgroups), mounts (deepest first), cgroup directories
+    /// (deepest first), the namespace and its interfaces, and the kubelets' log links. Call it
+    /// after those processes are gone. Fails, listing them, if any is left.
+    pub fn teardown(&self) -> Result<(), ClusterError> {
+        let ns = self.netns();
+        let in_ns = ns.pids();
+        if !in_ns.is_empty() {
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .args(in_ns.iter().map(u32::to_string))
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let cgroups_left = cgroups::remove(&self.cluster);
+        let mounts_left = mounts::unmount_all(&self.dir);
+        if !mounts_left.is_empty() {
+            return Err(self.leftover(
+                "mounts",
+                mounts_left
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            ));
+        }
+        ns.delete()?;
+        remove_log_links(Path::new("/var/log/containers"), &self.dir);
+        if !cgroups_left.is_empty() {
+            return Err(self.leftover("cgroups", cgroups_left));
+        }
+        Ok(())
+    }
+
+    fn leftover(&self, what: &'static str, items: Vec<String>) -> ClusterError {
+        ClusterError::LeftoverState {
+            name: self.cluster.clone(),
+            what,
+            items,
+        }
+    }
+
+    /// What of the nodes is still there: processes in the namespace or the cgroups, mounts,
+    /// cgroup directories, the namespace. Empty after a clean tear-down.
+    pub fn leftovers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ns = self.netns();
+        if ns.exists() {
+            out.push(format!("network namespace {}", ns.name));
+        }
+        out.extend(
+            ns.pids()
+                .iter()
+                .map(|p| format!("process {p} in the namespace")),
+        );
+        out.extend(
+            cgroups::pids(&self.cluster)
+                .iter()
+                .map(|p| format!("process {p} in the cgroups")),
+        );
+        out.extend(
+            mounts::list(&self.dir)
+                .iter()
+                .map(|m| format!("mount {}", m.display())),
+        );
+        out.extend(
+            cgroups::leftovers(&self.cluster)
+                .into_iter()
+                .map(|c| format!("cgroup {c}")),
+        );
+        out
+    }
+}
+
+/// The kubelet links container logs into /var/log/containers; removes those pointing into
+/// the cluster's directory.
+fn remove_log_links(links: &Path, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(links) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if std::fs::read_link(e.path()).is_ok_and(|t| t.starts_with(dir)) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
