@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::{ClusterError, images};
 
@@ -184,6 +185,36 @@ pub fn import(ctr: &Path, l: &Layout, archive: &Path) -> Result<(), ClusterError
     })
 }
 
+/// Where shims put their sockets, whatever containerd's state directory: a name per task.
+const SHIM_SOCKET_DIR: &str = "/run/containerd/s";
+
+/// The socket a shim of this containerd serves task `id` of namespace `k8s.io` on: named
+/// after the SHA-256 of `<containerd address>/<namespace>/<id>`.
+fn shim_socket(l: &Layout, id: &str) -> PathBuf {
+    let key = format!("{}/k8s.io/{id}", l.socket().display());
+    let hex: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Path::new(SHIM_SOCKET_DIR).join(hex)
+}
+
+/// Removes the sockets of this node's shims. A shim removes its own when it exits, but not
+/// when it is killed; the task directories below the state dir still name them.
+pub fn remove_shim_sockets(l: &Layout) {
+    let tasks = l
+        .dir
+        .join("containerd-state/io.containerd.runtime.v2.task/k8s.io");
+    let Ok(entries) = std::fs::read_dir(tasks) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if let Some(id) = e.file_name().to_str() {
+            let _ = std::fs::remove_file(shim_socket(l, id));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +241,17 @@ mod tests {
         assert_eq!(
             cni["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
             "10.251.1.0/24"
+        );
+    }
+
+    #[test]
+    fn shim_sockets_are_named_like_containerd_names_them() {
+        // sha256("/a/containerd.sock/k8s.io/abc"), computed with sha256sum.
+        let l = Layout { dir: "/a".into() };
+        assert_eq!(
+            shim_socket(&l, "abc"),
+            Path::new("/run/containerd/s")
+                .join("6cea2601e37daba8a9ca335cc6ac92427579b815e05b344107045bb8bc3dc386")
         );
     }
 }

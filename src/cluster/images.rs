@@ -43,6 +43,9 @@ pub const ECHO: LocalImage = LocalImage {
 /// The programs both images have, as links to busybox in `/bin`.
 const APPLETS: [&str; 4] = ["echo", "sh", "sleep", "true"];
 
+/// busybox has no bash; scenarios' commands are `bash -c '...'`, which its sh runs alike.
+const BASH: &[u8] = b"#!/bin/sh\n# busybox sh standing in for bash\nexec /bin/sh \"$@\"\n";
+
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG_TYPE: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -113,7 +116,14 @@ fn layer(busybox: &[u8]) -> std::io::Result<Vec<u8>> {
         .map(|a| (format!("bin/{a}"), "busybox"))
         .collect();
     let links: Vec<(&str, &str)> = links.iter().map(|(p, t)| (p.as_str(), *t)).collect();
-    tar_of(&[("bin/", None), ("bin/busybox", Some(busybox))], &links)
+    tar_of(
+        &[
+            ("bin/", None),
+            ("bin/bash", Some(BASH)),
+            ("bin/busybox", Some(busybox)),
+        ],
+        &links,
+    )
 }
 
 /// The OCI image layout of `image`, as a tar archive.
@@ -265,6 +275,7 @@ mod tests {
             seen.push((e.path().unwrap().display().to_string(), link));
         }
         assert!(seen.contains(&("bin/busybox".into(), None)));
+        assert!(seen.contains(&("bin/bash".into(), None)));
         assert!(seen.contains(&("bin/echo".into(), Some("busybox".into()))));
         assert!(seen.contains(&("bin/sleep".into(), Some("busybox".into()))));
     }

@@ -10,6 +10,9 @@ use super::ClusterError;
 /// Label every kwok node carries; scenarios select it.
 pub const NODE_LABEL: (&str, &str) = ("type", "kwok");
 
+/// The taint that keeps everything but cronbench's load off kwok nodes.
+pub const KWOK_TAINT_KEY: &str = "kwok.x-k8s.io/node";
+
 /// The node name for index `i`.
 pub fn node_name(i: u32) -> String {
     format!("kwok-node-{i}")
@@ -34,7 +37,7 @@ fn node(name: &str) -> Result<Node, serde_json::Error> {
             },
         },
         "spec": {
-            "taints": [{ "key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule" }],
+            "taints": [{ "key": KWOK_TAINT_KEY, "value": "fake", "effect": "NoSchedule" }],
         },
         "status": { "allocatable": capacity, "capacity": capacity },
     }))

@@ -11,6 +11,7 @@ use super::cgroups::{self, Hierarchy};
 use super::kubelet::{self, KubeletKnobs};
 use super::netns::{self, NetNs};
 use super::{Binaries, ClusterError, binaries::cache_root, containerd, images, mounts};
+use crate::scenario::{Load, Scenario};
 
 /// What runs the pods of a local cluster.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -21,6 +22,37 @@ pub enum NodeRuntime {
     Kwok,
     /// Real kubelets with containerd run the pods
     Kubelet,
+}
+
+/// The node runtime of the local cluster behind `context`; kwok for any other cluster.
+pub fn node_runtime_of(context: &str) -> NodeRuntime {
+    context
+        .strip_prefix("cronbench-")
+        .and_then(|name| super::LocalCluster::new(name).ok())
+        .and_then(|cluster| cluster.info().ok().flatten())
+        .map_or(NodeRuntime::Kwok, |info| info.node_runtime)
+}
+
+/// Points a scenario's pods at real nodes: the local echo image (the only one the nodes have;
+/// nothing can be pulled), never pulled, and the real nodes' label instead of kwok's selector
+/// and toleration. Commands stay: the echo image runs `bash -c 'echo hello world'` too.
+pub fn target_real_nodes(load: &mut Load) {
+    load.image = images::ECHO.reference.into();
+    load.image_pull_policy = "Never".into();
+    let (key, kwok) = super::nodes::NODE_LABEL;
+    if load.node_selector.get(key).is_some_and(|v| v == kwok) {
+        load.node_selector
+            .insert(key.into(), kubelet::NODE_LABEL.1.into());
+    }
+    load.tolerations
+        .retain(|t| t.key.as_deref() != Some(super::nodes::KWOK_TAINT_KEY));
+}
+
+/// Adapts `scenario` to the cluster behind `context` (only kubelet-mode local clusters need it).
+pub fn adapt_scenario(context: &str, scenario: &mut Scenario) {
+    if node_runtime_of(context) == NodeRuntime::Kubelet {
+        target_real_nodes(&mut scenario.load);
+    }
 }
 
 /// The binaries real nodes need besides the cluster's: containerd, its shim and ctr (built by
@@ -118,6 +150,23 @@ impl RealNodes {
             dir,
             cgroup_root: cgroups::node_root(&self.cluster, i),
         }
+    }
+
+    /// The node directories `n<i>` that exist.
+    fn node_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix('n'))
+                    .is_some_and(|i| i.parse::<u32>().is_ok())
+            })
+            .collect()
     }
 
     /// Component name -> (pid file, log), for `cluster status` and health checks.
@@ -277,6 +326,9 @@ impl RealNodes {
             ));
         }
         ns.delete()?;
+        for node_dir in self.node_dirs() {
+            containerd::remove_shim_sockets(&containerd::Layout { dir: node_dir });
+        }
         remove_log_links(Path::new("/var/log/containers"), &self.dir);
         if !cgroups_left.is_empty() {
             return Err(self.leftover("cgroups", cgroups_left));
@@ -290,6 +342,16 @@ impl RealNodes {
             what,
             items,
         }
+    }
+
+    /// Processes of the nodes that need not name the state directory: everything in the
+    /// namespace or in the nodes' cgroups (containers).
+    pub fn pids(&self) -> Vec<u32> {
+        let mut out = self.netns().pids();
+        out.extend(cgroups::pids(&self.cluster));
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// What of the nodes is still there: processes in the namespace or the cgroups, mounts,
@@ -334,5 +396,50 @@ fn remove_log_links(links: &Path, dir: &Path) {
         if std::fs::read_link(e.path()).is_ok_and(|t| t.starts_with(dir)) {
             let _ = std::fs::remove_file(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Toleration;
+
+    #[test]
+    fn a_kwok_scenario_targets_real_nodes_with_the_local_image() {
+        let mut load = Load::default();
+        load.node_selector.insert("type".into(), "kwok".into());
+        load.node_selector.insert("zone".into(), "a".into());
+        load.tolerations = vec![
+            Toleration {
+                key: Some("kwok.x-k8s.io/node".into()),
+                operator: Some("Exists".into()),
+                value: None,
+                effect: Some("NoSchedule".into()),
+            },
+            Toleration {
+                key: Some("other".into()),
+                operator: Some("Exists".into()),
+                value: None,
+                effect: None,
+            },
+        ];
+        let command = load.command.clone();
+        target_real_nodes(&mut load);
+        assert_eq!(load.image, "cronbench.local/echo:1");
+        assert_eq!(load.image_pull_policy, "Never");
+        assert_eq!(load.node_selector["type"], "kubelet");
+        assert_eq!(load.node_selector["zone"], "a");
+        assert_eq!(load.tolerations.len(), 1);
+        assert_eq!(load.tolerations[0].key.as_deref(), Some("other"));
+        assert_eq!(load.command, command);
+    }
+
+    #[test]
+    fn clusters_that_are_not_local_keep_kwok_semantics() {
+        assert_eq!(node_runtime_of("kind-x"), NodeRuntime::Kwok);
+        assert_eq!(
+            node_runtime_of("cronbench-k10-never-started"),
+            NodeRuntime::Kwok
+        );
     }
 }
