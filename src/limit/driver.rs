@@ -402,9 +402,9 @@ impl Ctx<'_> {
                 (end_ms - MINUTE_MS + (self.criteria.start_within_s * 1000.0) as i64 + CATCH_UP_MS)
                     .min(end_ms);
             sleep_until_ms(start_ms).await;
-            let before = metrics::snapshot(self.endpoints).await;
+            let before = metrics::snapshot(self.client, self.endpoints).await;
             sleep_until_ms(judge_ms).await;
-            let after = metrics::snapshot(self.endpoints).await;
+            let after = metrics::snapshot(self.client, self.endpoints).await;
 
             let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
             let counts = read_ledger(self.log_path)?.counts(
@@ -436,7 +436,7 @@ impl Ctx<'_> {
             let obs = Observation {
                 cronjobs: n,
                 sustainable: verdict.sustainable,
-                achieved_per_minute: Some(counts.started_per_minute),
+                achieved_per_minute: Some(counts.achieved_per_minute),
                 remaining: self.remaining(),
                 next_step: self.step_estimate(),
             };
@@ -446,6 +446,7 @@ impl Ctx<'_> {
                 n,
                 counts,
                 &results,
+                judge_ms - start_ms,
                 metrics::between(&before, &after),
                 verdict,
             ));

@@ -1,6 +1,7 @@
 //! The components' own view of a step, from their `/metrics` (Prometheus text format): the
 //! CronJob controller's job-creation skew and work queue, the Job controller's queue, the
-//! controller manager's client-side throttling and the scheduler's pending pods.
+//! controller manager's client-side throttling, the scheduler's pending pods, and the
+//! apiserver's request latency, in-flight and queued requests, rejections and etcd latency.
 //!
 //! The parser is a few lines for the few series read here (no labels beyond exact matches, no
 //! exemplars, no timestamps kept); a full client library would bring a registry and an HTTP
@@ -115,6 +116,13 @@ pub struct Snapshot {
     pub rate_limiter_sum_s: Option<f64>,
     pub rate_limiter_count: Option<f64>,
     pub scheduler_pending_pods: Option<f64>,
+    pub apiserver_post_sum_s: Option<f64>,
+    pub apiserver_post_count: Option<f64>,
+    pub apiserver_inflight: Option<f64>,
+    pub apiserver_inqueue: Option<f64>,
+    pub apiserver_rejected_429: Option<f64>,
+    pub etcd_request_sum_s: Option<f64>,
+    pub etcd_request_count: Option<f64>,
     /// Components that could not be scraped, with why.
     pub unreachable: BTreeMap<String, String>,
 }
@@ -151,6 +159,23 @@ impl Snapshot {
     pub fn add_scheduler(&mut self, samples: &[Sample]) {
         self.scheduler_pending_pods = sum(samples, "scheduler_pending_pods", &[]);
     }
+
+    pub fn add_apiserver(&mut self, samples: &[Sample]) {
+        let post = [("verb", "POST")];
+        self.apiserver_post_sum_s = sum(samples, "apiserver_request_duration_seconds_sum", &post);
+        self.apiserver_post_count = sum(samples, "apiserver_request_duration_seconds_count", &post);
+        self.apiserver_inflight = sum(samples, "apiserver_current_inflight_requests", &[]);
+        self.apiserver_inqueue = sum(
+            samples,
+            "apiserver_flowcontrol_current_inqueue_requests",
+            &[],
+        );
+        // Absent until the first rejection: none yet is zero.
+        self.apiserver_rejected_429 =
+            Some(sum(samples, "apiserver_request_total", &[("code", "429")]).unwrap_or(0.0));
+        self.etcd_request_sum_s = sum(samples, "etcd_request_duration_seconds_sum", &[]);
+        self.etcd_request_count = sum(samples, "etcd_request_duration_seconds_count", &[]);
+    }
 }
 
 /// What the components said about one step: means over the step (from counter deltas) and
@@ -166,6 +191,21 @@ pub struct StepMetrics {
     /// Mean client-side throttling wait per request of the controller manager, seconds.
     pub kcm_rate_limiter_wait_mean_s: Option<f64>,
     pub scheduler_pending_pods_end: Option<f64>,
+    /// Mean latency of the apiserver's POST (create) requests, seconds.
+    #[serde(default)]
+    pub apiserver_create_mean_s: Option<f64>,
+    /// Requests executing in the apiserver at the step's end.
+    #[serde(default)]
+    pub apiserver_inflight_end: Option<f64>,
+    /// Requests queued by API Priority and Fairness at the step's end.
+    #[serde(default)]
+    pub apiserver_inqueue_end: Option<f64>,
+    /// Requests the apiserver rejected with 429 during the step.
+    #[serde(default)]
+    pub apiserver_rejected_429: Option<f64>,
+    /// Mean latency of the apiserver's etcd requests, seconds.
+    #[serde(default)]
+    pub etcd_request_mean_s: Option<f64>,
     pub unreachable: BTreeMap<String, String>,
 }
 
@@ -206,6 +246,23 @@ pub fn between(a: &Snapshot, b: &Snapshot) -> StepMetrics {
             b.rate_limiter_count,
         ),
         scheduler_pending_pods_end: b.scheduler_pending_pods,
+        apiserver_create_mean_s: mean_delta(
+            a.apiserver_post_sum_s,
+            a.apiserver_post_count,
+            b.apiserver_post_sum_s,
+            b.apiserver_post_count,
+        ),
+        apiserver_inflight_end: b.apiserver_inflight,
+        apiserver_inqueue_end: b.apiserver_inqueue,
+        apiserver_rejected_429: b
+            .apiserver_rejected_429
+            .map(|n| n - a.apiserver_rejected_429.unwrap_or(0.0)),
+        etcd_request_mean_s: mean_delta(
+            a.etcd_request_sum_s,
+            a.etcd_request_count,
+            b.etcd_request_sum_s,
+            b.etcd_request_count,
+        ),
         unreachable,
     }
 }
@@ -267,6 +324,11 @@ pub async fn scrape(host: &str) -> Result<Vec<Sample>, String> {
     config.accept_invalid_certs = true;
     config.read_timeout = Some(std::time::Duration::from_secs(10));
     let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+    scrape_with(&client).await
+}
+
+/// GETs `/metrics` from the server `client` talks to (for the apiserver: the run's own client).
+pub async fn scrape_with(client: &kube::Client) -> Result<Vec<Sample>, String> {
     // A plain GET of /metrics, built by kube's request builder (so no direct `http` dependency).
     let req = kube::core::Request::new("")
         .get("metrics", &Default::default())
@@ -275,9 +337,15 @@ pub async fn scrape(host: &str) -> Result<Vec<Sample>, String> {
     Ok(parse(&text))
 }
 
-/// One snapshot of every endpoint given.
-pub async fn snapshot(endpoints: &BTreeMap<Component, String>) -> Snapshot {
+/// One snapshot of the apiserver (through `client`) and of every endpoint given.
+pub async fn snapshot(client: &kube::Client, endpoints: &BTreeMap<Component, String>) -> Snapshot {
     let mut snap = Snapshot::default();
+    match scrape_with(client).await {
+        Ok(samples) => snap.add_apiserver(&samples),
+        Err(e) => {
+            snap.unreachable.insert("kube-apiserver".into(), e);
+        }
+    }
     if endpoints.is_empty() {
         snap.unreachable.insert(
             "components".into(),
@@ -363,8 +431,45 @@ garbage line without value
         assert_eq!(m.kcm_rate_limiter_wait_mean_s, Some(1.0));
         assert_eq!(m.cronjob_queue_depth_end, Some(7.0));
         assert_eq!(m.scheduler_pending_pods_end, Some(3.0));
+        assert_eq!(m.apiserver_rejected_429, None);
         // No new samples: no mean.
         assert_eq!(between(&a, &a).cronjob_job_creation_skew_mean_s, None);
+    }
+
+    #[test]
+    fn apiserver_series_give_create_latency_queues_and_rejections() {
+        let before = parse(
+            r#"apiserver_request_duration_seconds_sum{verb="POST",resource="jobs"} 1
+apiserver_request_duration_seconds_count{verb="POST",resource="jobs"} 10
+apiserver_request_duration_seconds_sum{verb="GET",resource="jobs"} 50
+apiserver_request_duration_seconds_count{verb="GET",resource="jobs"} 10
+etcd_request_duration_seconds_sum{operation="create",type="*batch.Job"} 0.5
+etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 100
+"#,
+        );
+        let after = parse(
+            r#"apiserver_request_duration_seconds_sum{verb="POST",resource="jobs"} 3
+apiserver_request_duration_seconds_count{verb="POST",resource="jobs"} 20
+apiserver_request_duration_seconds_sum{verb="GET",resource="jobs"} 99
+apiserver_request_duration_seconds_count{verb="GET",resource="jobs"} 11
+apiserver_current_inflight_requests{request_kind="mutating"} 4
+apiserver_current_inflight_requests{request_kind="readOnly"} 2
+apiserver_flowcontrol_current_inqueue_requests{flow_schema="a",priority_level="b"} 5
+apiserver_request_total{code="429",verb="POST",resource="jobs"} 7
+apiserver_request_total{code="201",verb="POST",resource="jobs"} 20
+etcd_request_duration_seconds_sum{operation="create",type="*batch.Job"} 1.5
+etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
+"#,
+        );
+        let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
+        a.add_apiserver(&before);
+        b.add_apiserver(&after);
+        let m = between(&a, &b);
+        assert_eq!(m.apiserver_create_mean_s, Some(0.2));
+        assert_eq!(m.apiserver_inflight_end, Some(6.0));
+        assert_eq!(m.apiserver_inqueue_end, Some(5.0));
+        assert_eq!(m.apiserver_rejected_429, Some(7.0));
+        assert_eq!(m.etcd_request_mean_s, Some(0.01));
     }
 
     #[test]

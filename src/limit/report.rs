@@ -53,12 +53,15 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    /// Latencies and per-node rates from the step window's analysis.
+    /// Latencies and per-node rates from the step window's analysis. The log is read
+    /// `observed_ms` after the window's start (before its end), so per-node rates divide the
+    /// pods started by that time, not by the whole window.
     pub fn from_results(
         step: u32,
         cronjobs: u32,
         counts: StepCounts,
         results: &Results,
+        observed_ms: i64,
         metrics: StepMetrics,
         verdict: StepVerdict,
     ) -> StepRecord {
@@ -79,15 +82,19 @@ impl StepRecord {
                     })
             })
             .collect();
+        let observed_min = observed_ms as f64 / 60_000.0;
         let nodes = results
             .nodes
             .iter()
-            .map(|n| NodeRate {
-                node: n.node.clone(),
-                started: n.started,
-                started_per_minute: n.started_per_minute_mean,
-                started_per_second: n.started_per_minute_mean.map(|m| m / 60.0),
-                peak_per_second: n.peak_per_second,
+            .map(|n| {
+                let per_minute = (observed_min > 0.0).then(|| n.started as f64 / observed_min);
+                NodeRate {
+                    node: n.node.clone(),
+                    started: n.started,
+                    started_per_minute: per_minute,
+                    started_per_second: per_minute.map(|m| m / 60.0),
+                    peak_per_second: n.peak_per_second,
+                }
             })
             .collect();
         StepRecord {
@@ -222,6 +229,18 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
     }
     if let Some(p) = at.scheduler_pending_pods_end {
         out.push(format!("scheduler_pending_pods {p:.0} at the step's end"));
+    }
+    if at.apiserver_create_mean_s.is_some() || at.apiserver_inflight_end.is_some() {
+        out.push(format!(
+            "kube-apiserver: create (POST) latency mean {} s (lowest load: {} s), etcd request mean {} s (lowest load: {} s), {} requests in flight and {} queued by priority and fairness at the step's end, {} rejected with 429",
+            f(at.apiserver_create_mean_s),
+            f(base.apiserver_create_mean_s),
+            f(at.etcd_request_mean_s),
+            f(base.etcd_request_mean_s),
+            f(at.apiserver_inflight_end),
+            f(at.apiserver_inqueue_end),
+            f(at.apiserver_rejected_429),
+        ));
     }
     for (c, why) in &at.unreachable {
         out.push(format!("{c} metrics unreachable: {why}"));

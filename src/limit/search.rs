@@ -2,10 +2,16 @@
 //! never reads a clock. The driver holds a step at the load [`Action::Hold`] names, judges it,
 //! and feeds the verdict back with [`Search::step`].
 //!
-//! Ramp: multiply the load by `factor` while steps are sustainable. Bisect: between the last
+//! Ramp: multiply the load by `factor` while steps are sustainable. Narrow: between the last
 //! sustainable and the first unsustainable load until `(hi - lo) / lo <= precision` (or the
 //! interval is one CronJob wide). Either phase ends when the next step would not fit in the
 //! remaining time budget, or when the ramp reaches `max_cronjobs`.
+//!
+//! Narrowing is guided by the overload itself: an unsustainable step reports the rate at which
+//! its runs did start on time, which under overload is close to the capacity (measured: 140
+//! per minute offered 200, for a limit of 137). The next probe sits just below that estimate;
+//! when it holds, the probe after it sits at the precision's edge above it, so that a failure
+//! there ends the search. Without an estimate inside the interval, it bisects.
 
 use std::time::Duration;
 
@@ -41,8 +47,9 @@ pub struct Observation {
     /// The load the step held.
     pub cronjobs: u32,
     pub sustainable: bool,
-    /// For an unsustainable step: the rate (jobs per minute) at which runs did start. Under
-    /// overload this is close to the capacity, so it is a better next probe than a midpoint.
+    /// For an unsustainable step: the rate (jobs per minute) at which runs did start on time.
+    /// Under overload this is close to the capacity, so it is a better next probe than a
+    /// midpoint.
     pub achieved_per_minute: Option<f64>,
     /// Time left in the budget now.
     pub remaining: Duration,
@@ -105,6 +112,9 @@ pub enum Action {
 pub struct Search {
     pub config: SearchConfig,
     pub state: State,
+    /// The capacity estimate from the last unsustainable step, until a probe guided by it
+    /// holds twice (then it is stale: the capacity is above it).
+    estimate: Option<f64>,
 }
 
 impl Search {
@@ -112,6 +122,7 @@ impl Search {
         Search {
             config,
             state: State::Start,
+            estimate: None,
         }
     }
 
@@ -178,12 +189,17 @@ impl Search {
                 if obs.remaining < obs.next_step {
                     return self.finish(lo, Some(hi), StopReason::Budget);
                 }
-                let hint = if obs.sustainable {
-                    None
+                let guided = if obs.sustainable {
+                    // The estimate served once; the edge probe is its last use.
+                    self.estimate
+                        .take()
+                        .filter(|&e| obs.cronjobs >= guess(e))
+                        .map(|_| edge(floor, self.config.precision))
                 } else {
-                    obs.achieved_per_minute
+                    self.estimate = obs.achieved_per_minute.filter(|e| e.is_finite());
+                    self.estimate.map(guess)
                 };
-                probe(floor, hi, hint)
+                probe(floor, hi, guided)
             }
             // A sustainable bisect step always leaves `hi` set; ramp with no `hi` is above.
             (lo, None) => return self.finish(lo, None, StopReason::Ceiling),
@@ -234,20 +250,22 @@ pub fn converged(lo: u32, hi: u32, precision: f64) -> bool {
     hi <= lo + 1 || (lo > 0 && f64::from(hi - lo) / f64::from(lo) <= precision)
 }
 
-/// The next load to try strictly inside `(lo, hi)`: the rate achieved under overload when it
-/// falls well below the midpoint (slightly below that rate, so it is likely to hold), else the
+/// A probe just below a capacity estimate, so that it is likely to hold.
+fn guess(estimate: f64) -> u32 {
+    (estimate * 0.97).floor().max(0.0) as u32
+}
+
+/// The load at the precision's edge above `lo`: if it fails, the search has converged.
+fn edge(lo: u32, precision: f64) -> u32 {
+    lo + (f64::from(lo) * precision).floor().max(1.0) as u32
+}
+
+/// The next load to try strictly inside `(lo, hi)`: the guided one when it is inside, else the
 /// midpoint.
-fn probe(lo: u32, hi: u32, hint: Option<f64>) -> u32 {
+fn probe(lo: u32, hi: u32, guided: Option<u32>) -> u32 {
     let mid = lo + (hi - lo) / 2;
-    let inside = |n: u32| n > lo && n < hi;
-    let from_hint = hint
-        .filter(|h| h.is_finite())
-        .map(|h| (h * 0.97).floor().max(0.0) as u32)
-        // Only in the lower quarter: there it saves steps. Just below a failed load it would
-        // spend a step on what is most likely another failure (a step run right after an
-        // overload starts more runs per minute than the cluster sustains, while it catches up).
-        .filter(|&n| inside(n) && n < mid && mid - n > (hi - lo) / 4);
-    from_hint
+    guided
+        .filter(|&n| n > lo && n < hi)
         .unwrap_or(mid)
         .clamp(lo + 1, hi.saturating_sub(1).max(lo + 1))
 }
@@ -355,38 +373,70 @@ mod tests {
         assert_eq!(o.reason, StopReason::Ceiling);
     }
 
-    #[test]
-    fn the_overload_rate_is_the_next_probe() {
+    /// Drives a search against a cluster of capacity `capacity` whose overloaded steps start
+    /// `achieved(offered)` runs per minute on time.
+    fn run_guided(capacity: u32, achieved: impl Fn(u32) -> f64) -> (Outcome, Vec<u32>) {
         let mut s = Search::new(SearchConfig::default());
-        assert_eq!(s.begin(LOTS, STEP), Action::Hold { cronjobs: 50 });
-        assert_eq!(s.step(obs(50, true)), Action::Hold { cronjobs: 100 });
-        assert_eq!(s.step(obs(100, true)), Action::Hold { cronjobs: 200 });
-        // 200 offered, 125 started per minute: probe just below 125, not at 150.
-        let a = s.step(Observation {
-            achieved_per_minute: Some(125.0),
-            ..obs(200, false)
-        });
-        assert_eq!(a, Action::Hold { cronjobs: 121 });
-        // A hint near or above the midpoint adds nothing: bisect.
-        let mut s2 = Search::new(SearchConfig::default());
-        s2.state = State::Bisect {
-            lo: 100,
-            hi: 200,
-            current: 200,
+        let mut held = Vec::new();
+        let mut action = s.begin(LOTS, STEP);
+        while let Action::Hold { cronjobs } = action {
+            held.push(cronjobs);
+            assert!(held.len() < 50, "search does not terminate: {held:?}");
+            let ok = cronjobs <= capacity;
+            action = s.step(Observation {
+                achieved_per_minute: (!ok).then(|| achieved(cronjobs)),
+                ..obs(cronjobs, ok)
+            });
+        }
+        let Action::Finish(o) = action else {
+            unreachable!()
         };
-        let a = s2.step(Observation {
-            achieved_per_minute: Some(160.0),
-            ..obs(200, false)
-        });
-        assert_eq!(a, Action::Hold { cronjobs: 150 });
-        let mut s3 = Search::new(SearchConfig::default());
-        s3.state = State::Bisect {
+        (o, held)
+    }
+
+    #[test]
+    fn the_overload_rate_guides_the_next_probes() {
+        // As measured with default controller-manager settings: 200 offered, 140 on time.
+        let (o, held) = run_guided(137, |_| 140.0);
+        assert_eq!(held, vec![50, 100, 200, 135, 148]);
+        assert_eq!((o.sustainable, o.unsustainable), (Some(135), Some(148)));
+        assert_eq!(o.reason, StopReason::Converged);
+        // The raised settings: 800 offered, 533 on time.
+        let (o, held) = run_guided(520, |_| 533.0);
+        assert_eq!(held, vec![50, 100, 200, 400, 800, 517, 568]);
+        assert!(converged(
+            o.sustainable.unwrap(),
+            o.unsustainable.unwrap(),
+            0.10
+        ));
+    }
+
+    #[test]
+    fn a_wrong_estimate_costs_steps_but_never_the_bracket() {
+        for capacity in [7, 49, 123, 180, 333, 1999] {
+            for factor in [0.2, 0.9, 1.0, 1.3, 5.0] {
+                let (o, held) = run_guided(capacity, |_| f64::from(capacity) * factor);
+                let lo = o.sustainable.unwrap_or(0);
+                let hi = o.unsustainable.unwrap();
+                assert!(
+                    lo <= capacity && capacity < hi,
+                    "{capacity} x{factor}: {held:?}"
+                );
+                assert!(converged(lo, hi, 0.10), "{capacity} x{factor}: {held:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_estimate_below_what_held_bisects() {
+        let mut s = Search::new(SearchConfig::default());
+        s.state = State::Bisect {
             lo: 400,
             hi: 800,
             current: 800,
         };
-        let a = s3.step(Observation {
-            achieved_per_minute: Some(737.0),
+        let a = s.step(Observation {
+            achieved_per_minute: Some(300.0),
             ..obs(800, false)
         });
         assert_eq!(a, Action::Hold { cronjobs: 600 });
