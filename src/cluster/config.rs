@@ -125,16 +125,24 @@ fn delay(ms: u64, jitter_ms: u64) -> Value {
 /// A component flag: `(component, flag, value)`.
 pub type Flag = (&'static str, &'static str, String);
 
-/// The whole `--config` file for `kwokctl create cluster`; `extra` flags come after the knobs.
+/// What a kubelet-mode cluster adds to the configuration: component flags (after the knobs)
+/// and fixed ports for components (kwokctl `options` keys such as `kubeSchedulerPort`).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub flags: Vec<Flag>,
+    pub ports: Vec<(&'static str, u16)>,
+}
+
+/// The whole `--config` file for `kwokctl create cluster`.
 pub fn render(
     bins: &Binaries,
     port: u16,
     knobs: &Knobs,
     delays: &StageDelays,
-    extra: &[Flag],
+    extra: &Extra,
 ) -> String {
     let path = |name: &str| bins.path(name).display().to_string();
-    let options = json!({
+    let mut options = json!({
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": {
@@ -148,8 +156,13 @@ pub fn render(
             "etcdBinary": path("etcd"),
             "kwokControllerBinary": path("kwok"),
         },
-        "componentsPatches": components_patches(knobs, extra),
+        "componentsPatches": components_patches(knobs, &extra.flags),
     });
+    if let Some(opts) = options["options"].as_object_mut() {
+        for (key, port) in &extra.ports {
+            opts.insert((*key).into(), json!(port));
+        }
+    }
     let mut docs = vec![options];
     docs.extend(stages(delays));
     docs.iter()
@@ -342,7 +355,7 @@ mod tests {
             6443,
             &Knobs::default(),
             &StageDelays::default(),
-            &[],
+            &Extra::default(),
         );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
         for patch in first["componentsPatches"].as_array().unwrap() {
@@ -366,7 +379,13 @@ mod tests {
             max_requests_inflight: Some(1000),
             ..Knobs::default()
         };
-        let cfg = render(&bins(), 6443, &knobs, &StageDelays::default(), &[]);
+        let cfg = render(
+            &bins(),
+            6443,
+            &knobs,
+            &StageDelays::default(),
+            &Extra::default(),
+        );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
         let patches = first["componentsPatches"].as_array().unwrap();
         assert_eq!(patches.len(), 3, "one patch per component: {patches:?}");
@@ -392,7 +411,10 @@ mod tests {
             6443,
             &Knobs::default(),
             &StageDelays::default(),
-            &extra,
+            &Extra {
+                flags: extra.to_vec(),
+                ports: vec![("kubeSchedulerPort", 7001)],
+            },
         );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
         let patches = first["componentsPatches"].as_array().unwrap();
@@ -402,6 +424,7 @@ mod tests {
             .unwrap();
         assert_eq!(api["extraArgs"][0]["value"], "10.250.0.1");
         assert!(patches.iter().any(|p| p["name"] == "kwok-controller"));
+        assert_eq!(first["options"]["kubeSchedulerPort"], 7001);
     }
 
     #[test]
@@ -411,7 +434,7 @@ mod tests {
             pod_start_jitter_ms: 0,
             pod_run_ms: 250,
         };
-        let cfg = render(&bins(), 6443, &Knobs::default(), &d, &[]);
+        let cfg = render(&bins(), 6443, &Knobs::default(), &d, &Extra::default());
         let docs: Vec<Value> = cfg
             .split("\n---\n")
             .map(|s| serde_json::from_str(s).unwrap())

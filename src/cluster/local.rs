@@ -195,7 +195,8 @@ impl LocalCluster {
         let port = pick_port(opts.port)?;
         std::fs::create_dir_all(&self.dir)
             .map_err(ClusterError::io(format!("create {}", self.dir.display())))?;
-        let mut extra = Vec::new();
+        let mut extra = config::Extra::default();
+        let mut forwarded = vec![port];
         let mut hierarchy = None;
         if opts.runtime == NodeRuntime::Kubelet {
             match self.real_nodes().prepare(opts.nodes) {
@@ -205,7 +206,22 @@ impl LocalCluster {
                     return Err(e);
                 }
             }
-            extra = real_node_flags();
+            // The controller manager's and scheduler's metrics (find-limit reads them) on
+            // ports that are free on the host too, so that they can be forwarded there.
+            while forwarded.len() < 3 {
+                let p = pick_port(None)?;
+                if !forwarded.contains(&p) {
+                    forwarded.push(p);
+                }
+            }
+            let (kcm, scheduler) = (forwarded[1], forwarded[2]);
+            extra = config::Extra {
+                flags: real_node_flags(),
+                ports: vec![
+                    ("kubeControllerManagerPort", kcm),
+                    ("kubeSchedulerPort", scheduler),
+                ],
+            };
         }
         let config_path = self.dir.join("kwokctl.yaml");
         let cfg = config::render(bins, port, &opts.knobs, &opts.delays, &extra);
@@ -258,7 +274,7 @@ impl LocalCluster {
             let label = match (&node_bins, hierarchy) {
                 (Some(node_bins), Some(hierarchy)) => {
                     let real = self.real_nodes();
-                    real.start_forwarder(port)?;
+                    real.start_forwarders(&forwarded)?;
                     real.start(
                         opts.nodes,
                         hierarchy,

@@ -134,10 +134,10 @@ impl RealNodes {
         self.dir.join("logs")
     }
 
-    /// The unix socket through which the host's forwarder reaches the apiserver in the
-    /// namespace (file system sockets are reachable across network namespaces).
-    fn apiserver_socket(&self) -> PathBuf {
-        self.dir.join("apiserver.sock")
+    /// The unix socket through which the host's forwarder of `port` reaches the namespace
+    /// (file system sockets are reachable across network namespaces).
+    fn forward_socket(&self, port: u16) -> PathBuf {
+        self.dir.join(format!("forward-{port}.sock"))
     }
 
     fn node(&self, i: u32) -> kubelet::Node {
@@ -213,30 +213,32 @@ impl RealNodes {
         Ok(hierarchy)
     }
 
-    /// The forwarder pair: a socat in the namespace from the unix socket to the apiserver's
+    /// One forwarder pair per port: a socat in the namespace from a unix socket to
     /// 127.0.0.1:`port` there, and one on the host from 127.0.0.1:`port` to the socket. The
-    /// kubeconfig's https://127.0.0.1:`port` is then valid on both sides.
-    pub fn start_forwarder(&self, port: u16) -> Result<(), ClusterError> {
-        let socket = self.apiserver_socket().display().to_string();
+    /// kubeconfig's https://127.0.0.1:`port` of the apiserver is then valid on both sides.
+    pub fn start_forwarders(&self, ports: &[u16]) -> Result<(), ClusterError> {
         let socat = PathBuf::from("socat");
-        self.spawn(
-            Some(&self.netns()),
-            "forwarder-netns",
-            &socat,
-            &[
-                format!("UNIX-LISTEN:{socket},fork,unlink-early"),
-                format!("TCP:127.0.0.1:{port}"),
-            ],
-        )?;
-        self.spawn(
-            None,
-            "forwarder-host",
-            &socat,
-            &[
-                format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-                format!("UNIX-CONNECT:{socket}"),
-            ],
-        )?;
+        for port in ports {
+            let socket = self.forward_socket(*port).display().to_string();
+            self.spawn(
+                Some(&self.netns()),
+                &format!("forwarder-{port}-netns"),
+                &socat,
+                &[
+                    format!("UNIX-LISTEN:{socket},fork,unlink-early"),
+                    format!("TCP:127.0.0.1:{port}"),
+                ],
+            )?;
+            self.spawn(
+                None,
+                &format!("forwarder-{port}-host"),
+                &socat,
+                &[
+                    format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+                    format!("UNIX-CONNECT:{socket}"),
+                ],
+            )?;
+        }
         Ok(())
     }
 
