@@ -16,9 +16,9 @@ pub const NODE_LABEL: (&str, &str) = ("type", "kubelet");
 /// default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct KubeletKnobs {
-    /// kubelet kubeAPIQPS (default 50)
+    /// kubelet kubeAPIQPS (default 50; a whole number: the field is an int32)
     #[arg(long)]
-    pub kubelet_api_qps: Option<f32>,
+    pub kubelet_api_qps: Option<u32>,
     /// kubelet kubeAPIBurst (default 100)
     #[arg(long)]
     pub kubelet_api_burst: Option<u32>,
@@ -164,14 +164,14 @@ mod tests {
     #[test]
     fn knobs_that_are_set_reach_the_configuration() {
         let knobs = KubeletKnobs {
-            kubelet_api_qps: Some(200.0),
+            kubelet_api_qps: Some(200),
             kubelet_api_burst: Some(400),
             kubelet_serialize_image_pulls: Some(false),
             kubelet_max_parallel_image_pulls: Some(5),
         };
         let cfg: serde_json::Value =
             serde_json::from_str(&node().config(Hierarchy::V1, &knobs)).unwrap();
-        assert_eq!(cfg["kubeAPIQPS"], 200.0);
+        assert_eq!(cfg["kubeAPIQPS"], 200);
         assert_eq!(cfg["kubeAPIBurst"], 400);
         assert_eq!(cfg["serializeImagePulls"], false);
         assert_eq!(cfg["maxParallelImagePulls"], 5);

@@ -297,7 +297,20 @@ impl LocalCluster {
                 NodeRuntime::Kwok => Duration::from_secs(60),
                 NodeRuntime::Kubelet => Duration::from_secs(60 + 30 * u64::from(opts.nodes)),
             };
-            nodes::wait_ready(&client, label, opts.nodes, timeout).await
+            // A component that dies while the nodes come up (a kubelet refusing its
+            // configuration, say) fails at once, not at the timeout.
+            let died = async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if let Some(e) = self.dead_component() {
+                        return Err(e);
+                    }
+                }
+            };
+            tokio::select! {
+                ready = nodes::wait_ready(&client, label, opts.nodes, timeout) => ready,
+                dead = died => dead,
+            }
         };
         if let Err(e) = ready.await {
             let e = self.dead_component().unwrap_or(e);

@@ -170,8 +170,12 @@ pub fn spawn(
         .process_group(0)
         .spawn()
         .map_err(|e| ClusterError::Prerequisite {
-            what: format!("`nsenter` to start {} ({e})", program.display()),
-            fix: "install util-linux".into(),
+            what: format!(
+                "to start {}{} ({e})",
+                program.display(),
+                if ns.is_some() { " with nsenter" } else { "" }
+            ),
+            fix: "run `scripts/setup` (nsenter is in util-linux, socat in its own package)".into(),
         })?;
     // nsenter execs the program: the child's pid is the program's.
     let pid = child.id();

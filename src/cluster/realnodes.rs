@@ -437,6 +437,20 @@ mod tests {
     }
 
     #[test]
+    fn only_log_links_into_the_cluster_are_removed() {
+        let base = std::env::temp_dir().join(format!("cb-links-{}", std::process::id()));
+        let links = base.join("containers");
+        std::fs::create_dir_all(&links).unwrap();
+        let ours = base.join("cluster/n0/pod-logs/x.log");
+        std::os::unix::fs::symlink(&ours, links.join("ours.log")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere/y.log", links.join("theirs.log")).unwrap();
+        remove_log_links(&links, &base.join("cluster"));
+        assert!(std::fs::symlink_metadata(links.join("ours.log")).is_err());
+        assert!(std::fs::symlink_metadata(links.join("theirs.log")).is_ok());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn clusters_that_are_not_local_keep_kwok_semantics() {
         assert_eq!(node_runtime_of("kind-x"), NodeRuntime::Kwok);
         assert_eq!(
