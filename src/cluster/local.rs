@@ -123,12 +123,21 @@ impl LocalCluster {
         }
     }
 
-    /// The components kwokctl started, with whether each is alive.
+    /// The components kwokctl started, and in kubelet mode the nodes' kubelets, containerds
+    /// and forwarders, with whether each is alive.
     pub fn components(&self) -> Vec<ComponentStatus> {
-        let pids = self.kwok_cluster_dir().join("pids");
-        let mut out: Vec<ComponentStatus> = self
-            .real_nodes()
-            .component_files()
+        let kwok = self.kwok_cluster_dir();
+        let mut files = self.real_nodes().component_files();
+        if let Ok(entries) = std::fs::read_dir(kwok.join("pids")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if let Some(component) = path.file_stem().and_then(|s| s.to_str()) {
+                    let log = kwok.join("logs").join(format!("{component}.log"));
+                    files.push((component.to_string(), path.clone(), log));
+                }
+            }
+        }
+        let mut out: Vec<ComponentStatus> = files
             .into_iter()
             .map(|(component, pid_file, log)| {
                 let pid = std::fs::read_to_string(&pid_file)
@@ -142,27 +151,6 @@ impl LocalCluster {
                 }
             })
             .collect();
-        let Ok(entries) = std::fs::read_dir(&pids) else {
-            return out;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(component) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            let pid = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok());
-            out.push(ComponentStatus {
-                component: component.to_string(),
-                pid,
-                running: pid.is_some_and(pid_alive),
-                log: self
-                    .kwok_cluster_dir()
-                    .join("logs")
-                    .join(format!("{component}.log")),
-            });
-        }
         out.sort_by(|a, b| a.component.cmp(&b.component));
         out
     }
@@ -442,9 +430,6 @@ impl LocalCluster {
     }
 
     fn dead_component(&self) -> Option<ClusterError> {
-        if let Some(e) = self.real_nodes().dead_component() {
-            return Some(e);
-        }
         let dead = self.components().into_iter().find(|c| !c.running)?;
         Some(ClusterError::ComponentExited {
             tail: tail(&dead.log, 20),
@@ -542,7 +527,7 @@ fn real_node_flags() -> Vec<config::Flag> {
     ]
 }
 
-pub(crate) fn pid_alive(pid: u32) -> bool {
+fn pid_alive(pid: u32) -> bool {
     // A zombie has a /proc entry but is dead.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -553,7 +538,7 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-pub(crate) fn tail(path: &Path, lines: usize) -> String {
+fn tail(path: &Path, lines: usize) -> String {
     match std::fs::read_to_string(path) {
         Ok(s) => tail_str(&s, lines),
         Err(e) => format!("(could not read: {e})"),

@@ -267,8 +267,8 @@ impl RealNodes {
                 &node_bins.path("containerd"),
                 &[format!("--config={}", layout.config().display())],
             )?;
-            containerd::wait_ready(&ctr, &layout, Duration::from_secs(30))
-                .map_err(|e| self.dead_component().unwrap_or(e))?;
+            // If containerd died, `cluster up` names it with the tail of its log.
+            containerd::wait_ready(&ctr, &layout, Duration::from_secs(30))?;
             for archive in &archives {
                 containerd::import(&ctr, &layout, archive)?;
             }
@@ -283,23 +283,6 @@ impl RealNodes {
             )?;
         }
         Ok(())
-    }
-
-    /// The first real-node component that is no longer running, with the tail of its log.
-    pub fn dead_component(&self) -> Option<ClusterError> {
-        self.component_files()
-            .into_iter()
-            .find_map(|(name, pid, log)| {
-                let alive = std::fs::read_to_string(&pid)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u32>().ok())
-                    .is_some_and(super::local::pid_alive);
-                (!alive).then(|| ClusterError::ComponentExited {
-                    tail: super::local::tail(&log, 20),
-                    component: name,
-                    log,
-                })
-            })
     }
 
     /// Everything the nodes leave outside the processes that name the state directory: the
