@@ -290,6 +290,9 @@ mod tests {
         };
         let text = r.summary_text();
         assert_eq!(text.lines().count(), 4, "{text}");
-        assert!(text.lines().nth(1).unwrap().trim_start().starts_with("1 "), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().trim_start().starts_with("1 "),
+            "{text}"
+        );
     }
 }
