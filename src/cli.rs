@@ -28,7 +28,8 @@ pub struct Opts {
 /// Which cluster to talk to.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Target {
-    /// Kubeconfig file (default: the local cluster's when it is up, else $KUBECONFIG or ~/.kube/config)
+    /// Kubeconfig file (default: the local cluster's when it is up, or that of the local cluster
+    /// `--context cronbench-NAME` names; else $KUBECONFIG or ~/.kube/config)
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// Kube context (default: cronbench-local when the local cluster is up, else the current one)
@@ -144,6 +145,10 @@ pub struct FindLimitArgs {
     /// A step holds when at least this share of its runs start on time
     #[arg(long, default_value_t = 0.95)]
     pub min_on_time_ratio: f64,
+    /// Search once per kwok node count (e.g. 1,2,3,5) on the local cluster, each with the full
+    /// budget, and say whether the limit grows with the nodes; writes DIR/sweep.json
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_nodes: Vec<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,9 +355,24 @@ fn local_cluster_of(context: Option<&str>) -> anyhow::Result<Option<LocalCluster
 }
 
 /// With no kubeconfig or context given, use the local cluster when it is up.
+/// Fills in the local cluster's kubeconfig: for `--context cronbench-NAME` alone, that
+/// cluster's; with neither flag, the `local` cluster's when it is up.
 fn default_to_local(target: Target) -> anyhow::Result<Target> {
-    if target.kubeconfig.is_some() || target.context.is_some() {
+    if target.kubeconfig.is_some() {
         return Ok(target);
+    }
+    if let Some(context) = &target.context {
+        let local = context
+            .strip_prefix("cronbench-")
+            .and_then(|name| LocalCluster::new(name).ok())
+            .and_then(|c| c.info().ok().flatten());
+        return Ok(match local {
+            Some(info) => Target {
+                kubeconfig: Some(info.kubeconfig),
+                ..target
+            },
+            None => target,
+        });
     }
     let local = LocalCluster::new("local")?;
     Ok(match local.info()? {
@@ -455,6 +475,26 @@ async fn find_limit(args: FindLimitArgs) -> anyhow::Result<ExitCode> {
         start_within_s: args.start_within_s,
         min_on_time_ratio: args.min_on_time_ratio,
     };
+    if !args.sweep_nodes.is_empty() {
+        let dir = opts.out.clone().unwrap_or_else(|| {
+            PathBuf::from("runs").join(crate::run::run_id().replacen(
+                "cronbench-",
+                "cronbench-sweep-",
+                1,
+            ))
+        });
+        let report = crate::limit::sweep::sweep(&opts, &args.sweep_nodes, &dir).await?;
+        println!("{}", report.summary_text());
+        println!("sweep.json: {}", dir.join("sweep.json").display());
+        let all_pass = report.points.iter().all(|p| p.pass == Some(true));
+        return Ok(if report.ended_early.is_some() {
+            ExitCode::from(2)
+        } else if all_pass {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let outcome = crate::limit::find_limit(&opts).await?;
     println!("{}", outcome.report.summary_text());
     println!("limit.json: {}", outcome.dir.join("limit.json").display());

@@ -5,7 +5,30 @@ mod common;
 
 use common::{TestCluster, cronbench, text};
 use cronbench::limit::report::LimitReport;
+use cronbench::limit::sweep::SweepReport;
 use cronbench::results::Stage;
+
+/// `cronbench find-limit scenarios/smoke.yaml` on the test cluster, writing into `out`.
+fn find_limit(
+    cluster: &TestCluster,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let out = out.display().to_string();
+    let mut args = vec![
+        "find-limit",
+        "scenarios/smoke.yaml",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    cronbench(&args)
+}
 
 #[tokio::test]
 async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck() {
@@ -15,21 +38,7 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
     );
     let out = std::env::temp_dir().join(format!("cronbench-it-limit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let run = cronbench(&[
-        "find-limit",
-        "scenarios/smoke.yaml",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-        "--out",
-        &out.display().to_string(),
-        "--start",
-        "10",
-        "--max-minutes",
-        "7",
-    ]);
+    let run = find_limit(&cluster, &out, &["--start", "10", "--max-minutes", "7"]);
     // 0 or 1 (the limit against smoke's target); never an error.
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
@@ -84,5 +93,61 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
         "controller-manager metrics scraped: {:?}",
         r.steps.last().map(|s| &s.metrics)
     );
+    assert!(
+        r.steps
+            .iter()
+            .any(|s| s.metrics.apiserver_create_mean_s.is_some()),
+        "apiserver metrics scraped: {:?}",
+        r.steps.last().map(|s| &s.metrics)
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A node-count sweep, as short as it gets: one step per count (a 3-minute budget fits one),
+/// and the cluster's node count is put back afterwards.
+#[tokio::test]
+async fn integration_sweep_searches_once_per_node_count_and_restores_the_nodes() {
+    let cluster = TestCluster::up("it-sweep", &["--nodes", "3"]);
+    let out = std::env::temp_dir().join(format!("cronbench-it-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = find_limit(
+        &cluster,
+        &out,
+        &["--start", "5", "--max-minutes", "3", "--sweep-nodes", "1,2"],
+    );
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "the sweep completes: {}",
+        text(&run)
+    );
+    let bytes = std::fs::read(out.join("sweep.json")).expect("sweep.json written");
+    let r: SweepReport = serde_json::from_slice(&bytes).expect("sweep.json parses");
+    assert_eq!(r.counts, vec![1, 2]);
+    assert_eq!(
+        r.points.iter().map(|p| p.nodes).collect::<Vec<_>>(),
+        vec![1, 2],
+        "{}",
+        text(&run)
+    );
+    for p in &r.points {
+        let limit: LimitReport =
+            serde_json::from_slice(&std::fs::read(p.dir.join("limit.json")).expect("limit.json"))
+                .expect("limit.json parses");
+        assert_eq!(
+            limit.nodes, p.nodes,
+            "the search saw {} Ready nodes",
+            p.nodes
+        );
+        assert!(!limit.steps.is_empty());
+        // Every node that started pods is one of the first `nodes`.
+        for s in &limit.steps {
+            assert!(s.nodes.len() <= p.nodes as usize, "{:?}", s.nodes);
+        }
+    }
+    assert!(r.ended_early.is_none(), "{:?}", r.ended_early);
+    let nodes = cronbench::cluster::nodes::count(&cluster.client().await)
+        .await
+        .expect("nodes listed");
+    assert_eq!(nodes, 3, "node count restored");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -17,7 +17,7 @@ mod kubelet;
 mod local;
 mod mounts;
 mod netns;
-mod nodes;
+pub mod nodes;
 pub mod preflight;
 mod realnodes;
 

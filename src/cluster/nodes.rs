@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 use super::ClusterError;
 
@@ -59,6 +59,65 @@ pub async fn create(client: &kube::Client, count: u32) -> Result<(), ClusterErro
         }
     }
     Ok(())
+}
+
+/// The registered kwok nodes.
+async fn list(client: &kube::Client) -> Result<Vec<Node>, ClusterError> {
+    let api: Api<Node> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
+    let list = api
+        .list(&lp)
+        .await
+        .map_err(ClusterError::api("listing kwok nodes"))?;
+    Ok(list.items)
+}
+
+/// How many kwok nodes are registered.
+pub async fn count(client: &kube::Client) -> Result<u32, ClusterError> {
+    Ok(list(client).await?.len() as u32)
+}
+
+/// Brings the kwok nodes to exactly `0..count`: registers the missing ones and deletes kwok
+/// nodes with a higher index (other nodes are left alone).
+pub async fn scale(client: &kube::Client, count: u32) -> Result<(), ClusterError> {
+    create(client, count).await?;
+    let api: Api<Node> = Api::all(client.clone());
+    for name in list(client)
+        .await?
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+    {
+        let index = name
+            .strip_prefix("kwok-node-")
+            .and_then(|i| i.parse::<u32>().ok());
+        if index.is_some_and(|i| i >= count) {
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(ClusterError::api(format!("deleting node {name}"))(e)),
+            }
+        }
+    }
+    // Deleted nodes vanish within moments (no finalizers); wait so that a count taken next
+    // sees exactly `count`.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let nodes = list(client).await?;
+        let ready = nodes.iter().filter(|n| is_ready(n)).count();
+        if nodes.len() == count as usize && ready == count as usize {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ClusterError::NotReady {
+                seconds: 60,
+                what: format!(
+                    "{} kwok nodes ({ready} Ready) instead of {count}",
+                    nodes.len()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 fn is_ready(node: &Node) -> bool {

@@ -29,6 +29,8 @@ pub enum LimitError {
     #[error(transparent)]
     Preflight(#[from] PreflightError),
     #[error(transparent)]
+    Cluster(crate::cluster::ClusterError),
+    #[error(transparent)]
     Workload(#[from] WorkloadError),
     #[error(transparent)]
     Log(#[from] observe::LogError),
@@ -298,9 +300,18 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
 
 /// Writes `limit.json` (to a temporary file first, so a reader never sees half of it).
 pub fn write_report(dir: &Path, report: &LimitReport) -> Result<(), LimitError> {
-    let path = dir.join("limit.json");
-    let tmp = dir.join("limit.json.tmp");
-    let json = serde_json::to_vec_pretty(report).map_err(|e| LimitError::Io {
+    write_json(dir, "limit.json", report)
+}
+
+/// Writes `dir/name` as pretty JSON through a temporary file and a rename.
+pub(super) fn write_json(
+    dir: &Path,
+    name: &str,
+    value: &impl serde::Serialize,
+) -> Result<(), LimitError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let json = serde_json::to_vec_pretty(value).map_err(|e| LimitError::Io {
         op: format!("serialize {}", path.display()),
         source: std::io::Error::other(e),
     })?;
@@ -446,7 +457,6 @@ impl Ctx<'_> {
                 n,
                 counts,
                 &results,
-                judge_ms - start_ms,
                 metrics::between(&before, &after),
                 verdict,
             ));

@@ -6,5 +6,6 @@ pub mod metrics;
 pub mod report;
 pub mod search;
 pub mod step;
+pub mod sweep;
 
 pub use driver::{LimitError, LimitOptions, LimitOutcome, find_limit, write_report};
