@@ -262,6 +262,36 @@ mod tests {
     }
 
     #[test]
+    fn writing_the_archives_twice_gives_identical_files() {
+        let base = std::env::temp_dir().join(format!("cb-images-{}", std::process::id()));
+        let busybox = base.join("busybox");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(&busybox, FAKE_BUSYBOX).unwrap();
+        let first = write_all(&base.join("a"), &busybox).unwrap();
+        let second = write_all(&base.join("b"), &busybox).unwrap();
+        assert_eq!(first.len(), 2);
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(
+                std::fs::read(a).unwrap(),
+                std::fs::read(b).unwrap(),
+                "{a:?}"
+            );
+        }
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_missing_busybox_names_the_setup_script() {
+        let err = write_all(
+            &std::env::temp_dir().join("cb-images-unused"),
+            Path::new("/nonexistent/busybox"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("scripts/setup"), "{err}");
+    }
+
+    #[test]
     fn the_layer_holds_busybox_and_links_to_it() {
         let layer = layer(FAKE_BUSYBOX).unwrap();
         let mut a = tar::Archive::new(&layer[..]);
