@@ -104,6 +104,16 @@ pub enum Command {
     /// bisected), the capacity curve and the bottleneck; writes DIR/limit.json after every
     /// step (exit 0 limit >= target, 1 below target or undecided, 2 error or interrupted)
     FindLimit(FindLimitArgs),
+    /// Measure the harness itself on a local cluster it starts and always stops: creation
+    /// against a bare client, watching cost against the control plane, stage accuracy,
+    /// analysis against plain parsing, and kube-burner; writes DIR/bench.json and a table
+    /// (exit 0 every target met, 1 one missed, 2 error or interrupted)
+    Bench(BenchArgs),
+    /// Check that a bench.json is complete and well-formed (exit 0) or say what it lacks (2)
+    BenchCheck {
+        /// bench.json, or the directory holding it
+        path: PathBuf,
+    },
     /// Manage the local test cluster (real control plane, kwok nodes)
     Cluster {
         #[command(subcommand)]
@@ -151,6 +161,26 @@ pub struct FindLimitArgs {
     pub sweep_nodes: Vec<u32>,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Small sizes (300 CronJobs watched for 2 minutes, 1,000 created, 100,000 events): about
+    /// 5 minutes, for CI
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for bench.json and each part's files (default runs/bench-<time>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Name of the local cluster the bench starts and stops
+    #[arg(long, default_value = "bench")]
+    pub cluster: String,
+    /// kube-burner binary for the peer comparison (default $CRONBENCH_KUBE_BURNER)
+    #[arg(long)]
+    pub kube_burner: Option<PathBuf>,
+    /// Run only these parts (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<crate::bench::Part>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Start a local cluster and wait until its nodes are Ready
@@ -189,13 +219,15 @@ pub enum ClusterCommand {
 
 /// Runs the command and maps the outcome to an exit code.
 pub async fn run(opts: Opts) -> ExitCode {
-    match dispatch(opts).await {
+    let code = match dispatch(opts).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    crate::bench::proc::report_peak_rss();
+    code
 }
 
 async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
@@ -209,6 +241,22 @@ async fn dispatch(opts: Opts) -> anyhow::Result<ExitCode> {
             keep,
         } => run_scenario(scenario, target, out, local, keep).await,
         Command::FindLimit(args) => find_limit(args).await,
+        Command::Bench(args) => bench(args).await,
+        Command::BenchCheck { path } => {
+            let path = if path.is_dir() {
+                path.join("bench.json")
+            } else {
+                path
+            };
+            let bench = crate::bench::read_bench(&path)?;
+            let missing = bench.incomplete();
+            if missing.is_empty() {
+                println!("{} is complete", path.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                anyhow::bail!("{} is incomplete: {}", path.display(), missing.join("; "))
+            }
+        }
         Command::Analyze { dir } => analyze(dir),
         Command::Lint { path } => {
             let report = crate::scenario::lint(&path)?;
@@ -508,6 +556,28 @@ async fn find_limit(args: FindLimitArgs) -> anyhow::Result<ExitCode> {
         (EndReason::Completed, Some(true)) => ExitCode::SUCCESS,
         (EndReason::Completed, _) => ExitCode::from(1),
         (EndReason::Interrupted | EndReason::Error, _) => ExitCode::from(2),
+    })
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let out = args.out.unwrap_or_else(|| {
+        let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+        PathBuf::from("runs").join(format!("bench-{}", now.strftime("%Y%m%d-%H%M%S")))
+    });
+    let opts = crate::bench::BenchOptions {
+        quick: args.quick,
+        out: out.clone(),
+        cluster: args.cluster,
+        kube_burner: args.kube_burner,
+        only: args.only,
+    };
+    let bench = crate::bench::run(&opts).await.context("cronbench bench")?;
+    println!("{}", bench.table());
+    println!("bench.json: {}", out.join("bench.json").display());
+    Ok(if bench.pass() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 

@@ -4,6 +4,7 @@
 //! Jobs, Pods, Nodes, Events into `events.jsonl`) -> analyze (timelines, histograms, verdict).
 
 pub mod analyze;
+pub mod bench;
 pub mod cli;
 pub mod cluster;
 pub mod compare;

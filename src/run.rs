@@ -196,17 +196,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         reason: end,
     });
     drop(log);
-    match writer.await {
-        Ok(r) => {
-            r?;
-        }
+    let stats = match writer.await {
+        Ok(r) => r?,
         Err(e) => {
             return Err(RunError::Io {
                 op: "finish the event log".into(),
                 source: std::io::Error::other(e),
             });
         }
-    }
+    };
+    write_harness(&dir, &stats)?;
     let results = analyze::analyze_file(&log_path)?;
     write_results(&dir, &results)?;
     Ok(RunOutcome {
@@ -216,6 +215,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         error,
         leftover,
     })
+}
+
+/// Writes `harness.json` into a run directory: the harness's own figures (lines written and
+/// the record lag, client receive to line in the file). Not part of the analysis.
+fn write_harness(dir: &Path, stats: &observe::log::LogStats) -> Result<(), RunError> {
+    let path = dir.join("harness.json");
+    let json = serde_json::to_vec_pretty(&serde_json::json!({ "record_lag": stats.summary() }))
+        .map_err(|e| RunError::Io {
+            op: format!("serialize {}", path.display()),
+            source: std::io::Error::other(e),
+        })?;
+    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))
 }
 
 /// Writes `results.json` into a run directory.

@@ -1,11 +1,9 @@
 //! The load: CronJob objects from a scenario, created at a bounded rate, concurrently.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
-use governor::{Quota, RateLimiter};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
@@ -116,12 +114,42 @@ pub fn cronjob(
     })
 }
 
-/// Creation pacing: `qps` 0 means unlimited.
+/// Creation pacing: `qps` 0 means unlimited. The first `burst` creations may start at once;
+/// creation `i` after them starts at `start + (i - burst + 1) / qps`.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
     pub qps: f64,
     pub burst: u32,
     pub concurrency: usize,
+}
+
+/// Start times on a fixed grid from the first creation. Unlike a token bucket, a task that
+/// wakes late (a loaded machine delays timers) does not push every later slot back: the
+/// achieved rate stays the configured one, and creations that fell behind catch up.
+#[derive(Debug)]
+struct Slots {
+    start: tokio::time::Instant,
+    period: Duration,
+    burst: u64,
+    taken: AtomicU64,
+}
+
+impl Slots {
+    fn new(qps: f64, burst: u32, start: tokio::time::Instant) -> Slots {
+        Slots {
+            start,
+            period: Duration::from_secs_f64(1.0 / qps),
+            burst: u64::from(burst.max(1)),
+            taken: AtomicU64::new(0),
+        }
+    }
+
+    /// The start time of the next creation (retries take a slot too).
+    fn next(&self) -> tokio::time::Instant {
+        let i = self.taken.fetch_add(1, Ordering::Relaxed);
+        let after_burst = (i + 1).saturating_sub(self.burst);
+        self.start + self.period.mul_f64(after_burst as f64)
+    }
 }
 
 /// Whether a failed create is worth another try (throttling, server hiccups, timeouts).
@@ -144,17 +172,8 @@ pub async fn create_all(
     on_created: impl Fn(&CronJob) + Send + Sync,
 ) -> Result<u64, WorkloadError> {
     let api: Api<CronJob> = Api::namespaced(client.clone(), namespace);
-    let limiter = match NonZeroU32::new(pace.qps.ceil() as u32) {
-        Some(_) if pace.qps > 0.0 => {
-            let period = Duration::from_secs_f64(1.0 / pace.qps);
-            Quota::with_period(period)
-                .map(|q| {
-                    q.allow_burst(NonZeroU32::new(pace.burst.max(1)).unwrap_or(NonZeroU32::MIN))
-                })
-                .map(|q| Arc::new(RateLimiter::direct(q)))
-        }
-        _ => None,
-    };
+    let limiter = (pace.qps > 0.0 && pace.qps.is_finite())
+        .then(|| Slots::new(pace.qps, pace.burst, tokio::time::Instant::now()));
     let on_created = &on_created;
     let api = &api;
     let limiter = &limiter;
@@ -164,7 +183,7 @@ pub async fn create_all(
             let mut attempt = 0u32;
             loop {
                 if let Some(l) = limiter {
-                    l.until_ready().await;
+                    tokio::time::sleep_until(l.next()).await;
                 }
                 match api.create(&PostParams::default(), &obj).await {
                     Ok(_) => {
@@ -196,6 +215,15 @@ pub async fn create_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_start_with_the_burst_then_keep_the_rate() {
+        let t0 = tokio::time::Instant::now();
+        let slots = Slots::new(50.0, 3, t0);
+        let times: Vec<Duration> = (0..6).map(|_| slots.next() - t0).collect();
+        let ms: Vec<u128> = times.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [0, 0, 0, 20, 40, 60]);
+    }
     use crate::scenario::Toleration;
 
     #[test]

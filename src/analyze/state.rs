@@ -30,6 +30,8 @@ struct JobState {
     completed_server_ms: Option<i64>,
     succeeded: bool,
     failed: bool,
+    /// The Job was seen deleted (the history limit or the run's teardown).
+    deleted: bool,
 }
 
 /// What is known about one Pod.
@@ -74,6 +76,11 @@ pub(super) struct Analyzer {
     node_ready: BTreeMap<String, bool>,
     anomalies: Anomalies,
     faults: Vec<super::faults::RawFault>,
+    /// Pods of each Job, to tell when a run is over (its Job and all its pods deleted).
+    pods_of_job: HashMap<String, Vec<String>>,
+    /// Runs already over, folded in: memory follows the runs in flight, not the log's length.
+    /// Off for logs with faults, whose windows need every run.
+    fold: Option<Fold>,
 }
 
 fn line_kind(line: &LogLine) -> &'static str {
@@ -140,6 +147,7 @@ impl Analyzer {
         }
         let scenario: Scenario = serde_json::from_value(run.scenario.clone())
             .map_err(|source| AnalyzeError::Scenario { source })?;
+        let scenario_has_faults = !scenario.faults.is_empty();
         Ok(Analyzer {
             last_recv_ms: run.recv_ms,
             run,
@@ -155,12 +163,33 @@ impl Analyzer {
             node_ready: BTreeMap::new(),
             anomalies: Anomalies::default(),
             faults: Vec::new(),
+            pods_of_job: HashMap::new(),
+            fold: if scenario_has_faults {
+                None
+            } else {
+                Some(Fold::new()?)
+            },
         })
     }
 
     /// Analyzes runs scheduled in `[start_ms, end_ms)` whatever the log's phases say.
     pub(super) fn set_window(&mut self, start_ms: i64, end_ms: i64) {
         self.window_override = Some((start_ms, end_ms));
+        if let Some(f) = self.fold.as_mut() {
+            f.pending_from(start_ms);
+        }
+    }
+
+    /// Keeps every run until the end, as logs with faults do (tests compare both ways).
+    #[cfg(test)]
+    pub(super) fn keep_every_run(&mut self) {
+        self.fold = None;
+    }
+
+    /// Jobs still held (not folded).
+    #[cfg(test)]
+    pub(super) fn jobs_held(&self) -> usize {
+        self.jobs.len()
     }
 
     pub(super) fn set_truncated_last_line(&mut self, truncated: bool) {
@@ -181,7 +210,12 @@ impl Analyzer {
             )),
             LogLine::Phase { recv_ms, phase } => match phase {
                 Phase::Measure => {
-                    self.measure_ms.get_or_insert(recv_ms);
+                    let m = *self.measure_ms.get_or_insert(recv_ms);
+                    if self.window_override.is_none()
+                        && let Some(f) = self.fold.as_mut()
+                    {
+                        f.pending_from(m);
+                    }
                 }
                 Phase::Drain => {
                     self.drain_ms.get_or_insert(recv_ms);
@@ -232,6 +266,7 @@ impl Analyzer {
         let annotation = parse_ms(&obs.scheduled, bad);
         let created = parse_ms(&obs.created, bad);
         let completed = parse_ms(&obs.completed, bad);
+        let name = obs.name.clone();
         let st = self.jobs.entry(obs.name).or_insert_with(|| JobState {
             first_seen_ms: obs.recv_ms,
             ..JobState::default()
@@ -248,6 +283,10 @@ impl Analyzer {
         }
         st.succeeded |= obs.succeeded >= 1;
         st.failed |= obs.job_failed;
+        st.deleted |= obs.deleted;
+        if obs.deleted {
+            self.retire_if_over(&name);
+        }
     }
 
     fn push_pod(&mut self, obs: PodObs) {
@@ -260,6 +299,16 @@ impl Analyzer {
         let finished = matches!(phase, Some("Succeeded" | "Failed"));
         let started = matches!(phase, Some("Running" | "Succeeded")) || started_at.is_some();
         let bound = obs.node.is_some() || started;
+        if self.fold.is_some()
+            && !self.pods.contains_key(&obs.name)
+            && let Some(job) = &obs.job
+        {
+            self.pods_of_job
+                .entry(job.clone())
+                .or_default()
+                .push(obs.name.clone());
+        }
+        let pod_name = obs.deleted.then(|| obs.name.clone());
         let st = self.pods.entry(obs.name).or_insert_with(|| PodState {
             first_seen_ms: obs.recv_ms,
             ..PodState::default()
@@ -289,6 +338,282 @@ impl Analyzer {
         st.scheduled_at_s = st.scheduled_at_s.or(scheduled_at);
         st.started_at_s = st.started_at_s.or(started_at);
         st.finished_at_s = st.finished_at_s.or(finished_at);
+        if let (Some(_), Some(job)) = (pod_name, st.job.clone()) {
+            self.retire_if_over(&job);
+        }
+    }
+}
+
+impl Analyzer {
+    /// The window as far as the log has told it: start, and end once the drain began.
+    fn window_now(&self) -> Option<(i64, Option<i64>)> {
+        if let Some((s, e)) = self.window_override {
+            return Some((s, Some(e)));
+        }
+        let start = self.measure_ms?;
+        Some((start, self.drain_ms.filter(|&d| d >= start)))
+    }
+
+    /// Folds the run of `job` in and forgets its Job and Pods once it is over: the Job and
+    /// every Pod of it deleted. A run folded before the log ends counts as `finish` would
+    /// count it: lines come in receive order, so its times lie before a drain not yet seen.
+    fn retire_if_over(&mut self, job: &str) {
+        if self.fold.is_none() || !self.jobs.get(job).is_some_and(|j| j.deleted) {
+            return;
+        }
+        let over = self.pods_of_job.get(job).is_some_and(|names| {
+            !names.is_empty()
+                && names
+                    .iter()
+                    .all(|n| self.pods.get(n).is_some_and(|p| p.deleted_ms.is_some()))
+        });
+        if !over {
+            return;
+        }
+        let names = self.pods_of_job.remove(job).unwrap_or_default();
+        let Some(job_state) = self.jobs.remove(job) else {
+            return;
+        };
+        let pods: Vec<(String, PodState)> = names
+            .into_iter()
+            .filter_map(|n| self.pods.remove(&n).map(|p| (n, p)))
+            .collect();
+        let window = self.window_now();
+        let ctx = FoldCtx {
+            in_window: move |t: i64| match window {
+                None => false,
+                Some((s, None)) => t >= s,
+                Some((s, Some(e))) => s <= t && t < e,
+            },
+            last_recv_ms: self.last_recv_ms,
+            max_pending_ms: self.scenario.slo.max_pending_s * 1000.0,
+            within_ms: self.scenario.slo.start_within_s * 1000.0,
+        };
+        if let Some(fold) = self.fold.as_mut() {
+            fold.add_run(&ctx, &mut self.anomalies, job, &job_state, &pods);
+        }
+    }
+}
+
+struct FoldCtx<F: Fn(i64) -> bool> {
+    in_window: F,
+    last_recv_ms: i64,
+    max_pending_ms: f64,
+    within_ms: f64,
+}
+
+/// Runs that are over, folded into what [`Analyzer::finish`] reports. What stays per run is
+/// its scheduled time (8 bytes), to find duplicates and missed ticks.
+struct Fold {
+    lat: BTreeMap<(Stage, Clock), Latencies>,
+    /// Scheduled times of every folded run, per CronJob.
+    keys: HashMap<String, Vec<i64>>,
+    /// Of those, the runs scheduled in the window.
+    window_keys: HashMap<String, Vec<i64>>,
+    observed_total: u64,
+    observed: u64,
+    started: u64,
+    started_within_slo: u64,
+    completed: u64,
+    failed: u64,
+    duplicates: u64,
+    duplicate_runs: Vec<DuplicateRun>,
+    pods: u64,
+    stuck_pods: u64,
+    all: Buckets,
+    per_node: BTreeMap<String, Buckets>,
+    /// Pending-pod deltas (+1 first seen, -1 started, finished or deleted): exact until the
+    /// series' origin (the window start) is known, then summed per step from it.
+    pending_exact: Vec<(i64, i64)>,
+    pending_origin: Option<i64>,
+    pending_steps: BTreeMap<i64, i64>,
+}
+
+impl Fold {
+    fn new() -> Result<Fold, AnalyzeError> {
+        let mut lat = BTreeMap::new();
+        for stage in Stage::ALL {
+            for clock in Clock::ALL {
+                lat.insert((stage, clock), Latencies::new()?);
+            }
+        }
+        Ok(Fold {
+            lat,
+            keys: HashMap::new(),
+            window_keys: HashMap::new(),
+            observed_total: 0,
+            observed: 0,
+            started: 0,
+            started_within_slo: 0,
+            completed: 0,
+            failed: 0,
+            duplicates: 0,
+            duplicate_runs: Vec::new(),
+            pods: 0,
+            stuck_pods: 0,
+            all: Buckets::default(),
+            per_node: BTreeMap::new(),
+            pending_exact: Vec::new(),
+            pending_origin: None,
+            pending_steps: BTreeMap::new(),
+        })
+    }
+
+    /// The pending series starts at `origin`: from now on deltas are kept per step.
+    fn pending_from(&mut self, origin: i64) {
+        if self.pending_origin.is_some() {
+            return;
+        }
+        self.pending_origin = Some(origin);
+        for (at, d) in std::mem::take(&mut self.pending_exact) {
+            *self.pending_steps.entry(step_of(origin, at)).or_insert(0) += d;
+        }
+    }
+
+    fn add_pending(&mut self, at: i64, d: i64) {
+        match self.pending_origin {
+            Some(origin) => *self.pending_steps.entry(step_of(origin, at)).or_insert(0) += d,
+            None => self.pending_exact.push((at, d)),
+        }
+    }
+
+    fn has_key(&self, cronjob: &str, scheduled: i64) -> bool {
+        self.keys
+            .get(cronjob)
+            .is_some_and(|k| k.contains(&scheduled))
+    }
+
+    fn add_run<F: Fn(i64) -> bool>(
+        &mut self,
+        ctx: &FoldCtx<F>,
+        anomalies: &mut Anomalies,
+        name: &str,
+        job: &JobState,
+        pods: &[(String, PodState)],
+    ) {
+        self.pods += pods.len() as u64;
+        for (_, p) in pods {
+            if p.started_ms.is_none() {
+                let end = [p.finished_ms, p.deleted_ms]
+                    .into_iter()
+                    .flatten()
+                    .fold(ctx.last_recv_ms, i64::min);
+                if ((end - p.first_seen_ms) as f64) > ctx.max_pending_ms {
+                    self.stuck_pods += 1;
+                }
+            }
+            self.add_pending(p.first_seen_ms, 1);
+            if let Some(end) = [p.started_ms, p.finished_ms, p.deleted_ms]
+                .into_iter()
+                .flatten()
+                .min()
+            {
+                self.add_pending(end.max(p.first_seen_ms), -1);
+            }
+        }
+        let Some((cronjob, scheduled)) = run_key_of(name, job, anomalies) else {
+            return;
+        };
+        if self.has_key(&cronjob, scheduled) {
+            self.duplicates += 1;
+            if self.duplicate_runs.len() < MISSED_LIST_MAX {
+                self.duplicate_runs.push(DuplicateRun {
+                    run: run_key(&cronjob, scheduled),
+                    jobs: vec![name.to_string()],
+                });
+            }
+            return;
+        }
+        self.keys
+            .entry(cronjob.clone())
+            .or_default()
+            .push(scheduled);
+        self.observed_total += 1;
+        let pod = pods
+            .iter()
+            .min_by(|a, b| (a.1.first_seen_ms, &a.0).cmp(&(b.1.first_seen_ms, &b.0)))
+            .map(|(_, p)| p);
+        let run = Run {
+            key: (cronjob.as_str(), scheduled),
+            job,
+            pod,
+        };
+        if (ctx.in_window)(scheduled) {
+            self.window_keys
+                .entry(cronjob.clone())
+                .or_default()
+                .push(scheduled);
+            self.observed += 1;
+            record_run(&mut self.lat, &run);
+            if let Some(started) = run.started_ms() {
+                self.started += 1;
+                if ((started - scheduled) as f64) <= ctx.within_ms {
+                    self.started_within_slo += 1;
+                }
+            }
+            if run.completed() {
+                self.completed += 1;
+            }
+            if job.failed {
+                self.failed += 1;
+            }
+        }
+        if let Some(t) = run.started_ms().filter(|&t| (ctx.in_window)(t)) {
+            self.all.add(t);
+            if let Some(node) = pod.and_then(|p| p.node.as_deref()) {
+                self.per_node.entry(node.to_string()).or_default().add(t);
+            }
+        }
+    }
+}
+
+/// Step of the pending series that first includes a delta at `at`.
+fn step_of(origin: i64, at: i64) -> i64 {
+    if at <= origin {
+        0
+    } else {
+        (at - origin + PENDING_STEP_MS - 1) / PENDING_STEP_MS
+    }
+}
+
+/// A Job's run: its CronJob and scheduled time, from the annotation or the name.
+fn run_key_of(name: &str, job: &JobState, anomalies: &mut Anomalies) -> Option<(String, i64)> {
+    let from_name = split_job_name(name);
+    let scheduled = match (job.annotation_ms, from_name) {
+        (Some(ann), Some((_, by_name))) => {
+            if ann != by_name {
+                anomalies.schedule_name_mismatch += 1;
+            }
+            ann
+        }
+        (Some(ann), None) => ann,
+        (None, Some((_, by_name))) => by_name,
+        (None, None) => {
+            anomalies.jobs_without_schedule += 1;
+            return None;
+        }
+    };
+    let cronjob = match (job.cronjob.as_deref(), from_name) {
+        (Some(c), _) => c,
+        (None, Some((c, _))) => c,
+        (None, None) => {
+            anomalies.jobs_without_schedule += 1;
+            return None;
+        }
+    };
+    Some((cronjob.to_string(), scheduled))
+}
+
+/// Records each stage of a run on both clocks.
+fn record_run(lat: &mut BTreeMap<(Stage, Clock), Latencies>, run: &Run) {
+    let client = run.client();
+    let server = run.server();
+    for stage in Stage::ALL {
+        for (clock, timeline) in [(Clock::Client, &client), (Clock::Server, &server)] {
+            if let (Some(v), Some(l)) = (timeline.span(stage), lat.get_mut(&(stage, clock))) {
+                l.record(v);
+            }
+        }
     }
 }
 
@@ -494,6 +819,7 @@ impl Analyzer {
     /// Computes the results from the state gathered.
     pub(super) fn finish(self) -> Result<Results, AnalyzeError> {
         let mut a = self;
+        let fold = a.fold.take();
         let slo = a.scenario.slo.clone();
         let window = window_of(&a);
         let in_window = |t: i64| {
@@ -539,6 +865,7 @@ impl Analyzer {
                 .or_default()
                 .push((name.as_str(), job));
         }
+        let folded = |c: &str, t: i64| fold.as_ref().is_some_and(|f| f.has_key(c, t));
 
         // First pod of each Job.
         let mut first_pod: HashMap<&str, (&str, &PodState)> = HashMap::new();
@@ -556,12 +883,23 @@ impl Analyzer {
         // Runs, duplicates.
         let mut counts = Counts {
             cronjobs: a.cronjobs.len() as u64,
-            pods: a.pods.len() as u64,
+            pods: a.pods.len() as u64 + fold.as_ref().map_or(0, |f| f.pods),
             ..Counts::default()
         };
         let mut runs: Vec<Run> = Vec::with_capacity(by_key.len());
         let mut dup_jobs: HashMap<(&str, i64), u64> = HashMap::new();
         for (key, mut jobs) in by_key {
+            if folded(key.0, key.1) {
+                // A run already over had this schedule: these Jobs are extra.
+                counts.duplicates += jobs.len() as u64;
+                if counts.duplicate_runs.len() < MISSED_LIST_MAX {
+                    counts.duplicate_runs.push(DuplicateRun {
+                        run: run_key(key.0, key.1),
+                        jobs: jobs.iter().map(|(n, _)| n.to_string()).collect(),
+                    });
+                }
+                continue;
+            }
             dup_jobs.insert(key, jobs.len() as u64);
             jobs.sort_by_key(|(name, job)| (job.first_seen_ms, *name));
             if jobs.len() > 1 {
@@ -585,26 +923,24 @@ impl Analyzer {
         counts.observed_total = runs.len() as u64;
 
         // Stages, and counts of runs in the window.
-        let mut lat: BTreeMap<(Stage, Clock), Latencies> = BTreeMap::new();
-        for stage in Stage::ALL {
-            for clock in Clock::ALL {
-                lat.insert((stage, clock), Latencies::new()?);
+        let mut fold = fold;
+        let mut lat: BTreeMap<(Stage, Clock), Latencies> = match fold.as_mut() {
+            Some(f) => std::mem::take(&mut f.lat),
+            None => {
+                let mut lat = BTreeMap::new();
+                for stage in Stage::ALL {
+                    for clock in Clock::ALL {
+                        lat.insert((stage, clock), Latencies::new()?);
+                    }
+                }
+                lat
             }
-        }
+        };
         let within_ms = slo.start_within_s * 1000.0;
         let mut observed_keys: HashSet<(&str, i64)> = HashSet::new();
         for run in runs.iter().filter(|r| in_window(r.key.1)) {
             observed_keys.insert(run.key);
-            let client = run.client();
-            let server = run.server();
-            for stage in Stage::ALL {
-                for (clock, timeline) in [(Clock::Client, &client), (Clock::Server, &server)] {
-                    if let (Some(v), Some(l)) = (timeline.span(stage), lat.get_mut(&(stage, clock)))
-                    {
-                        l.record(v);
-                    }
-                }
-            }
+            record_run(&mut lat, run);
             if let Some(started) = run.started_ms() {
                 counts.started += 1;
                 if ((started - run.key.1) as f64) <= within_ms {
@@ -619,6 +955,27 @@ impl Analyzer {
             }
         }
         counts.observed = observed_keys.len() as u64;
+        if let Some(f) = fold.as_mut() {
+            counts.observed += f.observed;
+            counts.observed_total += f.observed_total;
+            counts.started += f.started;
+            counts.started_within_slo += f.started_within_slo;
+            counts.completed += f.completed;
+            counts.failed += f.failed;
+            counts.duplicates += f.duplicates;
+            let room = MISSED_LIST_MAX.saturating_sub(counts.duplicate_runs.len());
+            counts
+                .duplicate_runs
+                .extend(f.duplicate_runs.drain(..).take(room));
+            for keys in f.window_keys.values_mut() {
+                keys.sort_unstable();
+            }
+        }
+        let folded_in_window = |c: &str, t: i64| {
+            fold.as_ref()
+                .and_then(|f| f.window_keys.get(c))
+                .is_some_and(|k| k.binary_search(&t).is_ok())
+        };
 
         // Expected runs from cron math.
         let mut matched = 0u64;
@@ -641,7 +998,9 @@ impl Analyzer {
                     .unwrap_or_default();
                 for &t in ticks.iter().filter(|&&t| t > cj.created_ms) {
                     counts.expected += 1;
-                    if observed_keys.contains(&(name.as_str(), t)) {
+                    if observed_keys.contains(&(name.as_str(), t))
+                        || folded_in_window(name.as_str(), t)
+                    {
                         matched += 1;
                     } else {
                         missed.push((t, name.as_str()));
@@ -660,33 +1019,37 @@ impl Analyzer {
 
         // Stuck pods (any run).
         let max_pending_ms = slo.max_pending_s * 1000.0;
-        counts.stuck_pods = a
-            .pods
-            .values()
-            .filter(|p| p.started_ms.is_none())
-            .filter(|p| {
-                let end = [p.finished_ms, p.deleted_ms]
-                    .into_iter()
-                    .flatten()
-                    .fold(a.last_recv_ms, i64::min);
-                ((end - p.first_seen_ms) as f64) > max_pending_ms
-            })
-            .count() as u64;
+        counts.stuck_pods = fold.as_ref().map_or(0, |f| f.stuck_pods)
+            + a.pods
+                .values()
+                .filter(|p| p.started_ms.is_none())
+                .filter(|p| {
+                    let end = [p.finished_ms, p.deleted_ms]
+                        .into_iter()
+                        .flatten()
+                        .fold(a.last_recv_ms, i64::min);
+                    ((end - p.first_seen_ms) as f64) > max_pending_ms
+                })
+                .count() as u64;
 
         let faults = fault_windows(&a, &slo, &runs, &dup_jobs);
 
         // Throughput.
         let mut throughput = Throughput::default();
-        let mut per_node: BTreeMap<&str, Buckets> = BTreeMap::new();
+        let mut per_node: BTreeMap<String, Buckets> = BTreeMap::new();
         if let Some(w) = &window {
             let mut all = Buckets::default();
+            if let Some(f) = fold.as_mut() {
+                all = std::mem::take(&mut f.all);
+                per_node = std::mem::take(&mut f.per_node);
+            }
             for run in &runs {
                 let Some(t) = run.started_ms().filter(|&t| in_window(t)) else {
                     continue;
                 };
                 all.add(t);
                 if let Some(node) = run.pod.and_then(|p| p.node.as_deref()) {
-                    per_node.entry(node).or_default().add(t);
+                    per_node.entry(node.to_string()).or_default().add(t);
                 }
             }
             let (series, mean, peak_min, peak_sec) = all.summarize(w);
@@ -697,7 +1060,7 @@ impl Analyzer {
             throughput.peak_per_second = peak_sec;
         }
         let pending_from = window.as_ref().map_or(a.run.recv_ms, |w| w.start_ms);
-        throughput.pending = pending_series(&a.pods, pending_from, a.last_recv_ms);
+        throughput.pending = pending_series(&a.pods, pending_from, a.last_recv_ms, fold.as_ref());
         throughput.peak_pending = throughput
             .pending
             .iter()
@@ -716,7 +1079,7 @@ impl Analyzer {
                     started_per_minute: series,
                     peak_per_minute: peak_min,
                     peak_per_second: peak_sec,
-                    ready_at_end: a.node_ready.get(*node).copied(),
+                    ready_at_end: a.node_ready.get(node).copied(),
                 });
             }
         }
@@ -844,9 +1207,30 @@ fn run_key(cronjob: &str, scheduled_ms: i64) -> RunKey {
 }
 
 /// Pods created but not yet started, finished or deleted, every [`PENDING_STEP_MS`].
-fn pending_series(pods: &HashMap<String, PodState>, from: i64, to: i64) -> Vec<PendingPoint> {
+fn pending_series(
+    pods: &HashMap<String, PodState>,
+    from: i64,
+    to: i64,
+    fold: Option<&Fold>,
+) -> Vec<PendingPoint> {
     // +1 when a pod is first seen, -1 when it starts, finishes or is deleted.
     let mut deltas: Vec<(i64, i64)> = Vec::with_capacity(pods.len() * 2);
+    // Folded pods: per step when the series' origin was known as they were folded.
+    let mut steps = None;
+    if let Some(f) = fold {
+        deltas.extend_from_slice(&f.pending_exact);
+        if f.pending_origin == Some(from) {
+            steps = Some(&f.pending_steps);
+        } else if let Some(origin) = f.pending_origin {
+            // The origin moved (cannot happen: it is the window start): place each step's
+            // sum at its end, which keeps every level it contributes to.
+            deltas.extend(
+                f.pending_steps
+                    .iter()
+                    .map(|(k, d)| (origin + k * PENDING_STEP_MS, *d)),
+            );
+        }
+    }
     for p in pods.values() {
         deltas.push((p.first_seen_ms, 1));
         let end = [p.started_ms, p.finished_ms, p.deleted_ms]
@@ -862,6 +1246,8 @@ fn pending_series(pods: &HashMap<String, PodState>, from: i64, to: i64) -> Vec<P
     let mut level: i64 = 0;
     let mut i = 0;
     let mut t = from;
+    let mut k = 0i64;
+    let mut folded = steps.map(|s| s.iter().peekable());
     while t <= to {
         while let Some(&(at, d)) = deltas.get(i) {
             if at > t {
@@ -870,6 +1256,12 @@ fn pending_series(pods: &HashMap<String, PodState>, from: i64, to: i64) -> Vec<P
             level += d;
             i += 1;
         }
+        if let Some(it) = folded.as_mut() {
+            while let Some((_, d)) = it.next_if(|(step, _)| **step <= k) {
+                level += d;
+            }
+        }
+        k += 1;
         out.push(PendingPoint {
             t_ms: t,
             pending: level.max(0).unsigned_abs(),

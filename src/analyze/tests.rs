@@ -747,3 +747,103 @@ fn a_controller_manager_restart_window_shows_its_late_runs_and_the_recovery() {
     let json = serde_json::to_string(&plain).expect("results serialize");
     assert!(!json.contains("\"faults\""));
 }
+
+/// A realistic log (the bench's generator: Jobs and Pods deleted by the history limit) with a
+/// missed run, a duplicate Job for a run already over, and a pod that never starts.
+fn folding_log() -> Vec<LogLine> {
+    let dir = std::env::temp_dir().join(format!("cronbench-fold-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("events.jsonl");
+    crate::bench::generate_log(&path, 12, 8).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut lines: Vec<LogLine> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        // cb-00003's run of the fourth minute never happened.
+        .filter(|l| match l {
+            LogLine::Job(j) => !j.name.starts_with("cb-00003-29453764"),
+            LogLine::Pod(p) => !p.name.starts_with("cb-00003-29453764"),
+            _ => true,
+        })
+        .collect();
+    // A pod pending for a minute is stuck.
+    if let Some(LogLine::RunStarted(r)) = lines.first_mut() {
+        r.scenario["slo"]["max_pending_s"] = serde_json::json!(30.0);
+    }
+    let end = lines.len() - 3;
+    let at = lines[end - 1].recv_ms();
+    // A second Job for cb-00001's first run, long after that run was over.
+    lines.insert(
+        end,
+        LogLine::Job(JobObs {
+            recv_ms: at,
+            name: "cb-00001-29453761-dup".into(),
+            cronjob: Some("cb-00001".into()),
+            scheduled: Some(rfc(29_453_761 * MIN)),
+            ..JobObs::default()
+        }),
+    );
+    // A pod that stays pending past the limit, then is deleted with its Job.
+    let stuck_job = job_name("cb-00005", 29_453_762 * MIN);
+    let pos = lines
+        .iter()
+        .position(|l| matches!(l, LogLine::Pod(p) if p.job.as_deref() == Some(&stuck_job)))
+        .unwrap();
+    let first = lines[pos].recv_ms();
+    lines.insert(
+        pos,
+        LogLine::Pod(PodObs {
+            recv_ms: first,
+            name: format!("{stuck_job}-zzzzz"),
+            job: Some(stuck_job.clone()),
+            phase: Some("Pending".into()),
+            ..PodObs::default()
+        }),
+    );
+    let del = lines
+        .iter()
+        .position(|l| matches!(l, LogLine::Job(j) if j.name == stuck_job && j.deleted))
+        .unwrap();
+    lines.insert(
+        del,
+        LogLine::Pod(PodObs {
+            recv_ms: lines[del].recv_ms(),
+            name: format!("{stuck_job}-zzzzz"),
+            job: Some(stuck_job),
+            phase: Some("Pending".into()),
+            deleted: true,
+            ..PodObs::default()
+        }),
+    );
+    lines
+}
+
+fn analyze_both_ways(lines: Vec<LogLine>) -> (Results, Results) {
+    let mut it = lines.clone().into_iter();
+    let mut folding = state::Analyzer::new(it.next().unwrap()).unwrap();
+    it.for_each(|l| folding.push(l));
+    let mut it = lines.into_iter();
+    let mut keeping = state::Analyzer::new(it.next().unwrap()).unwrap();
+    keeping.keep_every_run();
+    it.for_each(|l| keeping.push(l));
+    // Only the last minute's runs (12 CronJobs) and the duplicate are not over.
+    assert!(folding.jobs_held() <= 13, "{}", folding.jobs_held());
+    assert!(keeping.jobs_held() > 80, "{}", keeping.jobs_held());
+    (folding.finish().unwrap(), keeping.finish().unwrap())
+}
+
+#[test]
+fn runs_folded_as_they_end_give_the_same_results_as_runs_kept_to_the_end() {
+    let (folded, kept) = analyze_both_ways(folding_log());
+    assert_eq!(kept.counts.missed, 1, "{:?}", kept.counts.missed_runs);
+    assert_eq!(kept.counts.duplicates, 1);
+    assert_eq!(kept.counts.stuck_pods, 1);
+    assert!(kept.throughput.peak_pending > 0);
+    let mut a = serde_json::to_value(&folded).unwrap();
+    let mut b = serde_json::to_value(&kept).unwrap();
+    // The folded duplicate lists only the extra Job (the run's own Job is forgotten).
+    a["counts"]["duplicate_runs"] = serde_json::Value::Null;
+    b["counts"]["duplicate_runs"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+}

@@ -1,10 +1,9 @@
-//! Kubernetes objects -> the few fields the analysis reads. Everything else is dropped here,
-//! before anything is stored.
+//! Watched objects -> the few fields the analysis reads. The slim types already skipped the
+//! rest while deserializing; nothing else is stored.
 
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::slim::{Event, Job, Node, Pod};
 
 use crate::schema::{EventObs, JobObs, NodeObs, PodObs, SCHEDULED_ANNOTATION};
 

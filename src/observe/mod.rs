@@ -4,21 +4,20 @@
 
 mod convert;
 pub mod log;
+pub mod slim;
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, watcher};
 use serde::de::DeserializeOwned;
 
 pub use log::{LogError, LogSender, now_ms};
+use slim::{Event, Job, Node, Pod};
 
 use crate::schema::{LogLine, RUN_LABEL};
 

@@ -1,0 +1,67 @@
+//! accuracy: the bench cluster's kwok starts every bound pod after exactly D ms; a light
+//! `cronbench run` reports the bound -> started stage, and the error is |p50 - D|.
+
+use std::path::Path;
+
+use super::child::{self, ClusterRef};
+use super::report::Accuracy;
+use super::{ACCURACY_DELAY_MS, BenchError, POD_RUN_MS, Sizes, proc};
+use crate::results::{Clock, Stage};
+
+pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy, BenchError> {
+    let scenario = child::every_minute(
+        "bench-accuracy",
+        sizes.accuracy_cronjobs,
+        5,
+        sizes.accuracy_measure_s,
+        15,
+    );
+    let load_avg_start = proc::load_avg();
+    let run = child::run_scenario(ctx, &scenario, &out.join("accuracy")).await?;
+    let load_avg_end = proc::load_avg();
+    let results = child::results(&run.dir)?;
+    let stage = |clock| {
+        results
+            .stages
+            .iter()
+            .find(|s| s.stage == Stage::BoundToStarted && s.clock == clock)
+    };
+    let client = stage(Clock::Client);
+    let Some((p50, samples)) = client.and_then(|s| s.p50_ms.map(|p| (p, s.count))) else {
+        return Err(BenchError::Child {
+            what: "the accuracy run".into(),
+            detail: format!(
+                "no bound -> started sample in {}",
+                run.dir.join("results.json").display()
+            ),
+        });
+    };
+    let error_ms = (p50 as f64 - ACCURACY_DELAY_MS as f64).abs();
+    // kwok's own share of a delayed stage: started -> finished is delayed by POD_RUN_MS the
+    // same way, so what it reports beyond that is kwok's processing, not the harness's error.
+    let run_p50 = results
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::StartedToFinished && s.clock == Clock::Client)
+        .and_then(|s| s.p50_ms);
+    let kwok_overhead_ms = run_p50.map(|r| r as f64 - POD_RUN_MS as f64);
+    let error_net_ms = kwok_overhead_ms.map(|o| (p50 as f64 - ACCURACY_DELAY_MS as f64 - o).abs());
+    eprintln!(
+        "  bound -> started p50 {p50} ms for D {ACCURACY_DELAY_MS} ms ({samples} samples): error {error_ms} ms; \
+         started -> finished p50 {run_p50:?} ms for {POD_RUN_MS} ms: net error {error_net_ms:?} ms"
+    );
+    Ok(Accuracy {
+        delay_ms: ACCURACY_DELAY_MS,
+        cronjobs: sizes.accuracy_cronjobs,
+        samples,
+        reported_p50_ms: p50,
+        reported_p90_ms: client.and_then(|s| s.p90_ms),
+        server_p50_ms: stage(Clock::Server).and_then(|s| s.p50_ms),
+        error_ms,
+        started_to_finished_p50_ms: run_p50,
+        kwok_overhead_ms,
+        error_net_ms,
+        load_avg_start,
+        load_avg_end,
+    })
+}

@@ -1,0 +1,229 @@
+//! `cronbench run` as a child process on the bench cluster, sampled from `/proc` beside the
+//! control plane, so the harness's CPU and memory are its own and nothing of the bench's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::proc::{self, Child, Exit};
+use super::{BenchError, io};
+use crate::cluster::LocalCluster;
+use crate::scenario::Scenario;
+use crate::schema::{LogLine, Phase};
+
+/// The bench cluster as a child process reaches it.
+#[derive(Debug, Clone)]
+pub struct ClusterRef {
+    pub kubeconfig: PathBuf,
+    pub context: String,
+    pub cluster: LocalCluster,
+}
+
+/// The control-plane components whose CPU the harness is compared with.
+pub const CONTROL_PLANE: [&str; 3] = ["kube-apiserver", "etcd", "kube-controller-manager"];
+
+/// One reading, every second.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub t_ms: i64,
+    pub cpu_s: f64,
+    pub rss_kb: u64,
+    /// CPU seconds of each of [`CONTROL_PLANE`].
+    pub cp_cpu_s: [f64; 3],
+}
+
+pub struct ChildRun {
+    pub dir: PathBuf,
+    pub exit: Exit,
+    pub samples: Vec<Sample>,
+}
+
+/// Writes `scenario` into `dir` and runs `cronbench run` on it, sampling every second.
+pub async fn run_scenario(
+    ctx: &ClusterRef,
+    scenario: &Scenario,
+    dir: &Path,
+) -> Result<ChildRun, BenchError> {
+    std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    let scenario_path = dir.join("scenario.yaml");
+    // JSON is YAML: the scenario parser reads it as written.
+    let text = serde_json::to_string_pretty(scenario).map_err(|e| BenchError::Io {
+        op: "serialize the bench scenario".into(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&scenario_path, text)
+        .map_err(io(format!("write {}", scenario_path.display())))?;
+    let run_dir = dir.join("run");
+    let log_path = dir.join("run.log");
+    let log =
+        std::fs::File::create(&log_path).map_err(io(format!("create {}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(io(format!("open {}", log_path.display())))?;
+    let peak_path = dir.join("peak_rss_kb");
+    let mut cmd = Command::new(proc::cronbench_exe()?);
+    cmd.arg("run")
+        .arg(&scenario_path)
+        .arg("--kubeconfig")
+        .arg(&ctx.kubeconfig)
+        .arg("--context")
+        .arg(&ctx.context)
+        .arg("--out")
+        .arg(&run_dir)
+        .env(proc::PEAK_RSS_ENV, &peak_path)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    let cp_pids: Vec<Option<u32>> = {
+        let components = ctx.cluster.components();
+        CONTROL_PLANE
+            .iter()
+            .map(|name| {
+                components
+                    .iter()
+                    .find(|c| c.component == *name)
+                    .and_then(|c| c.pid)
+            })
+            .collect()
+    };
+    let mut child = Child::spawn(cmd, "cronbench run (child)")?;
+    let mut samples = Vec::new();
+    let mut exit = child
+        .wait_sampling(Duration::from_secs(1), |pid| {
+            let (Some(cpu_s), Some(mem)) = (proc::cpu_s(pid), proc::mem(pid)) else {
+                return;
+            };
+            let mut cp = [0.0; 3];
+            for (slot, pid) in cp.iter_mut().zip(&cp_pids) {
+                *slot = pid.and_then(proc::cpu_s).unwrap_or(0.0);
+            }
+            samples.push(Sample {
+                t_ms: crate::observe::now_ms(),
+                cpu_s,
+                rss_kb: mem.rss_kb,
+                cp_cpu_s: cp,
+            });
+        })
+        .await?;
+    if let Some(kb) = proc::read_peak_rss(&peak_path) {
+        exit.peak_rss_kb = kb;
+    }
+    write_samples(&dir.join("samples.csv"), &samples)?;
+    // Exit 1 is a missed SLO of the cluster: the harness's figures still stand.
+    if !matches!(exit.code, Some(0 | 1)) {
+        let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+        return Err(BenchError::Child {
+            what: format!("cronbench run {}", scenario_path.display()),
+            detail: format!(
+                "exit {:?}; last lines of {}:\n{}",
+                exit.code,
+                log_path.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ),
+        });
+    }
+    Ok(ChildRun {
+        dir: run_dir,
+        exit,
+        samples,
+    })
+}
+
+fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
+    use std::fmt::Write as _;
+    let mut s = String::from("t_ms,cpu_s,rss_kb,apiserver_cpu_s,etcd_cpu_s,kcm_cpu_s\n");
+    for x in samples {
+        let _ = writeln!(
+            s,
+            "{},{:.2},{},{:.2},{:.2},{:.2}",
+            x.t_ms, x.cpu_s, x.rss_kb, x.cp_cpu_s[0], x.cp_cpu_s[1], x.cp_cpu_s[2]
+        );
+    }
+    std::fs::write(path, s).map_err(io(format!("write {}", path.display())))
+}
+
+/// The receive times of the measure and drain phase lines of a run's event log.
+pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(events).map_err(io(format!("open {}", events.display())))?;
+    let (mut start, mut end) = (None, None);
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(io(format!("read {}", events.display())))?;
+        if !line.contains("\"type\":\"phase\"") {
+            continue;
+        }
+        if let Ok(LogLine::Phase { recv_ms, phase }) = serde_json::from_str(&line) {
+            match phase {
+                Phase::Measure => start = start.or(Some(recv_ms)),
+                Phase::Drain => end = end.or(Some(recv_ms)),
+                _ => {}
+            }
+        }
+    }
+    match (start, end) {
+        (Some(s), Some(e)) if e > s => Ok((s, e)),
+        _ => Err(BenchError::Child {
+            what: "the observe run".into(),
+            detail: format!("{} has no measure and drain phase", events.display()),
+        }),
+    }
+}
+
+/// The run's `results.json`.
+pub fn results(run_dir: &Path) -> Result<crate::results::Results, BenchError> {
+    let path = run_dir.join("results.json");
+    let bytes = std::fs::read(&path).map_err(io(format!("read {}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| BenchError::Io {
+        op: format!("parse {}", path.display()),
+        source: std::io::Error::other(e),
+    })
+}
+
+/// The run's `harness.json` record lag.
+pub fn record_lag(run_dir: &Path) -> Result<crate::observe::log::RecordLag, BenchError> {
+    let path = run_dir.join("harness.json");
+    let bytes = std::fs::read(&path).map_err(io(format!("read {}", path.display())))?;
+    #[derive(serde::Deserialize)]
+    struct Harness {
+        record_lag: crate::observe::log::RecordLag,
+    }
+    serde_json::from_slice::<Harness>(&bytes)
+        .map(|h| h.record_lag)
+        .map_err(|e| BenchError::Io {
+            op: format!("parse {}", path.display()),
+            source: std::io::Error::other(e),
+        })
+}
+
+/// A scenario of `cronjobs` every-minute CronJobs on the bench cluster's kwok nodes.
+pub fn every_minute(
+    name: &str,
+    cronjobs: u32,
+    warmup_s: u64,
+    measure_s: u64,
+    drain_s: u64,
+) -> Scenario {
+    let mut s = Scenario {
+        name: name.into(),
+        ..Scenario::default()
+    };
+    s.load.cronjobs = cronjobs;
+    s.load.schedule = "* * * * *".into();
+    s.load.successful_jobs_history_limit = 1;
+    s.load.failed_jobs_history_limit = 1;
+    s.load.node_selector = [("type".to_string(), "kwok".to_string())].into();
+    s.load.tolerations = vec![crate::scenario::Toleration {
+        key: Some("kwok.x-k8s.io/node".into()),
+        operator: Some("Exists".into()),
+        value: None,
+        effect: Some("NoSchedule".into()),
+    }];
+    // Unlimited creation: the load should be up before the window, whatever its size.
+    s.apply.qps = 0.0;
+    s.duration.warmup_s = warmup_s;
+    s.duration.measure_s = measure_s;
+    s.duration.drain_s = drain_s;
+    s.slo.target_jobs_per_minute = f64::from(cronjobs);
+    s
+}

@@ -1,0 +1,320 @@
+//! `cronbench bench`: the harness's own benchmark. Starts one local cluster, measures each part
+//! side by side with its baseline on it, always tears it down (Ctrl-C too), and writes
+//! `bench.json` (see [`report::Bench`]) and a short table.
+//!
+//! Parts, in order: create (the applier vs a bare kube-rs loop, and the rate limit), accuracy
+//! (a known kwok delay as the harness reports it), observe (a `cronbench run` child process
+//! watching a heavy every-minute load, its CPU and memory read from `/proc` beside the
+//! control plane's), peer (kube-burner on the same load, when given), and analyze (a generated
+//! event log against a parse-only loop, after the cluster is down).
+
+mod accuracy;
+mod analyze;
+mod child;
+mod create;
+mod observe;
+mod peer;
+pub mod proc;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use crate::cluster::{Binaries, ClusterError, Knobs, LocalCluster, StageDelays, UpOptions};
+pub use analyze::generate as generate_log;
+pub use report::Bench;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Workload(#[from] crate::workload::WorkloadError),
+    #[error(transparent)]
+    Log(#[from] crate::observe::LogError),
+    #[error(transparent)]
+    Analyze(#[from] crate::analyze::AnalyzeError),
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    #[error("could not {op}: {source}")]
+    Io {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Kubernetes API call failed while {op}: {source}")]
+    Api {
+        op: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{what} failed: {detail}")]
+    Child { what: String, detail: String },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+    let op = op.into();
+    move |source| BenchError::Io { op, source }
+}
+
+/// The parts of the bench, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Create,
+    Accuracy,
+    Observe,
+    Peer,
+    Analyze,
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub quick: bool,
+    pub out: PathBuf,
+    /// Local cluster name the bench starts (and stops).
+    pub cluster: String,
+    /// A kube-burner binary for the peer comparison.
+    pub kube_burner: Option<PathBuf>,
+    /// Parts to run; empty runs all.
+    pub only: Vec<Part>,
+}
+
+/// How big each part is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub create_objects: usize,
+    pub qps_objects: usize,
+    pub accuracy_cronjobs: u32,
+    pub accuracy_measure_s: u64,
+    pub observe_cronjobs: u32,
+    pub observe_warmup_s: u64,
+    pub observe_measure_s: u64,
+    pub peer_cronjobs: u32,
+    pub peer_pause_s: u64,
+    pub analyze_cronjobs: u32,
+    pub analyze_min_events: u64,
+}
+
+impl Sizes {
+    pub fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                create_objects: 1000,
+                qps_objects: 150,
+                accuracy_cronjobs: 10,
+                accuracy_measure_s: 60,
+                observe_cronjobs: 300,
+                observe_warmup_s: 15,
+                observe_measure_s: 120,
+                peer_cronjobs: 300,
+                peer_pause_s: 120,
+                analyze_cronjobs: 200,
+                analyze_min_events: 100_000,
+            }
+        } else {
+            Sizes {
+                create_objects: 10_000,
+                qps_objects: 500,
+                accuracy_cronjobs: 20,
+                accuracy_measure_s: 120,
+                observe_cronjobs: 5000,
+                observe_warmup_s: 60,
+                observe_measure_s: 1200,
+                peer_cronjobs: 5000,
+                peer_pause_s: 300,
+                analyze_cronjobs: 1000,
+                analyze_min_events: 1_000_000,
+            }
+        }
+    }
+}
+
+/// kwok's bound -> started delay on the bench cluster: the accuracy part's D.
+pub const ACCURACY_DELAY_MS: u64 = 1500;
+/// kwok's started -> finished delay on the bench cluster: the same mechanism as D, which
+/// shows what kwok itself adds to a stage.
+pub const POD_RUN_MS: u64 = 1000;
+
+/// The bench cluster: throughput knobs raised so the control plane, not its client-side
+/// limits, is what the heavy load meets.
+fn cluster_options() -> UpOptions {
+    UpOptions {
+        nodes: 10,
+        port: None,
+        knobs: Knobs {
+            concurrent_cron_job_syncs: Some(50),
+            concurrent_job_syncs: Some(50),
+            kcm_api_qps: Some(500.0),
+            kcm_api_burst: Some(1000),
+            scheduler_api_qps: Some(500.0),
+            scheduler_api_burst: Some(1000),
+            max_requests_inflight: Some(1000),
+            max_mutating_requests_inflight: Some(500),
+        },
+        delays: StageDelays {
+            pod_start_delay_ms: ACCURACY_DELAY_MS,
+            pod_start_jitter_ms: 0,
+            pod_run_ms: POD_RUN_MS,
+        },
+    }
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+/// Writes `bench.json` (pretty) into `dir`.
+pub fn write_bench(dir: &Path, bench: &Bench) -> Result<PathBuf, BenchError> {
+    let path = dir.join("bench.json");
+    let json = serde_json::to_vec_pretty(bench).map_err(|e| BenchError::Io {
+        op: format!("serialize {}", path.display()),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))?;
+    Ok(path)
+}
+
+/// Reads a `bench.json`.
+pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
+    let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
+    serde_json::from_slice(&bytes).map_err(|e| BenchError::Io {
+        op: format!("parse {}", path.display()),
+        source: std::io::Error::other(e),
+    })
+}
+
+/// Runs the bench. The cluster is torn down whatever happens; the parts that failed are
+/// listed in `errors` and their targets fail.
+pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
+    let sizes = Sizes::new(opts.quick);
+    let wants = |p: Part| opts.only.is_empty() || opts.only.contains(&p);
+    std::fs::create_dir_all(&opts.out).map_err(io(format!("create {}", opts.out.display())))?;
+    let up = cluster_options();
+    let mut bench = Bench {
+        schema_version: report::BENCH_SCHEMA_VERSION,
+        cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .into(),
+        quick: opts.quick,
+        started: now_rfc3339(),
+        finished: String::new(),
+        cluster: report::ClusterFacts {
+            name: opts.cluster.clone(),
+            nodes: up.nodes,
+            knobs: up.knobs.clone(),
+            delays: up.delays.clone(),
+            up_seconds: 0.0,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
+        create: None,
+        accuracy: None,
+        observe: None,
+        peer: None,
+        analyze: None,
+        targets: Vec::new(),
+        errors: Vec::new(),
+    };
+
+    let needs_cluster = [Part::Create, Part::Accuracy, Part::Observe, Part::Peer]
+        .into_iter()
+        .any(wants);
+    if needs_cluster {
+        let bins = Binaries::locate()?;
+        let cluster = LocalCluster::new(&opts.cluster)?;
+        let body = async {
+            eprintln!(
+                "bench: starting cluster `{}` ({} kwok nodes, knobs raised, pod start delay {} ms)",
+                opts.cluster, up.nodes, ACCURACY_DELAY_MS
+            );
+            let info = cluster.up(&bins, &up).await?;
+            bench.cluster.up_seconds = info.up_seconds;
+            let client = cluster.client().await?;
+            let ctx = child::ClusterRef {
+                kubeconfig: cluster.kubeconfig(),
+                context: cluster.context(),
+                cluster: cluster.clone(),
+            };
+            if wants(Part::Create) {
+                eprintln!("bench: create ({} CronJobs per tool)", sizes.create_objects);
+                match create::run(&client, &sizes, &opts.out).await {
+                    Ok(c) => bench.create = Some(c),
+                    Err(e) => bench.errors.push(format!("create: {e}")),
+                }
+            }
+            if wants(Part::Accuracy) {
+                eprintln!("bench: accuracy (D = {ACCURACY_DELAY_MS} ms)");
+                match accuracy::run(&ctx, &sizes, &opts.out).await {
+                    Ok(a) => bench.accuracy = Some(a),
+                    Err(e) => bench.errors.push(format!("accuracy: {e}")),
+                }
+            }
+            let mut observed = None;
+            if wants(Part::Observe) {
+                eprintln!(
+                    "bench: observe ({} every-minute CronJobs, {} s window)",
+                    sizes.observe_cronjobs, sizes.observe_measure_s
+                );
+                match observe::run(&ctx, &sizes, &opts.out).await {
+                    Ok((o, figures)) => {
+                        bench.observe = Some(o);
+                        observed = Some(figures);
+                    }
+                    Err(e) => bench.errors.push(format!("observe: {e}")),
+                }
+            }
+            if wants(Part::Peer) {
+                eprintln!("bench: peer (kube-burner)");
+                bench.peer = Some(
+                    peer::run(
+                        &ctx,
+                        &client,
+                        &sizes,
+                        &opts.out,
+                        opts.kube_burner.as_deref(),
+                        observed,
+                    )
+                    .await,
+                );
+            }
+            Ok::<(), BenchError>(())
+        };
+        let outcome = tokio::select! {
+            r = body => r,
+            _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
+        };
+        eprintln!("bench: stopping cluster `{}`", opts.cluster);
+        if let Err(e) = cluster.down(&bins).await {
+            bench.errors.push(format!("cluster down: {e}"));
+        }
+        match outcome {
+            Ok(()) => {}
+            Err(BenchError::Interrupted) => return Err(BenchError::Interrupted),
+            Err(e) => bench.errors.push(e.to_string()),
+        }
+    }
+    if wants(Part::Analyze) {
+        eprintln!(
+            "bench: analyze (>= {} events, two lengths)",
+            sizes.analyze_min_events
+        );
+        let r = tokio::select! {
+            r = analyze::run(&sizes, &opts.out) => r,
+            _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
+        };
+        match r {
+            Ok(a) => bench.analyze = Some(a),
+            Err(e) => bench.errors.push(format!("analyze: {e}")),
+        }
+    }
+    bench.finished = now_rfc3339();
+    bench.judge();
+    write_bench(&opts.out, &bench)?;
+    Ok(bench)
+}

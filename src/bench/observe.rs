@@ -1,0 +1,182 @@
+//! observe: a `cronbench run` child process watching a heavy every-minute load. Its CPU and RSS
+//! come from `/proc` every second, beside the CPU of kube-apiserver, etcd and
+//! kube-controller-manager; the window is the run's measure phase, read from its event log.
+
+use std::path::Path;
+
+use super::child::{self, ClusterRef, Sample};
+use super::report::Observe;
+use super::{BenchError, Sizes, proc};
+
+/// What the peer comparison takes from the observe run.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    pub cronjobs: u32,
+    pub create_per_s: Option<f64>,
+    pub cpu_s: f64,
+    pub wall_s: f64,
+    pub peak_rss_mb: f64,
+}
+
+pub async fn run(
+    ctx: &ClusterRef,
+    sizes: &Sizes,
+    out: &Path,
+) -> Result<(Observe, Figures), BenchError> {
+    let scenario = child::every_minute(
+        "bench-observe",
+        sizes.observe_cronjobs,
+        sizes.observe_warmup_s,
+        sizes.observe_measure_s,
+        10,
+    );
+    let load_avg_start = proc::load_avg();
+    let run = child::run_scenario(ctx, &scenario, &out.join("observe")).await?;
+    let load_avg_end = proc::load_avg();
+    let events = run.dir.join("events.jsonl");
+    let (start, end) = child::measure_window(&events)?;
+    let results = child::results(&run.dir)?;
+    let lag = child::record_lag(&run.dir)?;
+    let w = window(&run.samples, start, end).ok_or_else(|| BenchError::Child {
+        what: "the observe run".into(),
+        detail: "too few /proc samples in the measured window".into(),
+    })?;
+    let cp_total = w.cp_cpu_s.iter().sum::<f64>();
+    let peak_rss_mb = run.exit.peak_rss_kb as f64 / 1024.0;
+    let o = Observe {
+        cronjobs: sizes.observe_cronjobs,
+        window_s: (end - start) as f64 / 1000.0,
+        lines: results.run.lines,
+        runs_observed: results.counts.observed,
+        runs_expected: results.counts.expected,
+        peak_rss_mb,
+        harness_cpu_s: w.cpu_s,
+        apiserver_cpu_s: w.cp_cpu_s[0],
+        etcd_cpu_s: w.cp_cpu_s[1],
+        controller_manager_cpu_s: w.cp_cpu_s[2],
+        cpu_share: w.cpu_s / cp_total,
+        rss_second_fifth_mb: w.rss_second_fifth_kb / 1024.0,
+        rss_last_fifth_mb: w.rss_last_fifth_kb / 1024.0,
+        rss_growth: w.rss_last_fifth_kb / w.rss_second_fifth_kb,
+        record_lag_p50_ms: lag.p50_ms,
+        record_lag_p99_ms: lag.p99_ms,
+        record_lag_max_ms: lag.max_ms,
+        run_dir: run.dir.display().to_string(),
+        load_avg_start,
+        load_avg_end,
+    };
+    eprintln!(
+        "  harness {:.1} CPU s vs control plane {:.1} s in {:.0} s: share {:.4}; peak RSS {:.1} MB; \
+         RSS {:.1} -> {:.1} MB; record lag p99 {:?} ms",
+        o.harness_cpu_s,
+        cp_total,
+        o.window_s,
+        o.cpu_share,
+        o.peak_rss_mb,
+        o.rss_second_fifth_mb,
+        o.rss_last_fifth_mb,
+        o.record_lag_p99_ms
+    );
+    let figures = Figures {
+        cronjobs: sizes.observe_cronjobs,
+        create_per_s: creation_rate(&events),
+        cpu_s: run.exit.cpu_s,
+        wall_s: run.exit.wall_s,
+        peak_rss_mb,
+    };
+    Ok((o, figures))
+}
+
+/// CPU and memory over `[start, end)`.
+struct WindowFigures {
+    cpu_s: f64,
+    cp_cpu_s: [f64; 3],
+    rss_second_fifth_kb: f64,
+    rss_last_fifth_kb: f64,
+}
+
+fn window(samples: &[Sample], start: i64, end: i64) -> Option<WindowFigures> {
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.t_ms >= start && s.t_ms <= end)
+        .collect();
+    let (first, last) = (inside.first()?, inside.last()?);
+    if inside.len() < 10 {
+        return None;
+    }
+    let fifth = (end - start) / 5;
+    let mean_rss = |k: i64| {
+        let (from, to) = (start + k * fifth, start + (k + 1) * fifth);
+        let v: Vec<f64> = inside
+            .iter()
+            .filter(|s| s.t_ms >= from && s.t_ms < to)
+            .map(|s| s.rss_kb as f64)
+            .collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let mut cp = [0.0; 3];
+    for (i, slot) in cp.iter_mut().enumerate() {
+        *slot = last.cp_cpu_s[i] - first.cp_cpu_s[i];
+    }
+    Some(WindowFigures {
+        cpu_s: last.cpu_s - first.cpu_s,
+        cp_cpu_s: cp,
+        rss_second_fifth_kb: mean_rss(1)?,
+        rss_last_fifth_kb: mean_rss(4)?,
+    })
+}
+
+/// CronJobs created per second by the run's applier, from its `cron_job_created` lines.
+fn creation_rate(events: &Path) -> Option<f64> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(events).ok()?;
+    let (mut first, mut last, mut n) = (None::<i64>, 0i64, 0u64);
+    let mut apply_ms = None;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.ok()?;
+        if line.contains("\"phase\":\"apply\"") {
+            apply_ms = serde_json::from_str::<crate::schema::LogLine>(&line)
+                .ok()
+                .map(|l| l.recv_ms());
+        }
+        if !line.contains("\"type\":\"cron_job_created\"") {
+            continue;
+        }
+        let t = serde_json::from_str::<crate::schema::LogLine>(&line)
+            .ok()?
+            .recv_ms();
+        first = Some(first.map_or(t, |f| f.min(t)));
+        last = last.max(t);
+        n += 1;
+    }
+    let from = apply_ms.or(first)?;
+    (n > 0 && last > from).then(|| n as f64 / ((last - from) as f64 / 1000.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(t_ms: i64, cpu_s: f64, rss_kb: u64, cp: f64) -> Sample {
+        Sample {
+            t_ms,
+            cpu_s,
+            rss_kb,
+            cp_cpu_s: [cp, cp / 2.0, cp / 4.0],
+        }
+    }
+
+    #[test]
+    fn window_takes_cpu_deltas_and_fifths_of_rss_inside_the_window() {
+        let samples: Vec<Sample> = (0..=100)
+            .map(|i| sample(i * 1000, i as f64 * 0.01, 1000 + i as u64 * 10, i as f64))
+            .collect();
+        let w = window(&samples, 0, 100_000).expect("enough samples");
+        assert!((w.cpu_s - 1.0).abs() < 1e-9);
+        assert!((w.cp_cpu_s[0] - 100.0).abs() < 1e-9);
+        // Second fifth: samples 20..40, mean rss 1000 + 29.5 * 10.
+        assert!((w.rss_second_fifth_kb - 1295.0).abs() < 1e-9);
+        assert!((w.rss_last_fifth_kb - 1895.0).abs() < 1e-9);
+        assert!(window(&samples, 0, 5_000).is_none());
+    }
+}

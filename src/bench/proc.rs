@@ -1,0 +1,196 @@
+//! What `/proc` and `wait4(2)` tell about a process: CPU seconds, resident memory, the load
+//! average. Linux only, like the local cluster.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::BenchError;
+
+/// `USER_HZ`: the unit of the CPU times in `/proc/PID/stat`, fixed at 100 in Linux's ABI.
+const USER_HZ: f64 = 100.0;
+
+/// User + system CPU seconds of a live process.
+pub fn cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// Resident set size now and its peak (`VmRSS`, `VmHWM`), in kB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mem {
+    pub rss_kb: u64,
+    pub hwm_kb: u64,
+}
+
+pub fn mem(pid: u32) -> Option<Mem> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some(Mem {
+        rss_kb: field("VmRSS:")?,
+        hwm_kb: field("VmHWM:")?,
+    })
+}
+
+/// Environment variable: when set, cronbench writes its own peak RSS (`VmHWM`, kB) to this file
+/// as it exits. The bench sets it for its child processes: `wait4`'s `ru_maxrss` cannot be used,
+/// because Linux carries the parent's peak over into a child across fork and exec.
+pub const PEAK_RSS_ENV: &str = "CRONBENCH_PEAK_RSS_FILE";
+
+/// Writes this process's peak RSS where [`PEAK_RSS_ENV`] says, if it is set.
+pub fn report_peak_rss() {
+    if let Some(path) = std::env::var_os(PEAK_RSS_ENV)
+        && let Some(m) = mem(std::process::id())
+        && let Err(e) = std::fs::write(&path, m.hwm_kb.to_string())
+    {
+        eprintln!("warning: could not write the peak RSS to {path:?}: {e}");
+    }
+}
+
+/// The peak RSS (kB) a child wrote through [`PEAK_RSS_ENV`].
+pub fn read_peak_rss(path: &std::path::Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The 1, 5 and 15 minute load averages (zeros when `/proc/loadavg` cannot be read).
+pub fn load_avg() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut it = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(0.0));
+    [
+        it.next().unwrap_or(0.0),
+        it.next().unwrap_or(0.0),
+        it.next().unwrap_or(0.0),
+    ]
+}
+
+/// How a child process ended, from `wait4(2)`: exact CPU time and peak RSS of the child alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit {
+    /// Exit code, or `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub cpu_s: f64,
+    /// The largest `VmHWM` seen while sampling (see [`PEAK_RSS_ENV`] for the exact figure).
+    pub peak_rss_kb: u64,
+    pub wall_s: f64,
+}
+
+/// A child process reaped with `wait4` (std's `wait` does not give the child's own rusage).
+/// Dropping it before it was reaped kills it.
+pub struct Child {
+    pid: u32,
+    reaped: bool,
+    hwm_kb: u64,
+    started: std::time::Instant,
+    pub what: String,
+}
+
+impl Child {
+    pub fn spawn(mut cmd: Command, what: impl Into<String>) -> Result<Child, BenchError> {
+        let what = what.into();
+        let child = cmd.spawn().map_err(|source| BenchError::Io {
+            op: format!("start {what}"),
+            source,
+        })?;
+        Ok(Child {
+            pid: child.id(),
+            reaped: false,
+            hwm_kb: 0,
+            started: std::time::Instant::now(),
+            what,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Reaps the child if it has ended; `Ok(None)` while it runs.
+    pub fn try_wait(&mut self) -> Result<Option<Exit>, BenchError> {
+        if self.reaped {
+            return Err(BenchError::Io {
+                op: format!("wait for {}", self.what),
+                source: std::io::Error::other("already reaped"),
+            });
+        }
+        let mut status: libc::c_int = 0;
+        // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = libc::pid_t::try_from(self.pid).map_err(|e| BenchError::Io {
+            op: format!("wait for {}", self.what),
+            source: std::io::Error::other(e),
+        })?;
+        // SAFETY: valid pointers to locals; WNOHANG never blocks.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == 0 {
+            return Ok(None);
+        }
+        if r < 0 {
+            return Err(BenchError::Io {
+                op: format!("wait for {}", self.what),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        self.reaped = true;
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Ok(Some(Exit {
+            code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+            cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
+            peak_rss_kb: self.hwm_kb,
+            wall_s: self.started.elapsed().as_secs_f64(),
+        }))
+    }
+
+    /// Waits for the end, calling `each` about every `period` while the child runs.
+    pub async fn wait_sampling(
+        &mut self,
+        period: Duration,
+        mut each: impl FnMut(u32),
+    ) -> Result<Exit, BenchError> {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            if let Some(m) = mem(self.pid) {
+                self.hwm_kb = self.hwm_kb.max(m.hwm_kb);
+            }
+            if let Some(exit) = self.try_wait()? {
+                return Ok(exit);
+            }
+            each(self.pid);
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped
+            && let Ok(pid) = libc::pid_t::try_from(self.pid)
+        {
+            // SAFETY: plain syscalls on our own child's pid (not yet reaped, so not reused).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// The cronbench binary that runs this bench, for child runs.
+pub fn cronbench_exe() -> Result<PathBuf, BenchError> {
+    std::env::current_exe().map_err(|source| BenchError::Io {
+        op: "find the cronbench executable".into(),
+        source,
+    })
+}

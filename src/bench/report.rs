@@ -1,0 +1,451 @@
+//! `bench.json`: what each part of the bench measured, the targets, and the short table.
+//!
+//! Every figure that a target judges is a ratio or a difference taken side by side in the same
+//! run on the same cluster; absolute rates and times are printed beside them for the record.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the `bench.json` format.
+pub const BENCH_SCHEMA_VERSION: u32 = 1;
+
+/// The 1, 5 and 15 minute load averages of the machine at one instant.
+pub type LoadAvg = [f64; 3];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bench {
+    pub schema_version: u32,
+    pub cronbench_version: String,
+    /// `release` or `debug`: the build of the cronbench that ran the bench.
+    pub build: String,
+    pub quick: bool,
+    /// RFC 3339 start and end of the bench.
+    pub started: String,
+    pub finished: String,
+    pub cluster: ClusterFacts,
+    pub create: Option<Create>,
+    pub accuracy: Option<Accuracy>,
+    pub observe: Option<Observe>,
+    pub peer: Option<Peer>,
+    pub analyze: Option<Analyze>,
+    /// Each target with its threshold and the measured value.
+    pub targets: Vec<Target>,
+    /// Errors of parts that could not finish (the other parts still ran).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFacts {
+    pub name: String,
+    pub nodes: u32,
+    pub knobs: crate::cluster::Knobs,
+    pub delays: crate::cluster::StageDelays,
+    pub up_seconds: f64,
+    pub cores: usize,
+}
+
+/// One timed creation of CronJobs followed by its teardown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRound {
+    /// `cronbench` (the run's applier) or `bare` (a kube-rs create loop).
+    pub tool: String,
+    pub objects: u64,
+    pub seconds: f64,
+    pub per_s: f64,
+    /// cronbench only: (objects - 1) / seconds between the first and the last creation.
+    pub paced_per_s: Option<f64>,
+    /// Seconds the namespace deletion took (not part of the rate).
+    pub teardown_s: f64,
+    pub load_avg: LoadAvg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Create {
+    /// CronJobs each tool created, over its rounds.
+    pub objects: u64,
+    /// Requests in flight, the same for both tools.
+    pub concurrency: usize,
+    /// Rounds in the order run (bare, cronbench, cronbench, bare: neither tool always goes
+    /// first on a cluster whose etcd grows).
+    pub rounds: Vec<CreateRound>,
+    pub cronbench_per_s: f64,
+    pub bare_per_s: f64,
+    /// cronbench / bare. Target >= 0.9.
+    pub ratio: f64,
+    /// The rate limit asked for, CronJobs created, seconds, and the achieved rate between the
+    /// first and the last creation (n - 1 intervals).
+    pub qps_target: f64,
+    pub qps_objects: u64,
+    pub qps_seconds: f64,
+    pub qps_achieved: f64,
+    /// |achieved - target| / target. Target <= 0.05.
+    pub qps_error: f64,
+    pub qps_load_avg: LoadAvg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accuracy {
+    /// kwok's bound -> started delay D, without jitter.
+    pub delay_ms: u64,
+    pub cronjobs: u32,
+    /// Samples of the stage (client clock) in the measured window.
+    pub samples: u64,
+    /// p50 of bound -> started as the run reported it (client receive times, 1 ms).
+    pub reported_p50_ms: u64,
+    pub reported_p90_ms: Option<u64>,
+    /// The same stage on the API's whole-second timestamps.
+    pub server_p50_ms: Option<u64>,
+    /// |reported p50 - D|. Target <= 20.
+    pub error_ms: f64,
+    /// kwok delays started -> finished by 1000 ms the same way; its reported p50, what kwok
+    /// adds to a delayed stage (that p50 - 1000), and the error net of it:
+    /// |reported p50 - D - kwok_overhead_ms|.
+    pub started_to_finished_p50_ms: Option<u64>,
+    pub kwok_overhead_ms: Option<f64>,
+    pub error_net_ms: Option<f64>,
+    pub load_avg_start: LoadAvg,
+    pub load_avg_end: LoadAvg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observe {
+    /// Every-minute CronJobs the harness watched.
+    pub cronjobs: u32,
+    /// The measured window (the run's measure phase), seconds.
+    pub window_s: f64,
+    /// Lines the run wrote to events.jsonl, and scheduled runs it observed in the window.
+    pub lines: u64,
+    pub runs_observed: u64,
+    pub runs_expected: u64,
+    /// Peak RSS of the harness process over its whole life (creation included), MB.
+    pub peak_rss_mb: f64,
+    /// Harness CPU seconds in the window, and those of the control plane.
+    pub harness_cpu_s: f64,
+    pub apiserver_cpu_s: f64,
+    pub etcd_cpu_s: f64,
+    pub controller_manager_cpu_s: f64,
+    /// harness / (kube-apiserver + etcd + kube-controller-manager). Target <= 0.02.
+    pub cpu_share: f64,
+    /// Mean RSS in the second and the last fifth of the window, MB.
+    pub rss_second_fifth_mb: f64,
+    pub rss_last_fifth_mb: f64,
+    /// last fifth / second fifth. Target <= 1.10.
+    pub rss_growth: f64,
+    /// Client receive time to the line written in events.jsonl (1 ms resolution).
+    pub record_lag_p50_ms: Option<u64>,
+    /// Target <= 10.
+    pub record_lag_p99_ms: Option<u64>,
+    pub record_lag_max_ms: Option<u64>,
+    /// The run's directory (events.jsonl, results.json, harness.json, samples.csv).
+    pub run_dir: String,
+    pub load_avg_start: LoadAvg,
+    pub load_avg_end: LoadAvg,
+}
+
+/// One tool's figures on the peer comparison's load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolFigures {
+    pub cronjobs: u64,
+    pub create_per_s: Option<f64>,
+    pub cpu_s: Option<f64>,
+    /// CPU seconds per minute of the tool's life.
+    pub cpu_s_per_min: Option<f64>,
+    pub peak_rss_mb: Option<f64>,
+    /// Scheduled runs (Jobs) the tool's latency measurements counted.
+    pub runs_measured: Option<u64>,
+    pub wall_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    pub tool: String,
+    pub version: Option<String>,
+    /// Why figures are missing, or what to know when reading them.
+    pub note: String,
+    pub kube_burner: Option<ToolFigures>,
+    /// cronbench on the same load: creation, CPU and memory from the observe run; runs
+    /// measured by cronbench's watchers on kube-burner's own CronJobs, side by side.
+    pub cronbench: Option<ToolFigures>,
+    /// Jobs of kube-burner's CronJobs whose jobTemplate carries no kube-burner label, and
+    /// how many of them kube-burner measured.
+    pub unlabelled_runs: Option<u64>,
+    pub unlabelled_runs_measured_by_kube_burner: Option<u64>,
+    /// kube-burner's jobLatency p50 (from the Job's creation) and cronbench's
+    /// schedule -> job created p50 on the same Jobs, ms.
+    pub kube_burner_job_start_p50_ms: Option<f64>,
+    pub cronbench_schedule_to_job_created_p50_ms: Option<u64>,
+    pub cronbench_schedule_to_started_p50_ms: Option<u64>,
+    pub load_avg_start: LoadAvg,
+    pub load_avg_end: LoadAvg,
+}
+
+/// `cronbench analyze` against a parse-only loop on one log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeLength {
+    pub events: u64,
+    pub bytes: u64,
+    /// Best of the repetitions.
+    pub analyze_s: f64,
+    pub parse_s: f64,
+    pub analyze_per_s: f64,
+    pub parse_per_s: f64,
+    pub ratio: f64,
+    /// Peak RSS of the `cronbench analyze` process, MB.
+    pub peak_rss_mb: f64,
+    pub load_avg: LoadAvg,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analyze {
+    /// Every-minute CronJobs of the generated logs (the same at both lengths, so the same
+    /// runs are in flight) and lines per scheduled run.
+    pub cronjobs: u32,
+    pub lines_per_run: u32,
+    pub short: AnalyzeLength,
+    pub long: AnalyzeLength,
+    /// Of the long log. Target >= 0.5.
+    pub ratio: f64,
+    /// Peak RSS long / short. Target <= 1.10 (memory does not grow with the log's length).
+    pub memory_growth: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    AtLeast,
+    AtMost,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub measured: Option<f64>,
+    pub pass: bool,
+}
+
+impl Target {
+    fn new(name: &str, comparison: Comparison, threshold: f64, measured: Option<f64>) -> Target {
+        let pass = measured.is_some_and(|m| {
+            m.is_finite()
+                && match comparison {
+                    Comparison::AtLeast => m >= threshold,
+                    Comparison::AtMost => m <= threshold,
+                }
+        });
+        Target {
+            name: name.to_string(),
+            comparison,
+            threshold,
+            measured,
+            pass,
+        }
+    }
+}
+
+impl Bench {
+    /// The targets of the issue, judged on what was measured (a part that did not run fails).
+    pub fn judge(&mut self) {
+        use Comparison::{AtLeast, AtMost};
+        let c = self.create.as_ref();
+        let o = self.observe.as_ref();
+        let a = self.analyze.as_ref();
+        self.targets = vec![
+            Target::new("create.ratio", AtLeast, 0.9, c.map(|c| c.ratio)),
+            Target::new("create.qps_error", AtMost, 0.05, c.map(|c| c.qps_error)),
+            Target::new(
+                "observe.peak_rss_mb",
+                AtMost,
+                64.0,
+                o.map(|o| o.peak_rss_mb),
+            ),
+            Target::new("observe.cpu_share", AtMost, 0.02, o.map(|o| o.cpu_share)),
+            Target::new("observe.rss_growth", AtMost, 1.10, o.map(|o| o.rss_growth)),
+            Target::new(
+                "observe.record_lag_p99_ms",
+                AtMost,
+                10.0,
+                o.and_then(|o| o.record_lag_p99_ms.map(|v| v as f64)),
+            ),
+            Target::new(
+                "accuracy.error_ms",
+                AtMost,
+                20.0,
+                self.accuracy.as_ref().map(|a| a.error_ms),
+            ),
+            Target::new("analyze.ratio", AtLeast, 0.5, a.map(|a| a.ratio)),
+            Target::new(
+                "analyze.memory_growth",
+                AtMost,
+                1.10,
+                a.map(|a| a.memory_growth),
+            ),
+        ];
+    }
+
+    pub fn pass(&self) -> bool {
+        !self.targets.is_empty() && self.targets.iter().all(|t| t.pass)
+    }
+
+    /// What a complete bench.json lacks: parts that did not run, non-finite figures.
+    pub fn incomplete(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, present) in [
+            ("create", self.create.is_some()),
+            ("accuracy", self.accuracy.is_some()),
+            ("observe", self.observe.is_some()),
+            ("peer", self.peer.is_some()),
+            ("analyze", self.analyze.is_some()),
+        ] {
+            if !present {
+                out.push(format!("{name} is missing"));
+            }
+        }
+        if self.targets.len() != 9 {
+            out.push(format!("{} targets, expected 9", self.targets.len()));
+        }
+        for t in &self.targets {
+            match t.measured {
+                Some(m) if m.is_finite() => {}
+                _ => out.push(format!("target {} has no measured value", t.name)),
+            }
+        }
+        out
+    }
+
+    /// The short table printed after a bench.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "cronbench bench{} ({} build) on cluster `{}` ({} nodes, {} cores)",
+            if self.quick { " --quick" } else { "" },
+            self.build,
+            self.cluster.name,
+            self.cluster.nodes,
+            self.cluster.cores
+        );
+        let _ = writeln!(
+            s,
+            "{:<28} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
+            "target", "measured", "limit", ""
+        );
+        for t in &self.targets {
+            let op = match t.comparison {
+                Comparison::AtLeast => ">=",
+                Comparison::AtMost => "<=",
+            };
+            let m = t
+                .measured
+                .map_or_else(|| "-".to_string(), |m| format!("{m:.3}"));
+            let _ = writeln!(
+                s,
+                "{:<28} {:>12} {:>3}{:>7} {:>6}  {}",
+                t.name,
+                m,
+                op,
+                t.threshold,
+                if t.pass { "ok" } else { "MISSED" },
+                self.context_of(&t.name)
+            );
+        }
+        for e in &self.errors {
+            let _ = writeln!(s, "error: {e}");
+        }
+        if let Some(p) = &self.peer {
+            let _ = writeln!(s, "peer {}: {}", p.tool, p.note);
+        }
+        s
+    }
+
+    fn context_of(&self, target: &str) -> String {
+        let la = |l: &LoadAvg| format!("load {:.2}/{:.2}/{:.2}", l[0], l[1], l[2]);
+        let part = target.split('.').next().unwrap_or_default();
+        match part {
+            "create" => self.create.as_ref().map_or_else(String::new, |c| {
+                if target == "create.ratio" {
+                    format!(
+                        "{:.0}/s vs bare {:.0}/s, {} each; {}",
+                        c.cronbench_per_s,
+                        c.bare_per_s,
+                        c.objects,
+                        c.rounds
+                            .first()
+                            .map(|r| la(&r.load_avg))
+                            .unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "{:.2}/s for {}/s; {}",
+                        c.qps_achieved,
+                        c.qps_target,
+                        la(&c.qps_load_avg)
+                    )
+                }
+            }),
+            "observe" => self.observe.as_ref().map_or_else(String::new, |o| {
+                format!(
+                    "{} CronJobs, {:.0} s window, {:.1} CPU s vs control plane {:.1}; {}",
+                    o.cronjobs,
+                    o.window_s,
+                    o.harness_cpu_s,
+                    o.apiserver_cpu_s + o.etcd_cpu_s + o.controller_manager_cpu_s,
+                    la(&o.load_avg_end)
+                )
+            }),
+            "accuracy" => self.accuracy.as_ref().map_or_else(String::new, |a| {
+                format!(
+                    "p50 {} ms for D {} ms, {} samples; kwok adds {} ms (net error {}); {}",
+                    a.reported_p50_ms,
+                    a.delay_ms,
+                    a.samples,
+                    a.kwok_overhead_ms
+                        .map_or_else(|| "?".into(), |v| format!("{v:.0}")),
+                    a.error_net_ms
+                        .map_or_else(|| "?".into(), |v| format!("{v:.0} ms")),
+                    la(&a.load_avg_end)
+                )
+            }),
+            "analyze" => self.analyze.as_ref().map_or_else(String::new, |a| {
+                format!(
+                    "{} events: {:.0}/s vs parse {:.0}/s; RSS {:.1} MB ({} events) -> {:.1} MB; {}",
+                    a.long.events,
+                    a.long.analyze_per_s,
+                    a.long.parse_per_s,
+                    a.short.peak_rss_mb,
+                    a.short.events,
+                    a.long.peak_rss_mb,
+                    la(&a.long.load_avg)
+                )
+            }),
+            _ => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_without_a_measurement_fails() {
+        let t = Target::new("x", Comparison::AtMost, 1.0, None);
+        assert!(!t.pass);
+        let t = Target::new("x", Comparison::AtMost, 1.0, Some(f64::NAN));
+        assert!(!t.pass);
+        let t = Target::new("x", Comparison::AtLeast, 0.9, Some(0.9));
+        assert!(t.pass);
+    }
+}

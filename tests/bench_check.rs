@@ -1,0 +1,45 @@
+//! `cronbench bench-check`: what CI asserts about the quick bench's bench.json.
+
+mod common;
+
+use common::{cronbench, text};
+
+const FIXTURE: &str = "tests/fixtures/bench-quick.json";
+
+#[test]
+fn a_complete_bench_json_passes_the_check() {
+    let out = cronbench(&["bench-check", FIXTURE]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_bench_json_without_a_part_fails_the_check_naming_it() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    v["observe"] = serde_json::Value::Null;
+    let dir = std::env::temp_dir().join(format!("cronbench-bench-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bench.json"), v.to_string()).unwrap();
+    let out = cronbench(&["bench-check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("observe is missing"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bench_json_with_an_unknown_field_is_not_well_formed() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    v["surprise"] = serde_json::json!(1);
+    let dir = std::env::temp_dir().join(format!("cronbench-bench-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bench.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let out = cronbench(&["bench-check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
