@@ -7,6 +7,10 @@
 //! pinned local binaries only (never a download), 127.0.0.1 only, its own kwok stages with
 //! per-stage delays, the throughput knobs as flags, realistic nodes, and a `down` that proves
 //! no process is left.
+//!
+//! With real nodes (`realnodes`), the whole cluster runs in a network namespace of its own
+//! (`netns`), each node a kubelet (`kubelet`) with its own containerd (`containerd`), cgroup
+//! root (`cgroups`) and locally built images (`images`); `down` also unmounts (`mounts`).
 
 mod binaries;
 mod cgroups;

@@ -72,6 +72,13 @@ impl NodeBinaries {
     /// `$CRONBENCH_NODE_BIN_DIR`, else `<cache>/node-bin/current`; checks every other
     /// prerequisite too, naming the fix.
     pub fn locate() -> Result<NodeBinaries, ClusterError> {
+        if !is_root() {
+            return Err(ClusterError::Prerequisite {
+                what: "root (a network namespace, mounts and cgroups per node)".into(),
+                fix: "run `cronbench cluster up --node-runtime kubelet` as root, or use kwok nodes"
+                    .into(),
+            });
+        }
         let dir = std::env::var_os("CRONBENCH_NODE_BIN_DIR").map_or_else(
             || cache_root().join("node-bin").join("current"),
             PathBuf::from,
@@ -369,6 +376,18 @@ impl RealNodes {
         );
         out
     }
+}
+
+/// Whether this process runs with effective uid 0 (from /proc, without unsafe code).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
 }
 
 /// The kubelet links container logs into /var/log/containers; removes those pointing into
