@@ -149,6 +149,11 @@ pub async fn sweep(
             "--sweep-nodes scales kwok nodes and needs a local cronbench cluster; `{context}` is not one (start one with `cronbench cluster up`)"
         )));
     }
+    if crate::cluster::node_runtime_of(&context) == crate::cluster::NodeRuntime::Kubelet {
+        return Err(LimitError::Option(format!(
+            "--sweep-nodes scales kwok nodes, and `{context}` runs real kubelets; search once per node count instead, each on its own `cronbench cluster up --node-runtime kubelet --nodes K`"
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(|source| LimitError::Io {
         op: format!("create directory {}", dir.display()),
         source,
