@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 
 use std::path::PathBuf;
 
-use crate::cluster::{Binaries, Knobs, LocalCluster, StageDelays, UpOptions};
+use crate::cluster::{
+    Binaries, Knobs, KubeletKnobs, LocalCluster, NodeRuntime, StageDelays, UpOptions,
+};
 use crate::run::{RunOptions, RunOutcome};
 use crate::schema::EndReason;
 
@@ -186,9 +188,15 @@ pub enum ClusterCommand {
         /// Cluster name; its kube context is `cronbench-<name>`
         #[arg(long, default_value = "local")]
         name: String,
-        /// Number of kwok nodes (32 CPU, 256Gi, 110 pods each)
+        /// Number of nodes (kwok: 32 CPU, 256Gi, 110 pods each; kubelet: this machine's)
         #[arg(long, default_value_t = 3)]
         nodes: u32,
+        /// What runs the pods: kwok (simulated nodes) or kubelet (real kubelets with
+        /// containerd, in a network namespace of the cluster; needs root)
+        #[arg(long, value_enum, default_value_t = NodeRuntime::Kwok)]
+        node_runtime: NodeRuntime,
+        #[command(flatten)]
+        kubelet: KubeletKnobs,
         /// Apiserver port on 127.0.0.1 (default: a free one)
         #[arg(long)]
         port: Option<u16>,
@@ -293,13 +301,19 @@ async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
         ClusterCommand::Up {
             name,
             nodes,
+            node_runtime,
+            kubelet,
             port,
             knobs,
             delays,
         } => {
             let bins = Binaries::locate()?;
             let cluster = LocalCluster::new(&name)?;
-            eprintln!("starting local cluster `{name}` with {nodes} kwok nodes ...");
+            let kind = match node_runtime {
+                NodeRuntime::Kwok => "kwok",
+                NodeRuntime::Kubelet => "real (kubelet + containerd)",
+            };
+            eprintln!("starting local cluster `{name}` with {nodes} {kind} nodes ...");
             let info = cluster
                 .up(
                     &bins,
@@ -308,6 +322,8 @@ async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
                         port,
                         knobs,
                         delays,
+                        runtime: node_runtime,
+                        kubelet,
                     },
                 )
                 .await
@@ -349,8 +365,9 @@ async fn cluster(command: ClusterCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             };
             println!(
-                "cluster `{}`: apiserver https://127.0.0.1:{}, context {}, kubeconfig {}",
+                "cluster `{}` ({:?} nodes): apiserver https://127.0.0.1:{}, context {}, kubeconfig {}",
                 info.name,
+                info.node_runtime,
                 info.port,
                 info.context,
                 info.kubeconfig.display()

@@ -92,12 +92,13 @@ pub(crate) fn run_id() -> String {
 /// Runs a scenario end to end. Errors before anything was created are returned as `Err`;
 /// later ones end the run early and are reported in [`RunOutcome::error`].
 pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
-    let scenario = Scenario::from_file(&opts.scenario)?;
+    let mut scenario = Scenario::from_file(&opts.scenario)?;
     let defs = scenario.cronjob_defs(&scenario_dir(&opts.scenario))?;
 
     let (client, context) =
         preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
     preflight::check_context(&context, &opts.allow_context)?;
+    crate::cluster::adapt_scenario(&context, &mut scenario);
     let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
     // Refuse faults this cluster cannot take before anything is created.
     let injector = if scenario.faults.is_empty() {

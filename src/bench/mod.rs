@@ -157,6 +157,8 @@ fn cluster_options() -> UpOptions {
             pod_start_jitter_ms: 0,
             pod_run_ms: POD_RUN_MS,
         },
+        // kwok nodes.
+        ..UpOptions::default()
     }
 }
 

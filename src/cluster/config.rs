@@ -122,10 +122,27 @@ fn delay(ms: u64, jitter_ms: u64) -> Value {
     }
 }
 
+/// A component flag: `(component, flag, value)`.
+pub type Flag = (&'static str, &'static str, String);
+
+/// What a kubelet-mode cluster adds to the configuration: component flags (after the knobs)
+/// and fixed ports for components (kwokctl `options` keys such as `kubeSchedulerPort`).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub flags: Vec<Flag>,
+    pub ports: Vec<(&'static str, u16)>,
+}
+
 /// The whole `--config` file for `kwokctl create cluster`.
-pub fn render(bins: &Binaries, port: u16, knobs: &Knobs, delays: &StageDelays) -> String {
+pub fn render(
+    bins: &Binaries,
+    port: u16,
+    knobs: &Knobs,
+    delays: &StageDelays,
+    extra: &Extra,
+) -> String {
     let path = |name: &str| bins.path(name).display().to_string();
-    let options = json!({
+    let mut options = json!({
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": {
@@ -139,8 +156,13 @@ pub fn render(bins: &Binaries, port: u16, knobs: &Knobs, delays: &StageDelays) -
             "etcdBinary": path("etcd"),
             "kwokControllerBinary": path("kwok"),
         },
-        "componentsPatches": components_patches(knobs),
+        "componentsPatches": components_patches(knobs, &extra.flags),
     });
+    if let Some(opts) = options["options"].as_object_mut() {
+        for (key, port) in &extra.ports {
+            opts.insert((*key).into(), json!(port));
+        }
+    }
     let mut docs = vec![options];
     docs.extend(stages(delays));
     docs.iter()
@@ -149,7 +171,7 @@ pub fn render(bins: &Binaries, port: u16, knobs: &Knobs, delays: &StageDelays) -
         .join("\n---\n")
 }
 
-fn components_patches(knobs: &Knobs) -> Vec<Value> {
+fn components_patches(knobs: &Knobs, extra: &[Flag]) -> Vec<Value> {
     // One instance each: leader election buys nothing, and on a loaded 2-core machine a missed
     // lease renewal makes the controller manager exit mid-run.
     let no_election = || vec![json!({ "key": "leader-elect", "value": "false" })];
@@ -157,7 +179,7 @@ fn components_patches(knobs: &Knobs) -> Vec<Value> {
         ("kube-controller-manager", no_election()),
         ("kube-scheduler", no_election()),
     ];
-    for (component, flag, value) in knobs.flags() {
+    for (component, flag, value) in knobs.flags().into_iter().chain(extra.iter().cloned()) {
         let arg = json!({ "key": flag, "value": value });
         match by_component.iter_mut().find(|(c, _)| *c == component) {
             Some((_, args)) => args.push(arg),
@@ -328,7 +350,13 @@ mod tests {
 
     #[test]
     fn knobs_left_unset_pass_no_flags() {
-        let cfg = render(&bins(), 6443, &Knobs::default(), &StageDelays::default());
+        let cfg = render(
+            &bins(),
+            6443,
+            &Knobs::default(),
+            &StageDelays::default(),
+            &Extra::default(),
+        );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
         for patch in first["componentsPatches"].as_array().unwrap() {
             assert_eq!(
@@ -351,7 +379,13 @@ mod tests {
             max_requests_inflight: Some(1000),
             ..Knobs::default()
         };
-        let cfg = render(&bins(), 6443, &knobs, &StageDelays::default());
+        let cfg = render(
+            &bins(),
+            6443,
+            &knobs,
+            &StageDelays::default(),
+            &Extra::default(),
+        );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
         let patches = first["componentsPatches"].as_array().unwrap();
         assert_eq!(patches.len(), 3, "one patch per component: {patches:?}");
@@ -363,13 +397,44 @@ mod tests {
     }
 
     #[test]
+    fn extra_flags_join_their_component_s_patch() {
+        let extra = [
+            (
+                "kube-apiserver",
+                "advertise-address",
+                "10.250.0.1".to_string(),
+            ),
+            ("kwok-controller", "manage-all-nodes", "false".to_string()),
+        ];
+        let cfg = render(
+            &bins(),
+            6443,
+            &Knobs::default(),
+            &StageDelays::default(),
+            &Extra {
+                flags: extra.to_vec(),
+                ports: vec![("kubeSchedulerPort", 7001)],
+            },
+        );
+        let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
+        let patches = first["componentsPatches"].as_array().unwrap();
+        let api = patches
+            .iter()
+            .find(|p| p["name"] == "kube-apiserver")
+            .unwrap();
+        assert_eq!(api["extraArgs"][0]["value"], "10.250.0.1");
+        assert!(patches.iter().any(|p| p["name"] == "kwok-controller"));
+        assert_eq!(first["options"]["kubeSchedulerPort"], 7001);
+    }
+
+    #[test]
     fn stage_delays_are_rendered_without_jitter_unless_asked() {
         let d = StageDelays {
             pod_start_delay_ms: 1500,
             pod_start_jitter_ms: 0,
             pod_run_ms: 250,
         };
-        let cfg = render(&bins(), 6443, &Knobs::default(), &d);
+        let cfg = render(&bins(), 6443, &Knobs::default(), &d, &Extra::default());
         let docs: Vec<Value> = cfg
             .split("\n---\n")
             .map(|s| serde_json::from_str(s).unwrap())

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
-use super::{Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root, config, nodes};
+use super::kubelet::{self, KubeletKnobs};
+use super::realnodes::{NodeBinaries, NodeRuntime, RealNodes};
+use super::{
+    Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root, config, netns, nodes,
+};
 
 /// What `cluster up` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +21,8 @@ pub struct UpOptions {
     pub port: Option<u16>,
     pub knobs: Knobs,
     pub delays: StageDelays,
+    pub runtime: NodeRuntime,
+    pub kubelet: KubeletKnobs,
 }
 
 /// What a running local cluster is; written to `cluster.json` in its state directory.
@@ -30,6 +36,11 @@ pub struct ClusterInfo {
     pub nodes: u32,
     pub knobs: Knobs,
     pub delays: StageDelays,
+    /// Absent in the files of clusters started before real nodes existed: kwok.
+    #[serde(default)]
+    pub node_runtime: NodeRuntime,
+    #[serde(default)]
+    pub kubelet: KubeletKnobs,
     /// Seconds `cluster up` took.
     pub up_seconds: f64,
 }
@@ -112,53 +123,96 @@ impl LocalCluster {
         }
     }
 
-    /// The components kwokctl started, with whether each is alive.
+    /// The components kwokctl started, and in kubelet mode the nodes' kubelets, containerds
+    /// and forwarders, with whether each is alive.
     pub fn components(&self) -> Vec<ComponentStatus> {
-        let pids = self.kwok_cluster_dir().join("pids");
-        let mut out = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&pids) else {
-            return out;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(component) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            let pid = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok());
-            out.push(ComponentStatus {
-                component: component.to_string(),
-                pid,
-                running: pid.is_some_and(pid_alive),
-                log: self
-                    .kwok_cluster_dir()
-                    .join("logs")
-                    .join(format!("{component}.log")),
-            });
+        let kwok = self.kwok_cluster_dir();
+        let mut files = self.real_nodes().component_files();
+        if let Ok(entries) = std::fs::read_dir(kwok.join("pids")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if let Some(component) = path.file_stem().and_then(|s| s.to_str()) {
+                    let log = kwok.join("logs").join(format!("{component}.log"));
+                    files.push((component.to_string(), path.clone(), log));
+                }
+            }
         }
+        let mut out: Vec<ComponentStatus> = files
+            .into_iter()
+            .map(|(component, pid_file, log)| {
+                let pid = std::fs::read_to_string(&pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                ComponentStatus {
+                    component,
+                    pid,
+                    running: pid.is_some_and(pid_alive),
+                    log,
+                }
+            })
+            .collect();
         out.sort_by(|a, b| a.component.cmp(&b.component));
         out
+    }
+
+    /// Real nodes of this cluster (there are none in kwok mode).
+    pub fn real_nodes(&self) -> RealNodes {
+        RealNodes {
+            cluster: self.name.clone(),
+            dir: self.dir.clone(),
+        }
     }
 
     /// Starts the cluster and waits for its nodes to be Ready.
     pub async fn up(&self, bins: &Binaries, opts: &UpOptions) -> Result<ClusterInfo, ClusterError> {
         let started = Instant::now();
-        if self.info()?.is_some() {
-            if self.components().iter().any(|c| c.running) {
+        if self.dir.exists() || self.real_nodes().netns().exists() {
+            if self.info()?.is_some() && self.components().iter().any(|c| c.running) {
                 return Err(ClusterError::AlreadyUp {
                     name: self.name.clone(),
                     kubeconfig: self.kubeconfig(),
                 });
             }
-            // A crashed cluster left its state: clear it before starting anew.
+            // A crashed or half-started cluster left its state: clear it before starting anew.
             self.down(bins).await?;
         }
+        let node_bins = match opts.runtime {
+            NodeRuntime::Kwok => None,
+            NodeRuntime::Kubelet => Some(NodeBinaries::locate()?),
+        };
         let port = pick_port(opts.port)?;
         std::fs::create_dir_all(&self.dir)
             .map_err(ClusterError::io(format!("create {}", self.dir.display())))?;
+        let mut extra = config::Extra::default();
+        let mut forwarded = vec![port];
+        let mut hierarchy = None;
+        if opts.runtime == NodeRuntime::Kubelet {
+            match self.real_nodes().prepare(opts.nodes) {
+                Ok(h) => hierarchy = Some(h),
+                Err(e) => {
+                    let _ = self.down(bins).await;
+                    return Err(e);
+                }
+            }
+            // The controller manager's and scheduler's metrics (find-limit reads them) on
+            // ports that are free on the host too, so that they can be forwarded there.
+            while forwarded.len() < 3 {
+                let p = pick_port(None)?;
+                if !forwarded.contains(&p) {
+                    forwarded.push(p);
+                }
+            }
+            let (kcm, scheduler) = (forwarded[1], forwarded[2]);
+            extra = config::Extra {
+                flags: real_node_flags(),
+                ports: vec![
+                    ("kubeControllerManagerPort", kcm),
+                    ("kubeSchedulerPort", scheduler),
+                ],
+            };
+        }
         let config_path = self.dir.join("kwokctl.yaml");
-        let cfg = config::render(bins, port, &opts.knobs, &opts.delays);
+        let cfg = config::render(bins, port, &opts.knobs, &opts.delays, &extra);
         std::fs::write(&config_path, cfg)
             .map_err(ClusterError::io(format!("write {}", config_path.display())))?;
 
@@ -200,12 +254,51 @@ impl LocalCluster {
             nodes: opts.nodes,
             knobs: opts.knobs.clone(),
             delays: opts.delays.clone(),
+            node_runtime: opts.runtime,
+            kubelet: opts.kubelet.clone(),
             up_seconds: 0.0,
         };
         let ready = async {
+            let label = match (&node_bins, hierarchy) {
+                (Some(node_bins), Some(hierarchy)) => {
+                    let real = self.real_nodes();
+                    real.start_forwarders(&forwarded)?;
+                    real.start(
+                        opts.nodes,
+                        hierarchy,
+                        bins,
+                        node_bins,
+                        &opts.kubelet,
+                        &self.kubeconfig(),
+                    )?;
+                    kubelet::NODE_LABEL
+                }
+                _ => nodes::NODE_LABEL,
+            };
             let client = self.client().await?;
-            nodes::create(&client, opts.nodes).await?;
-            nodes::wait_ready(&client, opts.nodes, Duration::from_secs(60)).await
+            if opts.runtime == NodeRuntime::Kwok {
+                nodes::create(&client, opts.nodes).await?;
+            }
+            // Real kubelets register, start their runtime and report Ready in about 10 s
+            // each on an idle 2-core machine; allow for a loaded one.
+            let timeout = match opts.runtime {
+                NodeRuntime::Kwok => Duration::from_secs(60),
+                NodeRuntime::Kubelet => Duration::from_secs(60 + 30 * u64::from(opts.nodes)),
+            };
+            // A component that dies while the nodes come up (a kubelet refusing its
+            // configuration, say) fails at once, not at the timeout.
+            let died = async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if let Some(e) = self.dead_component() {
+                        return Err(e);
+                    }
+                }
+            };
+            tokio::select! {
+                ready = nodes::wait_ready(&client, label, opts.nodes, timeout) => ready,
+                dead = died => dead,
+            }
         };
         if let Err(e) = ready.await {
             let e = self.dead_component().unwrap_or(e);
@@ -227,7 +320,8 @@ impl LocalCluster {
     /// Stops every process of the cluster and removes its state. Works on a cluster that
     /// crashed or was half-started, and fails if any process survives.
     pub async fn down(&self, bins: &Binaries) -> Result<(), ClusterError> {
-        if !self.dir.exists() {
+        let real = self.real_nodes();
+        if !self.dir.exists() && !real.netns().exists() {
             return Err(ClusterError::NotUp {
                 name: self.name.clone(),
             });
@@ -266,6 +360,12 @@ impl LocalCluster {
                 pids: left,
             });
         }
+        // Real nodes: containers, mounts, cgroups, the namespace. Nothing is removed below a
+        // mount point that is still mounted: teardown fails first.
+        real.teardown()?;
+        if !self.dir.exists() {
+            return Ok(());
+        }
         std::fs::remove_dir_all(&self.dir)
             .map_err(ClusterError::io(format!("remove {}", self.dir.display())))
     }
@@ -273,7 +373,8 @@ impl LocalCluster {
     /// Pids of every process whose command line mentions this cluster's state directory
     /// (kwokctl runs each component from there, with its certificates and config there).
     pub fn processes(&self) -> Vec<u32> {
-        let needle = self.dir.display().to_string();
+        // With the separator, cluster `a` does not match the processes of cluster `ab`.
+        let needle = format!("{}/", self.dir.display());
         let me = std::process::id();
         let Ok(entries) = std::fs::read_dir("/proc") else {
             return Vec::new();
@@ -296,7 +397,15 @@ impl LocalCluster {
     }
 
     fn kwokctl(&self, bins: &Binaries) -> Command {
-        let mut cmd = Command::new(bins.path("kwokctl"));
+        // In kubelet mode the control plane runs in the cluster's network namespace.
+        let ns = self.real_nodes().netns();
+        let mut cmd = if ns.exists() {
+            let mut c = Command::new("nsenter");
+            c.arg(ns.nsenter_arg()).arg("--").arg(bins.path("kwokctl"));
+            c
+        } else {
+            Command::new(bins.path("kwokctl"))
+        };
         // kwokctl looks for kubectl on PATH before downloading one: ours comes first.
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths = vec![bins.dir.clone()];
@@ -391,6 +500,31 @@ fn pick_port(wanted: Option<u16>) -> Result<u16, ClusterError> {
         }),
         Err(e) => Err(ClusterError::io("bind a port on 127.0.0.1")(e)),
     }
+}
+
+/// Flags of a control plane whose nodes are real kubelets in the cluster's namespace.
+fn real_node_flags() -> Vec<config::Flag> {
+    vec![
+        // The namespace has no default route, from which the apiserver would pick its address.
+        (
+            "kube-apiserver",
+            "advertise-address",
+            netns::CONTROL_PLANE_IP.to_string(),
+        ),
+        // `kubectl logs` reaches the kubelet by IP: there is no DNS for node names.
+        (
+            "kube-apiserver",
+            "kubelet-preferred-address-types",
+            "InternalIP".into(),
+        ),
+        // By default the kwok controller takes over every node, real ones too.
+        ("kwok-controller", "manage-all-nodes", "false".into()),
+        (
+            "kwok-controller",
+            "manage-nodes-with-annotation-selector",
+            "kwok.x-k8s.io/node=fake".into(),
+        ),
+    ]
 }
 
 fn pid_alive(pid: u32) -> bool {

@@ -7,18 +7,31 @@
 //! pinned local binaries only (never a download), 127.0.0.1 only, its own kwok stages with
 //! per-stage delays, the throughput knobs as flags, realistic nodes, and a `down` that proves
 //! no process is left.
+//!
+//! With real nodes (`realnodes`), the whole cluster runs in a network namespace of its own
+//! (`netns`), each node a kubelet (`kubelet`) with its own containerd (`containerd`), cgroup
+//! root (`cgroups`) and locally built images (`images`); `down` also unmounts (`mounts`).
 
 mod binaries;
+mod cgroups;
 mod config;
+mod containerd;
+pub mod images;
+mod kubelet;
 mod local;
+mod mounts;
+mod netns;
 pub mod nodes;
 pub mod preflight;
+mod realnodes;
 
 use std::path::PathBuf;
 
 pub use binaries::Binaries;
 pub use config::{Knobs, StageDelays};
+pub use kubelet::KubeletKnobs;
 pub use local::{ClusterInfo, LocalCluster, UpOptions};
+pub use realnodes::{NodeBinaries, NodeRuntime, RealNodes, adapt_scenario, node_runtime_of};
 
 /// Errors of cluster management. None of them is retryable without a change by the user,
 /// except [`ClusterError::NotReady`], which a slower machine may outgrow.
@@ -83,6 +96,16 @@ pub enum ClusterError {
 
     #[error("processes of cluster `{name}` are still running after teardown: {pids:?}")]
     Leftovers { name: String, pids: Vec<u32> },
+
+    #[error("real nodes need {what}; {fix}")]
+    Prerequisite { what: String, fix: String },
+
+    #[error("cluster `{name}` left {what} behind after teardown: {items:?}")]
+    LeftoverState {
+        name: String,
+        what: &'static str,
+        items: Vec<String>,
+    },
 }
 
 impl ClusterError {

@@ -10,6 +10,9 @@ use super::ClusterError;
 /// Label every kwok node carries; scenarios select it.
 pub const NODE_LABEL: (&str, &str) = ("type", "kwok");
 
+/// The taint that keeps everything but cronbench's load off kwok nodes.
+pub const KWOK_TAINT_KEY: &str = "kwok.x-k8s.io/node";
+
 /// The node name for index `i`.
 pub fn node_name(i: u32) -> String {
     format!("kwok-node-{i}")
@@ -34,7 +37,7 @@ fn node(name: &str) -> Result<Node, serde_json::Error> {
             },
         },
         "spec": {
-            "taints": [{ "key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule" }],
+            "taints": [{ "key": KWOK_TAINT_KEY, "value": "fake", "effect": "NoSchedule" }],
         },
         "status": { "allocatable": capacity, "capacity": capacity },
     }))
@@ -124,14 +127,16 @@ fn is_ready(node: &Node) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// Waits until `count` kwok nodes report Ready.
+/// Waits until `count` nodes with the `label` (kwok's [`NODE_LABEL`] or real nodes') report
+/// Ready.
 pub async fn wait_ready(
     client: &kube::Client,
+    label: (&str, &str),
     count: u32,
     timeout: Duration,
 ) -> Result<(), ClusterError> {
     let api: Api<Node> = Api::all(client.clone());
-    let lp = ListParams::default().labels(&format!("{}={}", NODE_LABEL.0, NODE_LABEL.1));
+    let lp = ListParams::default().labels(&format!("{}={}", label.0, label.1));
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let ready = match api.list(&lp).await {

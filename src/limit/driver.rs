@@ -143,6 +143,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     let (client, context) =
         preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
     preflight::check_context(&context, &opts.allow_context)?;
+    crate::cluster::adapt_scenario(&context, &mut scenario);
     let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
 
     let id = crate::run::run_id().replacen("cronbench-", "cronbench-limit-", 1);

@@ -22,8 +22,13 @@ pub struct SweepPoint {
     pub limit_jobs_per_minute: Option<f64>,
     pub interval: [Option<f64>; 2],
     pub pass: Option<bool>,
-    /// Mean over nodes of pods started per second, at the highest load that held.
+    /// Pods started per second per node at the highest load that held: all the pods started
+    /// over all `nodes` (those the scheduler left idle count as zero).
     pub per_node_started_per_second: Option<f64>,
+    /// The busiest node's pods started per second at that load: the scheduler need not
+    /// spread the pods evenly.
+    #[serde(default)]
+    pub busiest_node_started_per_second: Option<f64>,
     /// The component named as the bottleneck.
     pub bottleneck: Option<String>,
     pub steps: usize,
@@ -95,20 +100,24 @@ fn point(nodes: u32, dir: &Path, report: &super::report::LimitReport) -> SweepPo
         .limit_jobs_per_minute
         .and_then(|_| report.outcome?.sustainable)
         .and_then(|n| report.steps.iter().rev().find(|s| s.cronjobs == n));
-    let per_node = held.and_then(|s| {
-        let rates: Vec<f64> = s
-            .nodes
-            .iter()
-            .filter_map(|n| n.started_per_second)
-            .collect();
-        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
-    });
+    let rates: Vec<f64> = held
+        .map(|s| {
+            s.nodes
+                .iter()
+                .filter_map(|n| n.started_per_second)
+                .collect()
+        })
+        .unwrap_or_default();
+    let per_node =
+        (!rates.is_empty() && nodes > 0).then(|| rates.iter().sum::<f64>() / f64::from(nodes));
+    let busiest = rates.iter().copied().reduce(f64::max);
     SweepPoint {
         nodes,
         limit_jobs_per_minute: report.limit_jobs_per_minute,
         interval: report.interval,
         pass: report.pass,
         per_node_started_per_second: per_node,
+        busiest_node_started_per_second: busiest,
         bottleneck: report.bottleneck.as_ref().map(|b| b.component.clone()),
         steps: report.steps.len(),
         wall_s: report.wall_s,
@@ -138,6 +147,11 @@ pub async fn sweep(
     if !context.starts_with("cronbench-") {
         return Err(LimitError::Option(format!(
             "--sweep-nodes scales kwok nodes and needs a local cronbench cluster; `{context}` is not one (start one with `cronbench cluster up`)"
+        )));
+    }
+    if crate::cluster::node_runtime_of(&context) == crate::cluster::NodeRuntime::Kubelet {
+        return Err(LimitError::Option(format!(
+            "--sweep-nodes scales kwok nodes, and `{context}` runs real kubelets; search once per node count instead, each on its own `cronbench cluster up --node-runtime kubelet --nodes K`"
         )));
     }
     std::fs::create_dir_all(dir).map_err(|source| LimitError::Io {
@@ -213,17 +227,18 @@ impl SweepReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:>5} {:>10} {:>16} {:>14} {:>7} {:>8}  bottleneck",
-            "nodes", "limit/min", "interval", "pods/s/node", "steps", "minutes"
+            "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8}  bottleneck",
+            "nodes", "limit/min", "interval", "pods/s/node", "busiest/s", "steps", "minutes"
         );
         for p in &self.points {
             let _ = writeln!(
                 out,
-                "{:>5} {:>10} {:>16} {:>14} {:>7} {:>8.1}  {}",
+                "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8.1}  {}",
                 p.nodes,
                 f(p.limit_jobs_per_minute, 0),
                 format!("[{}, {})", f(p.interval[0], 0), f(p.interval[1], 0)),
                 f(p.per_node_started_per_second, 2),
+                f(p.busiest_node_started_per_second, 2),
                 p.steps,
                 p.wall_s / 60.0,
                 p.bottleneck.as_deref().unwrap_or("-"),
@@ -255,6 +270,7 @@ mod tests {
             interval: [Some(limit), None],
             pass: Some(true),
             per_node_started_per_second: None,
+            busiest_node_started_per_second: None,
             bottleneck: None,
             steps: 5,
             wall_s: 600.0,
