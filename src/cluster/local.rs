@@ -180,9 +180,14 @@ impl LocalCluster {
             NodeRuntime::Kwok => None,
             NodeRuntime::Kubelet => Some(NodeBinaries::locate()?),
         };
-        let port = pick_port(opts.port)?;
         std::fs::create_dir_all(&self.dir)
             .map_err(ClusterError::io(format!("create {}", self.dir.display())))?;
+        // One cluster start at a time on this machine: kwokctl picks its components' ports
+        // (etcd, metrics) by probing for free ones, and two starts at the same instant took the
+        // same etcd port, so two apiservers served one cluster's data (seen when two tests
+        // started clusters together). The lock is held until the components have bound them.
+        let _start_lock = start_lock(&self.dir)?;
+        let port = pick_port(opts.port)?;
         let mut extra = config::Extra::default();
         let mut forwarded = vec![port];
         let mut hierarchy = None;
@@ -487,6 +492,24 @@ pub async fn client_for(path: &Path, context: Option<&str>) -> Result<kube::Clie
             reason: e.to_string(),
         })?;
     kube::Client::try_from(config).map_err(ClusterError::api("building a client"))
+}
+
+/// An exclusive lock on `clusters/start.lock` beside the cluster's state directory, released
+/// when the returned file is dropped.
+fn start_lock(cluster_dir: &Path) -> Result<std::fs::File, ClusterError> {
+    let path = cluster_dir
+        .parent()
+        .unwrap_or(cluster_dir)
+        .join("start.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(ClusterError::io(format!("open {}", path.display())))?;
+    file.lock()
+        .map_err(ClusterError::io(format!("lock {}", path.display())))?;
+    Ok(file)
 }
 
 fn pick_port(wanted: Option<u16>) -> Result<u16, ClusterError> {
