@@ -8,6 +8,7 @@
 mod faults;
 mod state;
 mod table;
+mod tally;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

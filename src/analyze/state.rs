@@ -3,8 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hdrhistogram::Histogram;
+use indexmap::IndexMap;
 
 use super::AnalyzeError;
+use super::tally::{Buckets, Ticks};
 use crate::results::{
     Anomalies, Check, CheckResult, Clock, Counts, DuplicateRun, LATENCY_MAX_MS, MISSED_LIST_MAX,
     MinuteCount, NegativeCount, NodeStats, PENDING_STEP_MS, PendingPoint, Results, RunInfo, RunKey,
@@ -71,13 +73,17 @@ pub(super) struct Analyzer {
     window_override: Option<(i64, i64)>,
     end_reason: Option<EndReason>,
     cronjobs: BTreeMap<String, CronJobState>,
-    jobs: HashMap<String, JobState>,
-    pods: HashMap<String, PodState>,
+    /// Jobs and Pods of runs in flight. IndexMap, not HashMap: runs come and go for the whole
+    /// log, and a HashMap's removals leave tombstones that made it double its table in long
+    /// logs (1,000 runs in flight held 7,168 slots of ~190 bytes); IndexMap's table holds
+    /// only indices, the entries stay packed.
+    jobs: IndexMap<String, JobState>,
+    pods: IndexMap<String, PodState>,
     node_ready: BTreeMap<String, bool>,
     anomalies: Anomalies,
     faults: Vec<super::faults::RawFault>,
     /// Pods of each Job, to tell when a run is over (its Job and all its pods deleted).
-    pods_of_job: HashMap<String, Vec<String>>,
+    pods_of_job: IndexMap<String, Vec<String>>,
     /// Runs already over, folded in: memory follows the runs in flight, not the log's length.
     /// Off for logs with faults, whose windows need every run.
     fold: Option<Fold>,
@@ -158,12 +164,12 @@ impl Analyzer {
             window_override: None,
             end_reason: None,
             cronjobs: BTreeMap::new(),
-            jobs: HashMap::new(),
-            pods: HashMap::new(),
+            jobs: IndexMap::new(),
+            pods: IndexMap::new(),
             node_ready: BTreeMap::new(),
             anomalies: Anomalies::default(),
             faults: Vec::new(),
-            pods_of_job: HashMap::new(),
+            pods_of_job: IndexMap::new(),
             fold: if scenario_has_faults {
                 None
             } else {
@@ -370,13 +376,13 @@ impl Analyzer {
         if !over {
             return;
         }
-        let names = self.pods_of_job.remove(job).unwrap_or_default();
-        let Some(job_state) = self.jobs.remove(job) else {
+        let names = self.pods_of_job.swap_remove(job).unwrap_or_default();
+        let Some(job_state) = self.jobs.swap_remove(job) else {
             return;
         };
         let pods: Vec<(String, PodState)> = names
             .into_iter()
-            .filter_map(|n| self.pods.remove(&n).map(|p| (n, p)))
+            .filter_map(|n| self.pods.swap_remove(&n).map(|p| (n, p)))
             .collect();
         let window = self.window_now();
         let ctx = FoldCtx {
@@ -407,9 +413,9 @@ struct FoldCtx<F: Fn(i64) -> bool> {
 struct Fold {
     lat: BTreeMap<(Stage, Clock), Latencies>,
     /// Scheduled times of every folded run, per CronJob.
-    keys: HashMap<String, Vec<i64>>,
+    keys: HashMap<String, Ticks>,
     /// Of those, the runs scheduled in the window.
-    window_keys: HashMap<String, Vec<i64>>,
+    window_keys: HashMap<String, Ticks>,
     observed_total: u64,
     observed: u64,
     started: u64,
@@ -477,12 +483,6 @@ impl Fold {
         }
     }
 
-    fn has_key(&self, cronjob: &str, scheduled: i64) -> bool {
-        self.keys
-            .get(cronjob)
-            .is_some_and(|k| k.contains(&scheduled))
-    }
-
     fn add_run<F: Fn(i64) -> bool>(
         &mut self,
         ctx: &FoldCtx<F>,
@@ -514,7 +514,12 @@ impl Fold {
         let Some((cronjob, scheduled)) = run_key_of(name, job, anomalies) else {
             return;
         };
-        if self.has_key(&cronjob, scheduled) {
+        if !self
+            .keys
+            .entry(cronjob.clone())
+            .or_default()
+            .insert(scheduled)
+        {
             self.duplicates += 1;
             if self.duplicate_runs.len() < MISSED_LIST_MAX {
                 self.duplicate_runs.push(DuplicateRun {
@@ -524,10 +529,6 @@ impl Fold {
             }
             return;
         }
-        self.keys
-            .entry(cronjob.clone())
-            .or_default()
-            .push(scheduled);
         self.observed_total += 1;
         let pod = pods
             .iter()
@@ -542,7 +543,7 @@ impl Fold {
             self.window_keys
                 .entry(cronjob.clone())
                 .or_default()
-                .push(scheduled);
+                .insert(scheduled);
             self.observed += 1;
             record_run(&mut self.lat, &run);
             if let Some(started) = run.started_ms() {
@@ -780,21 +781,7 @@ fn window_of(a: &Analyzer) -> Option<Window> {
     })
 }
 
-/// Counts per wall-clock minute and second of start times within `[from, to)`.
-#[derive(Default)]
-struct Buckets {
-    minutes: BTreeMap<i64, u64>,
-    seconds: HashMap<i64, u64>,
-    total: u64,
-}
-
 impl Buckets {
-    fn add(&mut self, t: i64) {
-        *self.minutes.entry(t.div_euclid(60_000)).or_insert(0) += 1;
-        *self.seconds.entry(t.div_euclid(1000)).or_insert(0) += 1;
-        self.total += 1;
-    }
-
     /// Series over every minute touching `[from, to)`, mean per minute, peaks.
     fn summarize(&self, w: &Window) -> (Vec<MinuteCount>, Option<f64>, u64, u64) {
         let first = w.start_ms.div_euclid(60_000);
@@ -802,15 +789,14 @@ impl Buckets {
         let series = (first..=last)
             .map(|m| MinuteCount {
                 minute_ms: m * 60_000,
-                started: self.minutes.get(&m).copied().unwrap_or(0),
+                started: self.in_minute(m),
             })
             .collect();
         // Whole seconds: the phase boundaries are timed by the harness to the second, and the
         // milliseconds of scheduling jitter must not turn 20 runs in 120 s into 9.9998/min.
         let minutes = ((w.end_ms - w.start_ms) as f64 / 1000.0).round() / 60.0;
         let mean = (minutes > 0.0).then(|| self.total as f64 / minutes);
-        let peak_min = self.minutes.values().copied().max().unwrap_or(0);
-        let peak_sec = self.seconds.values().copied().max().unwrap_or(0);
+        let (peak_min, peak_sec) = self.peaks();
         (series, mean, peak_min, peak_sec)
     }
 }
@@ -865,7 +851,10 @@ impl Analyzer {
                 .or_default()
                 .push((name.as_str(), job));
         }
-        let folded = |c: &str, t: i64| fold.as_ref().is_some_and(|f| f.has_key(c, t));
+        let folded = |c: &str, t: i64| {
+            fold.as_ref()
+                .is_some_and(|f| f.keys.get(c).is_some_and(|k| k.contains(t)))
+        };
 
         // First pod of each Job.
         let mut first_pod: HashMap<&str, (&str, &PodState)> = HashMap::new();
@@ -967,14 +956,11 @@ impl Analyzer {
             counts
                 .duplicate_runs
                 .extend(f.duplicate_runs.drain(..).take(room));
-            for keys in f.window_keys.values_mut() {
-                keys.sort_unstable();
-            }
         }
         let folded_in_window = |c: &str, t: i64| {
             fold.as_ref()
                 .and_then(|f| f.window_keys.get(c))
-                .is_some_and(|k| k.binary_search(&t).is_ok())
+                .is_some_and(|k| k.contains(t))
         };
 
         // Expected runs from cron math.
@@ -1208,7 +1194,7 @@ fn run_key(cronjob: &str, scheduled_ms: i64) -> RunKey {
 
 /// Pods created but not yet started, finished or deleted, every [`PENDING_STEP_MS`].
 fn pending_series(
-    pods: &HashMap<String, PodState>,
+    pods: &IndexMap<String, PodState>,
     from: i64,
     to: i64,
     fold: Option<&Fold>,
