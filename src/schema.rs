@@ -130,7 +130,7 @@ pub enum EndReason {
 }
 
 /// A Job as observed: only the fields the analysis reads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JobObs {
     pub recv_ms: i64,
@@ -161,7 +161,7 @@ pub struct JobObs {
 }
 
 /// A Pod as observed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PodObs {
     pub recv_ms: i64,

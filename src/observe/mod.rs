@@ -26,8 +26,8 @@ use crate::schema::{LogLine, RUN_LABEL};
 pub struct Live {
     pub jobs: u64,
     pub started: u64,
-    /// Pods seen but not started, with the receive time they were first seen.
-    pending: HashMap<String, i64>,
+    /// Pods seen but not started (by name hash), with the receive time they were first seen.
+    pending: HashMap<u64, i64>,
 }
 
 impl Live {
@@ -66,7 +66,9 @@ impl Observer {
         let labelled = watcher::Config::default().labels(&format!("{RUN_LABEL}={run_id}"));
         let mut tasks = Vec::new();
 
-        let mut last_jobs: HashMap<String, crate::schema::JobObs> = HashMap::new();
+        // Per object, a hash of its name -> a hash of its last observation (16 bytes): a resend
+        // is told from a change without keeping the observation.
+        let mut last_jobs: HashMap<u64, u64> = HashMap::new();
         let (l, lv) = (log.clone(), live.clone());
         tasks.push(spawn_watch(
             Api::<Job>::namespaced(client.clone(), namespace),
@@ -75,21 +77,22 @@ impl Observer {
             "jobs",
             move |job, recv_ms, deleted| {
                 let obs = convert::job(job, recv_ms, deleted);
+                let key = convert::hash_of(&obs.name);
                 if deleted {
-                    last_jobs.remove(&obs.name);
+                    last_jobs.remove(&key);
                 } else {
-                    match last_jobs.get(&obs.name) {
-                        Some(prev) if convert::same_job(prev, &obs) => return,
+                    let print = convert::job_print(&obs);
+                    match last_jobs.insert(key, print) {
+                        Some(prev) if prev == print => return,
                         Some(_) => {}
                         None => lock(&lv).jobs += 1,
                     }
-                    last_jobs.insert(obs.name.clone(), obs.clone());
                 }
                 l.send(LogLine::Job(obs));
             },
         ));
 
-        let mut last_pods: HashMap<String, crate::schema::PodObs> = HashMap::new();
+        let mut last_pods: HashMap<u64, u64> = HashMap::new();
         let (l, lv) = (log.clone(), live.clone());
         tasks.push(spawn_watch(
             Api::<Pod>::namespaced(client.clone(), namespace),
@@ -98,11 +101,14 @@ impl Observer {
             "pods",
             move |pod, recv_ms, deleted| {
                 let obs = convert::pod(pod, recv_ms, deleted);
-                if !deleted
-                    && last_pods
-                        .get(&obs.name)
-                        .is_some_and(|p| convert::same_pod(p, &obs))
-                {
+                let key = convert::hash_of(&obs.name);
+                let print = convert::pod_print(&obs);
+                let prev = if deleted {
+                    last_pods.remove(&key)
+                } else {
+                    last_pods.insert(key, print)
+                };
+                if !deleted && prev == Some(print) {
                     return;
                 }
                 {
@@ -113,17 +119,12 @@ impl Observer {
                             Some("Running" | "Succeeded" | "Failed")
                         );
                     if deleted || started {
-                        if live.pending.remove(&obs.name).is_some() && started {
+                        if live.pending.remove(&key).is_some() && started {
                             live.started += 1;
                         }
-                    } else if !last_pods.contains_key(&obs.name) {
-                        live.pending.insert(obs.name.clone(), recv_ms);
+                    } else if prev.is_none() {
+                        live.pending.insert(key, recv_ms);
                     }
-                }
-                if deleted {
-                    last_pods.remove(&obs.name);
-                } else {
-                    last_pods.insert(obs.name.clone(), obs.clone());
                 }
                 l.send(LogLine::Pod(obs));
             },
