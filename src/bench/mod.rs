@@ -117,7 +117,7 @@ impl Sizes {
                 create_objects: 10_000,
                 qps_objects: 500,
                 accuracy_cronjobs: 20,
-                accuracy_measure_s: 120,
+                accuracy_measure_s: 180,
                 observe_cronjobs: 5000,
                 observe_warmup_s: 60,
                 observe_measure_s: 1200,

@@ -76,14 +76,74 @@ pub async fn run(
         return peer;
     }
     peer.version = version(&bin);
+    match settle(client).await {
+        Ok(waited_s) => {
+            eprintln!("  waited {waited_s:.0} s for earlier parts' namespaces and Jobs to go");
+            peer.note = format!(
+                "started on a quiet cluster: waited {waited_s:.0} s for earlier parts' \
+                 namespaces and Jobs to be gone"
+            );
+        }
+        Err(e) => peer.note = format!("the cluster was not quiet when kube-burner started: {e}"),
+    }
     match compare(ctx, client, sizes, out, &bin, &mut peer).await {
         Ok(()) => {}
         Err(e) => {
-            peer.note = format!("kube-burner run failed: {e}");
+            peer.note = format!("{}. kube-burner run failed: {e}", peer.note);
         }
     }
     peer.load_avg_end = proc::load_avg();
     peer
+}
+
+/// Waits until no namespace is terminating and no Job is left anywhere: the observe part's
+/// thousands of CronJobs leave Jobs and Pods for the garbage collector, and a controller
+/// still busy with them made kube-burner's 300 s see no run at all. Seconds waited.
+async fn settle(client: &kube::Client) -> Result<f64, BenchError> {
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Namespace;
+    const LIMIT: Duration = Duration::from_secs(900);
+    let started = std::time::Instant::now();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let jobs: Api<PartialObjectMeta<Job>> = Api::all(client.clone());
+    loop {
+        let terminating = namespaces
+            .list(&Default::default())
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|n| {
+                        n.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating")
+                    })
+                    .count()
+            })
+            .map_err(|source| BenchError::Api {
+                op: "list namespaces".into(),
+                source,
+            })?;
+        let any_job = jobs
+            .list_metadata(&kube::api::ListParams::default().limit(1))
+            .await
+            .map(|l| !l.items.is_empty())
+            .map_err(|source| BenchError::Api {
+                op: "list Jobs".into(),
+                source,
+            })?;
+        if terminating == 0 && !any_job {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed() > LIMIT {
+            return Err(BenchError::Child {
+                what: "the bench cluster".into(),
+                detail: format!(
+                    "after {} s, {terminating} namespaces still terminating, Jobs left: {any_job}",
+                    LIMIT.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }
 
 fn version(bin: &Path) -> Option<String> {
@@ -314,8 +374,9 @@ async fn compare(
         runs_measured: measured,
         wall_s: Some(exit.wall_s),
     });
+    let quiet = std::mem::take(&mut peer.note);
     peer.note = format!(
-        "kube-burner exit {:?}; {} CronJobs ({} with kube-burner's run label on the jobTemplate), \
+        "{quiet}. kube-burner exit {:?}; {} CronJobs ({} with kube-burner's run label on the jobTemplate), \
          {}s pause with measurements on. cronbench's watchers saw {} runs ({} of unlabelled \
          CronJobs); kube-burner's jobLatency measured {} Jobs ({} of unlabelled CronJobs) and \
          podLatency {} Pods: it \
