@@ -135,11 +135,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         dir.display()
     );
 
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&Default::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(call::api(format!("creating namespace {id}")))?;
+    workload::create_namespace(&client, &id).await?;
     let observer = Observer::start(&client, &id, &id, &log);
     let schedule =
         injector.map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), log.clone()));

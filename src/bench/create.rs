@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
 use super::report::{Create, CreateRound};
@@ -124,11 +123,7 @@ async fn round(
 ) -> Result<CreateRound, BenchError> {
     let id = format!("{}-create-{index}", crate::run::run_id());
     let objs = objects(n, &id)?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(call::api(format!("creating namespace {id}")))?;
+    workload::create_namespace(client, &id).await?;
     let load_avg = proc::load_avg();
     let span = Span::default();
     let started = Instant::now();

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
 
 use super::metrics::{self, Component};
@@ -215,11 +214,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
         dir.display()
     );
 
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&Default::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(call::api(format!("creating namespace {id}")))?;
+    workload::create_namespace(&client, &id).await?;
     let observer = Observer::start(&client, &id, &id, &log);
 
     let ctx = Ctx {
