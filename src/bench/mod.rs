@@ -137,6 +137,8 @@ fn cluster_options() -> UpOptions {
             scheduler_api_burst: Some(1000),
             max_requests_inflight: Some(1000),
             max_mutating_requests_inflight: Some(500),
+            // Enough workers that a tick's pods bound together start after D, not in turns.
+            kwok_pod_parallelism: Some(32),
         },
         delays: StageDelays {
             pod_start_delay_ms: ACCURACY_DELAY_MS,

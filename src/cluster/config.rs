@@ -35,6 +35,10 @@ pub struct Knobs {
     /// kube-apiserver --max-mutating-requests-inflight (default 200)
     #[arg(long)]
     pub max_mutating_requests_inflight: Option<u32>,
+    /// kwok's pod stage workers, podPlayStageParallelism (default 4): with more pods bound at
+    /// once than workers, the rest wait their turn to be started
+    #[arg(long)]
+    pub kwok_pod_parallelism: Option<u32>,
 }
 
 impl Knobs {
@@ -164,6 +168,28 @@ pub fn render(
         }
     }
     let mut docs = vec![options];
+    if let Some(n) = knobs.kwok_pod_parallelism {
+        // A KwokConfiguration given here is taken as it is, without kwok's defaults for the
+        // fields it leaves out (a missing node lease parallelism stops kwok): all of kwok
+        // v0.8.0's defaults are spelled out, the pod workers replaced.
+        docs.push(json!({
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokConfiguration",
+            "options": {
+                "cidr": "10.0.0.0/24",
+                "manageAllNodes": false,
+                "enableDebuggingHandlers": true,
+                "enableContentionProfiling": false,
+                "enableProfilingHandler": true,
+                "podPlayStageParallelism": n,
+                "nodePlayStageParallelism": 4,
+                "nodeLeaseParallelism": 4,
+                "podsOnNodeSyncParallelism": 1,
+                "enablePodsOnNodeSyncListPager": true,
+                "enablePodsOnNodeSyncStreamWatch": false,
+            },
+        }));
+    }
     docs.extend(stages(delays));
     docs.iter()
         .map(Value::to_string)
@@ -368,6 +394,41 @@ mod tests {
         }
         assert!(cfg.contains("\"bindAddress\":\"127.0.0.1\""));
         assert!(cfg.contains("/opt/cb/kube-apiserver"));
+    }
+
+    #[test]
+    fn kwok_pod_workers_come_with_every_other_kwok_default() {
+        let docs = |knobs: &Knobs| -> Vec<Value> {
+            render(
+                &bins(),
+                6443,
+                knobs,
+                &StageDelays::default(),
+                &Extra::default(),
+            )
+            .split("\n---\n")
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+        };
+        let kwok = |docs: &[Value]| {
+            docs.iter()
+                .find(|d| d["kind"] == "KwokConfiguration")
+                .cloned()
+        };
+        assert_eq!(kwok(&docs(&Knobs::default())), None, "kwok's own defaults");
+        let knobs = Knobs {
+            kwok_pod_parallelism: Some(16),
+            ..Knobs::default()
+        };
+        let doc = kwok(&docs(&knobs)).unwrap();
+        assert_eq!(doc["options"]["podPlayStageParallelism"], 16);
+        for key in [
+            "nodeLeaseParallelism",
+            "nodePlayStageParallelism",
+            "podsOnNodeSyncParallelism",
+        ] {
+            assert!(doc["options"][key].as_u64().unwrap() > 0, "{key}");
+        }
     }
 
     #[test]
