@@ -5,6 +5,7 @@
 
 pub mod analyze;
 pub mod bench;
+pub mod call;
 pub mod cli;
 pub mod cluster;
 pub mod compare;

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::analyze::{self, AnalyzeError};
+use crate::call;
 use crate::cluster::preflight::{self, PreflightError};
 use crate::faults;
 use crate::observe::{self, LogSender, Observer, now_ms};
@@ -35,23 +36,8 @@ pub enum RunError {
     Analyze(#[from] AnalyzeError),
     #[error(transparent)]
     Faults(#[from] crate::faults::FaultError),
-    #[error("could not {op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Kubernetes API call failed while {op}: {source}")]
-    Api {
-        op: String,
-        #[source]
-        source: kube::Error,
-    },
-}
-
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
-    let op = op.into();
-    move |source| RunError::Io { op, source }
+    #[error(transparent)]
+    Call(#[from] call::CallError),
 }
 
 /// Where to run and what to load.
@@ -122,9 +108,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&id));
-    std::fs::create_dir_all(&dir).map_err(io(format!("create run directory {}", dir.display())))?;
-    std::fs::copy(&opts.scenario, dir.join("scenario.yaml"))
-        .map_err(io(format!("copy the scenario into {}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(call::io(format!("create run directory {}", dir.display())))?;
+    std::fs::copy(&opts.scenario, dir.join("scenario.yaml")).map_err(call::io(format!(
+        "copy the scenario into {}",
+        dir.display()
+    )))?;
     let log_path = dir.join("events.jsonl");
     let (log, writer) = observe::log::start(&log_path)?;
     log.send(LogLine::RunStarted(RunStarted {
@@ -146,14 +135,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         dir.display()
     );
 
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&Default::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(|source| RunError::Api {
-            op: format!("creating namespace {id}"),
-            source,
-        })?;
+    workload::create_namespace(&client, &id).await?;
     let observer = Observer::start(&client, &id, &id, &log);
     let schedule =
         injector.map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), log.clone()));
@@ -201,10 +183,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let stats = match writer.await {
         Ok(r) => r?,
         Err(e) => {
-            return Err(RunError::Io {
-                op: "finish the event log".into(),
-                source: std::io::Error::other(e),
-            });
+            return Err(call::other("finish the event log")(e).into());
         }
     };
     write_harness(&dir, &stats)?;
@@ -224,21 +203,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
 fn write_harness(dir: &Path, stats: &observe::log::LogStats) -> Result<(), RunError> {
     let path = dir.join("harness.json");
     let json = serde_json::to_vec_pretty(&serde_json::json!({ "record_lag": stats.summary() }))
-        .map_err(|e| RunError::Io {
-            op: format!("serialize {}", path.display()),
-            source: std::io::Error::other(e),
-        })?;
-    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))
+        .map_err(call::other(format!("serialize {}", path.display())))?;
+    std::fs::write(&path, json).map_err(call::io(format!("write {}", path.display())))?;
+    Ok(())
 }
 
 /// Writes `results.json` into a run directory.
 pub fn write_results(dir: &Path, results: &Results) -> Result<(), RunError> {
     let path = dir.join("results.json");
-    let json = serde_json::to_vec_pretty(results).map_err(|e| RunError::Io {
-        op: format!("serialize {}", path.display()),
-        source: std::io::Error::other(e),
-    })?;
-    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))
+    let json = serde_json::to_vec_pretty(results)
+        .map_err(call::other(format!("serialize {}", path.display())))?;
+    std::fs::write(&path, json).map_err(call::io(format!("write {}", path.display())))?;
+    Ok(())
 }
 
 async fn phases(
@@ -412,10 +388,7 @@ pub async fn clean(client: &kube::Client) -> Result<Cleaned, RunError> {
     let list = api
         .list(&ListParams::default().labels(RUN_LABEL))
         .await
-        .map_err(|source| RunError::Api {
-            op: "listing namespaces of earlier runs".into(),
-            source,
-        })?;
+        .map_err(call::api("listing namespaces of earlier runs"))?;
     let mut cleaned = Cleaned::default();
     for ns in list.items {
         let Some(name) = ns.metadata.name else {

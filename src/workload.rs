@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
+use crate::call::{self, CallError};
 use crate::scenario::{CronJobDef, Scenario};
 use crate::schema::RUN_LABEL;
 
@@ -27,6 +28,8 @@ pub enum WorkloadError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Call(#[from] CallError),
 }
 
 /// The namespace a run owns, labelled with its run id.
@@ -40,6 +43,15 @@ pub fn namespace(run_id: &str) -> Result<Namespace, WorkloadError> {
         name: run_id.to_string(),
         source,
     })
+}
+
+/// Creates the namespace a run owns ([`namespace`]).
+pub async fn create_namespace(client: &kube::Client, run_id: &str) -> Result<(), WorkloadError> {
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace(run_id)?)
+        .await
+        .map_err(call::api(format!("creating namespace {run_id}")))?;
+    Ok(())
 }
 
 /// One CronJob for `def`, carrying the run label on itself, its Jobs and their Pods.

@@ -516,14 +516,14 @@ impl Fold {
         };
         if !self
             .keys
-            .entry(cronjob.clone())
+            .entry(cronjob.to_string())
             .or_default()
             .insert(scheduled)
         {
             self.duplicates += 1;
             if self.duplicate_runs.len() < MISSED_LIST_MAX {
                 self.duplicate_runs.push(DuplicateRun {
-                    run: run_key(&cronjob, scheduled),
+                    run: run_key(cronjob, scheduled),
                     jobs: vec![name.to_string()],
                 });
             }
@@ -535,13 +535,13 @@ impl Fold {
             .min_by(|a, b| (a.1.first_seen_ms, &a.0).cmp(&(b.1.first_seen_ms, &b.0)))
             .map(|(_, p)| p);
         let run = Run {
-            key: (cronjob.as_str(), scheduled),
+            key: (cronjob, scheduled),
             job,
             pod,
         };
         if (ctx.in_window)(scheduled) {
             self.window_keys
-                .entry(cronjob.clone())
+                .entry(cronjob.to_string())
                 .or_default()
                 .insert(scheduled);
             self.observed += 1;
@@ -577,8 +577,13 @@ fn step_of(origin: i64, at: i64) -> i64 {
     }
 }
 
-/// A Job's run: its CronJob and scheduled time, from the annotation or the name.
-fn run_key_of(name: &str, job: &JobState, anomalies: &mut Anomalies) -> Option<(String, i64)> {
+/// A Job's run: its CronJob and scheduled time, from the annotation or the name. Counts the
+/// Jobs without one, and the annotations that disagree with the name, in `anomalies`.
+fn run_key_of<'a>(
+    name: &'a str,
+    job: &'a JobState,
+    anomalies: &mut Anomalies,
+) -> Option<(&'a str, i64)> {
     let from_name = split_job_name(name);
     let scheduled = match (job.annotation_ms, from_name) {
         (Some(ann), Some((_, by_name))) => {
@@ -602,7 +607,7 @@ fn run_key_of(name: &str, job: &JobState, anomalies: &mut Anomalies) -> Option<(
             return None;
         }
     };
-    Some((cronjob.to_string(), scheduled))
+    Some((cronjob, scheduled))
 }
 
 /// Records each stage of a run on both clocks.
@@ -823,33 +828,10 @@ impl Analyzer {
         // Each Job's (cronjob, scheduled time).
         let mut by_key: BTreeMap<(&str, i64), Vec<(&str, &JobState)>> = BTreeMap::new();
         for (name, job) in &a.jobs {
-            let from_name = split_job_name(name);
-            let scheduled = match (job.annotation_ms, from_name) {
-                (Some(ann), Some((_, by_name))) => {
-                    if ann != by_name {
-                        anomalies.schedule_name_mismatch += 1;
-                    }
-                    ann
-                }
-                (Some(ann), None) => ann,
-                (None, Some((_, by_name))) => by_name,
-                (None, None) => {
-                    anomalies.jobs_without_schedule += 1;
-                    continue;
-                }
+            let Some(key) = run_key_of(name, job, &mut anomalies) else {
+                continue;
             };
-            let cronjob = match (job.cronjob.as_deref(), from_name) {
-                (Some(c), _) => c,
-                (None, Some((c, _))) => c,
-                (None, None) => {
-                    anomalies.jobs_without_schedule += 1;
-                    continue;
-                }
-            };
-            by_key
-                .entry((cronjob, scheduled))
-                .or_default()
-                .push((name.as_str(), job));
+            by_key.entry(key).or_default().push((name.as_str(), job));
         }
         let folded = |c: &str, t: i64| {
             fold.as_ref()

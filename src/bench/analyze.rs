@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::proc::{self, Child};
 use super::report::{Analyze, AnalyzeLength};
-use super::{BenchError, Sizes, io};
+use super::{BenchError, Sizes};
+use crate::call;
 use crate::schema::{
     EndReason, EventObs, JobObs, LogLine, NodeObs, Phase, PodObs, RunStarted, SCHEMA_VERSION,
 };
@@ -26,7 +27,7 @@ const T0_MS: i64 = 1_767_225_600_000;
 
 pub async fn run(sizes: &Sizes, out: &Path) -> Result<Analyze, BenchError> {
     let dir = out.join("analyze");
-    std::fs::create_dir_all(&dir).map_err(io(format!("create {}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(call::io(format!("create {}", dir.display())))?;
     let c = sizes.analyze_cronjobs;
     let per_minute = u64::from(c * LINES_PER_RUN);
     let long_minutes = sizes.analyze_min_events.div_ceil(per_minute) + 2;
@@ -39,17 +40,14 @@ pub async fn run(sizes: &Sizes, out: &Path) -> Result<Analyze, BenchError> {
     let mut lengths = Vec::new();
     for (name, minutes) in [("short", short_minutes), ("long", long_minutes)] {
         let sub = dir.join(name);
-        std::fs::create_dir_all(&sub).map_err(io(format!("create {}", sub.display())))?;
+        std::fs::create_dir_all(&sub).map_err(call::io(format!("create {}", sub.display())))?;
         let path = sub.join("events.jsonl");
         let (events, bytes) = tokio::task::spawn_blocking({
             let path = path.clone();
             move || generate(&path, c, minutes)
         })
         .await
-        .map_err(|e| BenchError::Io {
-            op: "generate the event log".into(),
-            source: std::io::Error::other(e),
-        })??;
+        .map_err(call::other("generate the event log"))??;
         let load_avg = proc::load_avg();
         let (mut analyze_s, mut parse_s, mut peak_kb) = (f64::MAX, f64::MAX, 0u64);
         for _ in 0..reps {
@@ -140,7 +138,8 @@ async fn parse_only(path: &Path) -> Result<(f64, u64), BenchError> {
     let path: PathBuf = path.to_owned();
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let file = std::fs::File::open(&path).map_err(io(format!("open {}", path.display())))?;
+        let file =
+            std::fs::File::open(&path).map_err(call::io(format!("open {}", path.display())))?;
         let mut reader = std::io::BufReader::new(file);
         let mut buf = String::new();
         let mut n = 0u64;
@@ -148,24 +147,22 @@ async fn parse_only(path: &Path) -> Result<(f64, u64), BenchError> {
             buf.clear();
             let read = reader
                 .read_line(&mut buf)
-                .map_err(io(format!("read {}", path.display())))?;
+                .map_err(call::io(format!("read {}", path.display())))?;
             if read == 0 {
                 break;
             }
-            let line: LogLine = serde_json::from_str(buf.trim()).map_err(|e| BenchError::Io {
-                op: format!("parse line {} of {}", n + 1, path.display()),
-                source: std::io::Error::other(e),
-            })?;
+            let line: LogLine = serde_json::from_str(buf.trim()).map_err(call::other(format!(
+                "parse line {} of {}",
+                n + 1,
+                path.display()
+            )))?;
             std::hint::black_box(&line);
             n += 1;
         }
         Ok((started.elapsed().as_secs_f64(), n))
     })
     .await
-    .map_err(|e| BenchError::Io {
-        op: "join the parse-only loop".into(),
-        source: std::io::Error::other(e),
-    })?
+    .map_err(call::other("join the parse-only loop"))?
 }
 
 fn ts(ms: i64) -> String {
@@ -179,7 +176,8 @@ fn ts_s(ms: i64) -> String {
 
 /// Writes a run of `cronjobs` every-minute CronJobs over `minutes` ticks: lines and bytes.
 pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), BenchError> {
-    let file = std::fs::File::create(path).map_err(io(format!("create {}", path.display())))?;
+    let file =
+        std::fs::File::create(path).map_err(call::io(format!("create {}", path.display())))?;
     let mut out = Wout {
         w: BufWriter::with_capacity(1 << 20, file),
         lines: 0,
@@ -270,7 +268,7 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
     })?;
     out.w
         .flush()
-        .map_err(io(format!("write {}", path.display())))?;
+        .map_err(call::io(format!("write {}", path.display())))?;
     Ok((out.lines, out.bytes))
 }
 
@@ -283,14 +281,11 @@ struct Wout<'a> {
 
 impl Wout<'_> {
     fn line(&mut self, l: &LogLine) -> Result<(), BenchError> {
-        let text = serde_json::to_string(l).map_err(|e| BenchError::Io {
-            op: "serialize a generated line".into(),
-            source: std::io::Error::other(e),
-        })?;
+        let text = serde_json::to_string(l).map_err(call::other("serialize a generated line"))?;
         self.w
             .write_all(text.as_bytes())
             .and_then(|()| self.w.write_all(b"\n"))
-            .map_err(io(format!("write {}", self.path.display())))?;
+            .map_err(call::io(format!("write {}", self.path.display())))?;
         self.lines += 1;
         self.bytes += text.len() as u64 + 1;
         Ok(())

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use super::BenchError;
 use super::proc::{self, Child, Exit};
-use super::{BenchError, io};
+use crate::call;
 use crate::cluster::LocalCluster;
 use crate::scenario::Scenario;
 use crate::schema::{LogLine, Phase};
@@ -44,22 +45,20 @@ pub async fn run_scenario(
     scenario: &Scenario,
     dir: &Path,
 ) -> Result<ChildRun, BenchError> {
-    std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(call::io(format!("create {}", dir.display())))?;
     let scenario_path = dir.join("scenario.yaml");
     // JSON is YAML: the scenario parser reads it as written.
-    let text = serde_json::to_string_pretty(scenario).map_err(|e| BenchError::Io {
-        op: "serialize the bench scenario".into(),
-        source: std::io::Error::other(e),
-    })?;
+    let text = serde_json::to_string_pretty(scenario)
+        .map_err(call::other("serialize the bench scenario"))?;
     std::fs::write(&scenario_path, text)
-        .map_err(io(format!("write {}", scenario_path.display())))?;
+        .map_err(call::io(format!("write {}", scenario_path.display())))?;
     let run_dir = dir.join("run");
     let log_path = dir.join("run.log");
-    let log =
-        std::fs::File::create(&log_path).map_err(io(format!("create {}", log_path.display())))?;
+    let log = std::fs::File::create(&log_path)
+        .map_err(call::io(format!("create {}", log_path.display())))?;
     let log2 = log
         .try_clone()
-        .map_err(io(format!("open {}", log_path.display())))?;
+        .map_err(call::io(format!("open {}", log_path.display())))?;
     let peak_path = dir.join("peak_rss_kb");
     let mut cmd = Command::new(proc::cronbench_exe()?);
     cmd.arg("run")
@@ -140,16 +139,18 @@ fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
             x.t_ms, x.cpu_s, x.rss_kb, x.cp_cpu_s[0], x.cp_cpu_s[1], x.cp_cpu_s[2]
         );
     }
-    std::fs::write(path, s).map_err(io(format!("write {}", path.display())))
+    std::fs::write(path, s).map_err(call::io(format!("write {}", path.display())))?;
+    Ok(())
 }
 
 /// The receive times of the measure and drain phase lines of a run's event log.
 pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
     use std::io::BufRead;
-    let file = std::fs::File::open(events).map_err(io(format!("open {}", events.display())))?;
+    let file =
+        std::fs::File::open(events).map_err(call::io(format!("open {}", events.display())))?;
     let (mut start, mut end) = (None, None);
     for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(io(format!("read {}", events.display())))?;
+        let line = line.map_err(call::io(format!("read {}", events.display())))?;
         if !line.contains("\"type\":\"phase\"") {
             continue;
         }
@@ -173,27 +174,21 @@ pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
 /// The run's `results.json`.
 pub fn results(run_dir: &Path) -> Result<crate::results::Results, BenchError> {
     let path = run_dir.join("results.json");
-    let bytes = std::fs::read(&path).map_err(io(format!("read {}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| BenchError::Io {
-        op: format!("parse {}", path.display()),
-        source: std::io::Error::other(e),
-    })
+    let bytes = std::fs::read(&path).map_err(call::io(format!("read {}", path.display())))?;
+    Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
 }
 
 /// The run's `harness.json` record lag.
 pub fn record_lag(run_dir: &Path) -> Result<crate::observe::log::RecordLag, BenchError> {
     let path = run_dir.join("harness.json");
-    let bytes = std::fs::read(&path).map_err(io(format!("read {}", path.display())))?;
+    let bytes = std::fs::read(&path).map_err(call::io(format!("read {}", path.display())))?;
     #[derive(serde::Deserialize)]
     struct Harness {
         record_lag: crate::observe::log::RecordLag,
     }
-    serde_json::from_slice::<Harness>(&bytes)
-        .map(|h| h.record_lag)
-        .map_err(|e| BenchError::Io {
-            op: format!("parse {}", path.display()),
-            source: std::io::Error::other(e),
-        })
+    let harness = serde_json::from_slice::<Harness>(&bytes)
+        .map_err(call::other(format!("parse {}", path.display())))?;
+    Ok(harness.record_lag)
 }
 
 /// A scenario of `cronjobs` every-minute CronJobs on the bench cluster's kwok nodes.

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
 use super::report::{Create, CreateRound};
 use super::{BenchError, Sizes, proc};
+use crate::call;
 use crate::observe::{self, now_ms};
 use crate::scenario::Scenario;
 use crate::schema::LogLine;
@@ -123,14 +123,7 @@ async fn round(
 ) -> Result<CreateRound, BenchError> {
     let id = format!("{}-create-{index}", crate::run::run_id());
     let objs = objects(n, &id)?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&PostParams::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(|source| BenchError::Api {
-            op: format!("creating namespace {id}"),
-            source,
-        })?;
+    workload::create_namespace(client, &id).await?;
     let load_avg = proc::load_avg();
     let span = Span::default();
     let started = Instant::now();
@@ -176,7 +169,7 @@ async fn applier(
     span: &Span,
 ) -> Result<u64, BenchError> {
     let dir = out.join("create");
-    std::fs::create_dir_all(&dir).map_err(super::io(format!("create {}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(call::io(format!("create {}", dir.display())))?;
     let (log, writer) = observe::log::start(&dir.join(format!("{namespace}.jsonl")))?;
     let span = &span;
     let pace = Pace {
@@ -208,10 +201,7 @@ async fn applier(
             r?;
         }
         Err(e) => {
-            return Err(BenchError::Io {
-                op: "finish the create log".into(),
-                source: std::io::Error::other(e),
-            });
+            return Err(call::other("finish the create log")(e).into());
         }
     }
     Ok(created?)
@@ -233,10 +223,9 @@ async fn bare(
         .buffer_unordered(concurrency.max(1));
     let mut created = 0u64;
     while let Some(r) = results.next().await {
-        r.map_err(|source| BenchError::Api {
-            op: format!("creating a CronJob in {namespace} (bare loop)"),
-            source,
-        })?;
+        r.map_err(call::api(format!(
+            "creating a CronJob in {namespace} (bare loop)"
+        )))?;
         created += 1;
     }
     Ok(created)

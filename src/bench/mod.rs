@@ -19,6 +19,7 @@ pub mod report;
 
 use std::path::{Path, PathBuf};
 
+use crate::call;
 use crate::cluster::{Binaries, ClusterError, Knobs, LocalCluster, StageDelays, UpOptions};
 pub use analyze::generate as generate_log;
 pub use report::Bench;
@@ -35,27 +36,12 @@ pub enum BenchError {
     Analyze(#[from] crate::analyze::AnalyzeError),
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
-    #[error("could not {op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Kubernetes API call failed while {op}: {source}")]
-    Api {
-        op: String,
-        #[source]
-        source: kube::Error,
-    },
+    #[error(transparent)]
+    Call(#[from] call::CallError),
     #[error("{what} failed: {detail}")]
     Child { what: String, detail: String },
     #[error("interrupted")]
     Interrupted,
-}
-
-pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
-    let op = op.into();
-    move |source| BenchError::Io { op, source }
 }
 
 /// The parts of the bench, for `--only`.
@@ -173,21 +159,16 @@ fn now_rfc3339() -> String {
 /// Writes `bench.json` (pretty) into `dir`.
 pub fn write_bench(dir: &Path, bench: &Bench) -> Result<PathBuf, BenchError> {
     let path = dir.join("bench.json");
-    let json = serde_json::to_vec_pretty(bench).map_err(|e| BenchError::Io {
-        op: format!("serialize {}", path.display()),
-        source: std::io::Error::other(e),
-    })?;
-    std::fs::write(&path, json).map_err(io(format!("write {}", path.display())))?;
+    let json = serde_json::to_vec_pretty(bench)
+        .map_err(call::other(format!("serialize {}", path.display())))?;
+    std::fs::write(&path, json).map_err(call::io(format!("write {}", path.display())))?;
     Ok(path)
 }
 
 /// Reads a `bench.json`.
 pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
-    let bytes = std::fs::read(path).map_err(io(format!("read {}", path.display())))?;
-    serde_json::from_slice(&bytes).map_err(|e| BenchError::Io {
-        op: format!("parse {}", path.display()),
-        source: std::io::Error::other(e),
-    })
+    let bytes = std::fs::read(path).map_err(call::io(format!("read {}", path.display())))?;
+    Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
 }
 
 /// Runs the bench. The cluster is torn down whatever happens; the parts that failed are
@@ -195,7 +176,8 @@ pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
 pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     let sizes = Sizes::new(opts.quick);
     let wants = |p: Part| opts.only.is_empty() || opts.only.contains(&p);
-    std::fs::create_dir_all(&opts.out).map_err(io(format!("create {}", opts.out.display())))?;
+    std::fs::create_dir_all(&opts.out)
+        .map_err(call::io(format!("create {}", opts.out.display())))?;
     let up = cluster_options();
     let mut bench = Bench {
         schema_version: report::BENCH_SCHEMA_VERSION,

@@ -21,7 +21,8 @@ use super::child::{self, ClusterRef};
 use super::observe::Figures;
 use super::proc::{self, Child};
 use super::report::{Peer, ToolFigures};
-use super::{BenchError, Sizes, io};
+use super::{BenchError, Sizes};
+use crate::call;
 use crate::observe::{Observer, now_ms};
 use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL, RunStarted, SCHEMA_VERSION};
 
@@ -118,18 +119,12 @@ async fn settle(client: &kube::Client) -> Result<f64, BenchError> {
                     })
                     .count()
             })
-            .map_err(|source| BenchError::Api {
-                op: "list namespaces".into(),
-                source,
-            })?;
+            .map_err(call::api("list namespaces"))?;
         let any_job = jobs
             .list_metadata(&kube::api::ListParams::default().limit(1))
             .await
             .map(|l| !l.items.is_empty())
-            .map_err(|source| BenchError::Api {
-                op: "list Jobs".into(),
-                source,
-            })?;
+            .map_err(call::api("list Jobs"))?;
         if terminating == 0 && !any_job {
             return Ok(started.elapsed().as_secs_f64());
         }
@@ -257,7 +252,7 @@ async fn compare(
 ) -> Result<(), BenchError> {
     let dir = out.join("peer");
     let metrics = dir.join("metrics");
-    std::fs::create_dir_all(&metrics).map_err(io(format!("create {}", metrics.display())))?;
+    std::fs::create_dir_all(&metrics).map_err(call::io(format!("create {}", metrics.display())))?;
     let run_id = format!("{}-peer", crate::run::run_id());
     let namespace = run_id.clone();
     let half = sizes.peer_cronjobs / 2;
@@ -269,7 +264,7 @@ async fn compare(
             config(&namespace, &metrics, half, sizes.peer_pause_s),
         ),
     ] {
-        std::fs::write(dir.join(file), text).map_err(io(format!("write {file}")))?;
+        std::fs::write(dir.join(file), text).map_err(call::io(format!("write {file}")))?;
     }
 
     // cronbench's watchers on the same namespace, into their own event log.
@@ -437,10 +432,11 @@ async fn creation_times(client: kube::Client, namespace: String, span: Span) {
 /// Distinct Jobs in a log: of `kb-*` (unlabelled) and `kbl-*` (labelled) CronJobs.
 fn jobs_seen(events: &Path) -> Result<(u64, u64), BenchError> {
     use std::io::BufRead;
-    let file = std::fs::File::open(events).map_err(io(format!("open {}", events.display())))?;
+    let file =
+        std::fs::File::open(events).map_err(call::io(format!("open {}", events.display())))?;
     let (mut plain, mut labelled) = (HashSet::new(), HashSet::new());
     for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(io(format!("read {}", events.display())))?;
+        let line = line.map_err(call::io(format!("read {}", events.display())))?;
         if let Ok(LogLine::Job(j)) = serde_json::from_str::<LogLine>(&line) {
             if j.name.starts_with("kbl-") {
                 labelled.insert(j.name);

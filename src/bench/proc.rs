@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::BenchError;
+use crate::call;
 
 /// `USER_HZ`: the unit of the CPU times in `/proc/PID/stat`, fixed at 100 in Linux's ABI.
 const USER_HZ: f64 = 100.0;
@@ -100,10 +101,7 @@ pub struct Child {
 impl Child {
     pub fn spawn(mut cmd: Command, what: impl Into<String>) -> Result<Child, BenchError> {
         let what = what.into();
-        let child = cmd.spawn().map_err(|source| BenchError::Io {
-            op: format!("start {what}"),
-            source,
-        })?;
+        let child = cmd.spawn().map_err(call::io(format!("start {what}")))?;
         Ok(Child {
             pid: child.id(),
             reaped: false,
@@ -120,28 +118,21 @@ impl Child {
     /// Reaps the child if it has ended; `Ok(None)` while it runs.
     pub fn try_wait(&mut self) -> Result<Option<Exit>, BenchError> {
         if self.reaped {
-            return Err(BenchError::Io {
-                op: format!("wait for {}", self.what),
-                source: std::io::Error::other("already reaped"),
-            });
+            return Err(call::other(format!("wait for {}", self.what))("already reaped").into());
         }
         let mut status: libc::c_int = 0;
         // SAFETY: an all-zero rusage is a valid value; wait4 fills it.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let pid = libc::pid_t::try_from(self.pid).map_err(|e| BenchError::Io {
-            op: format!("wait for {}", self.what),
-            source: std::io::Error::other(e),
-        })?;
+        let pid = libc::pid_t::try_from(self.pid)
+            .map_err(call::other(format!("wait for {}", self.what)))?;
         // SAFETY: valid pointers to locals; WNOHANG never blocks.
         let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if r == 0 {
             return Ok(None);
         }
         if r < 0 {
-            return Err(BenchError::Io {
-                op: format!("wait for {}", self.what),
-                source: std::io::Error::last_os_error(),
-            });
+            let source = std::io::Error::last_os_error();
+            return Err(call::io(format!("wait for {}", self.what))(source).into());
         }
         self.reaped = true;
         let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
@@ -189,8 +180,5 @@ impl Drop for Child {
 
 /// The cronbench binary that runs this bench, for child runs.
 pub fn cronbench_exe() -> Result<PathBuf, BenchError> {
-    std::env::current_exe().map_err(|source| BenchError::Io {
-        op: "find the cronbench executable".into(),
-        source,
-    })
+    Ok(std::env::current_exe().map_err(call::io("find the cronbench executable"))?)
 }

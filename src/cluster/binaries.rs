@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ClusterError;
+use crate::call;
 
 /// The binaries of the local cluster, all from one versioned cache directory.
 #[derive(Debug, Clone)]
@@ -51,7 +52,7 @@ impl Binaries {
         }
         // Resolve `current` so that a later setup of another version does not swap binaries
         // under a running cluster.
-        let dir = dir.canonicalize().map_err(ClusterError::io(format!(
+        let dir = dir.canonicalize().map_err(call::io(format!(
             "resolve binary directory {}",
             dir.display()
         )))?;

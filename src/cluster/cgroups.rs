@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::ClusterError;
+use crate::call;
 
 /// Which cgroup hierarchy the host runs. Kubelets 1.35+ refuse v1 unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +61,12 @@ fn mounts() -> Vec<(PathBuf, bool)> {
 }
 
 fn write(path: &Path, value: &str) -> Result<(), ClusterError> {
-    std::fs::write(path, value).map_err(ClusterError::io(format!(
+    std::fs::write(path, value).map_err(call::io(format!(
         "write `{}` to {}",
         value.trim(),
         path.display()
-    )))
+    )))?;
+    Ok(())
 }
 
 /// Creates the cluster's directory and node roots `0..nodes` in every hierarchy that the
@@ -81,14 +83,14 @@ pub fn create(cluster: &str, nodes: u32, hierarchy: Hierarchy) -> Result<(), Clu
     for mount in targets {
         let top = mount.join(cluster_dir(cluster));
         std::fs::create_dir_all(&top)
-            .map_err(ClusterError::io(format!("create cgroup {}", top.display())))?;
+            .map_err(call::io(format!("create cgroup {}", top.display())))?;
         let is_cpuset = mount.join("cpuset.cpus").exists();
         let inherit = |dir: &Path, parent: &Path| -> Result<(), ClusterError> {
             // A new v1 cpuset has no CPUs or memory nodes; nothing could join it.
             if is_cpuset {
                 for file in ["cpuset.cpus", "cpuset.mems"] {
                     let value = std::fs::read_to_string(parent.join(file))
-                        .map_err(ClusterError::io(format!("read {}", parent.display())))?;
+                        .map_err(call::io(format!("read {}", parent.display())))?;
                     write(&dir.join(file), &value)?;
                 }
             }
@@ -102,7 +104,7 @@ pub fn create(cluster: &str, nodes: u32, hierarchy: Hierarchy) -> Result<(), Clu
         for i in 0..nodes {
             let dir = top.join(format!("n{i}"));
             std::fs::create_dir_all(&dir)
-                .map_err(ClusterError::io(format!("create cgroup {}", dir.display())))?;
+                .map_err(call::io(format!("create cgroup {}", dir.display())))?;
             inherit(&dir, &top)?;
             if hierarchy == Hierarchy::V2 {
                 enable_controllers(&dir)?;
@@ -115,7 +117,7 @@ pub fn create(cluster: &str, nodes: u32, hierarchy: Hierarchy) -> Result<(), Clu
 /// Lets the children of a v2 cgroup use every controller it has.
 fn enable_controllers(dir: &Path) -> Result<(), ClusterError> {
     let available = std::fs::read_to_string(dir.join("cgroup.controllers"))
-        .map_err(ClusterError::io(format!("read {}", dir.display())))?;
+        .map_err(call::io(format!("read {}", dir.display())))?;
     let wanted: Vec<String> = available
         .split_whitespace()
         .map(|c| format!("+{c}"))

@@ -10,6 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{ClusterError, images};
+use crate::call;
 
 /// Where Debian's containernetworking-plugins and runc put their binaries.
 pub const CNI_BIN_DIR: &str = "/usr/lib/cni";
@@ -123,14 +124,13 @@ pub fn cni_config(l: &Layout, node: u32) -> String {
 pub fn prepare(l: &Layout, node: u32, shim: &Path) -> Result<(), ClusterError> {
     let conf_dir = l.cni_conf_dir();
     std::fs::create_dir_all(&conf_dir)
-        .map_err(ClusterError::io(format!("create {}", conf_dir.display())))?;
+        .map_err(call::io(format!("create {}", conf_dir.display())))?;
     let files = [
         (l.config(), render(l, shim)),
         (conf_dir.join("10-cronbench.conflist"), cni_config(l, node)),
     ];
     for (path, text) in files {
-        std::fs::write(&path, text)
-            .map_err(ClusterError::io(format!("write {}", path.display())))?;
+        std::fs::write(&path, text).map_err(call::io(format!("write {}", path.display())))?;
     }
     Ok(())
 }
@@ -166,7 +166,7 @@ pub fn import(ctr: &Path, l: &Layout, archive: &Path) -> Result<(), ClusterError
         .args(["-n", "k8s.io", "images", "import"])
         .arg(archive)
         .output()
-        .map_err(ClusterError::io(format!("run {}", ctr.display())))?;
+        .map_err(call::io(format!("run {}", ctr.display())))?;
     if out.status.success() {
         return Ok(());
     }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::ClusterError;
+use crate::call;
 
 /// Where `scripts/setup` has Debian's busybox-static put its binary.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -183,14 +184,13 @@ pub fn write_all(dir: &Path, busybox: &Path) -> Result<Vec<PathBuf>, ClusterErro
         what: format!("busybox at {}: {e}", busybox.display()),
         fix: "run `scripts/setup` (it installs Debian's busybox-static)".into(),
     })?;
-    std::fs::create_dir_all(dir).map_err(ClusterError::io(format!("create {}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(call::io(format!("create {}", dir.display())))?;
     let mut out = Vec::new();
     for image in [PAUSE, ECHO] {
         let path = dir.join(image.file);
-        let archive = layout(&image, &bytes)
-            .map_err(ClusterError::io(format!("build image {}", image.reference)))?;
-        std::fs::write(&path, archive)
-            .map_err(ClusterError::io(format!("write {}", path.display())))?;
+        let archive =
+            layout(&image, &bytes).map_err(call::io(format!("build image {}", image.reference)))?;
+        std::fs::write(&path, archive).map_err(call::io(format!("write {}", path.display())))?;
         out.push(path);
     }
     Ok(out)

@@ -12,6 +12,7 @@ use super::realnodes::{NodeBinaries, NodeRuntime, RealNodes};
 use super::{
     Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root, config, netns, nodes,
 };
+use crate::call;
 
 /// What `cluster up` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -116,10 +117,7 @@ impl LocalCluster {
                     })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ClusterError::io(format!(
-                "read {}",
-                self.info_path().display()
-            ))(e)),
+            Err(e) => Err(call::io(format!("read {}", self.info_path().display()))(e).into()),
         }
     }
 
@@ -181,7 +179,7 @@ impl LocalCluster {
             NodeRuntime::Kubelet => Some(NodeBinaries::locate()?),
         };
         std::fs::create_dir_all(&self.dir)
-            .map_err(ClusterError::io(format!("create {}", self.dir.display())))?;
+            .map_err(call::io(format!("create {}", self.dir.display())))?;
         // One cluster start at a time on this machine: kwokctl picks its components' ports
         // (etcd, metrics) by probing for free ones, and two starts at the same instant took the
         // same etcd port, so two apiservers served one cluster's data (seen when two tests
@@ -219,7 +217,7 @@ impl LocalCluster {
         let config_path = self.dir.join("kwokctl.yaml");
         let cfg = config::render(bins, port, &opts.knobs, &opts.delays, &extra);
         std::fs::write(&config_path, cfg)
-            .map_err(ClusterError::io(format!("write {}", config_path.display())))?;
+            .map_err(call::io(format!("write {}", config_path.display())))?;
 
         let create = self
             .kwokctl(bins)
@@ -229,7 +227,7 @@ impl LocalCluster {
             .arg(self.kubeconfig())
             .output()
             .await
-            .map_err(ClusterError::io("run kwokctl create cluster"))?;
+            .map_err(call::io("run kwokctl create cluster"))?;
         if !create.status.success() {
             let err = self.command_error("kwokctl create cluster", &create);
             // Leave nothing half-started behind.
@@ -244,7 +242,7 @@ impl LocalCluster {
             .arg(self.context())
             .output()
             .await
-            .map_err(ClusterError::io("run kubectl config rename-context"))?;
+            .map_err(call::io("run kubectl config rename-context"))?;
         if !rename.status.success() {
             let err = self.command_error("kubectl config rename-context", &rename);
             let _ = self.down(bins).await;
@@ -315,10 +313,8 @@ impl LocalCluster {
             path: self.info_path(),
             reason: e.to_string(),
         })?;
-        std::fs::write(self.info_path(), json).map_err(ClusterError::io(format!(
-            "write {}",
-            self.info_path().display()
-        )))?;
+        std::fs::write(self.info_path(), json)
+            .map_err(call::io(format!("write {}", self.info_path().display())))?;
         Ok(info)
     }
 
@@ -372,7 +368,8 @@ impl LocalCluster {
             return Ok(());
         }
         std::fs::remove_dir_all(&self.dir)
-            .map_err(ClusterError::io(format!("remove {}", self.dir.display())))
+            .map_err(call::io(format!("remove {}", self.dir.display())))?;
+        Ok(())
     }
 
     /// Pids of every process whose command line mentions this cluster's state directory
@@ -491,7 +488,7 @@ pub async fn client_for(path: &Path, context: Option<&str>) -> Result<kube::Clie
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    kube::Client::try_from(config).map_err(ClusterError::api("building a client"))
+    Ok(kube::Client::try_from(config).map_err(call::api("building a client"))?)
 }
 
 /// An exclusive lock on `clusters/start.lock` beside the cluster's state directory, released
@@ -506,22 +503,22 @@ fn start_lock(cluster_dir: &Path) -> Result<std::fs::File, ClusterError> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(ClusterError::io(format!("open {}", path.display())))?;
+        .map_err(call::io(format!("open {}", path.display())))?;
     file.lock()
-        .map_err(ClusterError::io(format!("lock {}", path.display())))?;
+        .map_err(call::io(format!("lock {}", path.display())))?;
     Ok(file)
 }
 
 fn pick_port(wanted: Option<u16>) -> Result<u16, ClusterError> {
     match std::net::TcpListener::bind(("127.0.0.1", wanted.unwrap_or(0))) {
-        Ok(l) => l
+        Ok(l) => Ok(l
             .local_addr()
-            .map(|a| a.port())
-            .map_err(ClusterError::io("read the chosen port")),
+            .map_err(call::io("read the chosen port"))?
+            .port()),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ClusterError::PortInUse {
             port: wanted.unwrap_or(0),
         }),
-        Err(e) => Err(ClusterError::io("bind a port on 127.0.0.1")(e)),
+        Err(e) => Err(call::io("bind a port on 127.0.0.1")(e).into()),
     }
 }
 

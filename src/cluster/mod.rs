@@ -27,6 +27,8 @@ mod realnodes;
 
 use std::path::PathBuf;
 
+use crate::call::CallError;
+
 pub use binaries::Binaries;
 pub use config::{Knobs, StageDelays};
 pub use kubelet::KubeletKnobs;
@@ -58,12 +60,8 @@ pub enum ClusterError {
     )]
     BadName(String),
 
-    #[error("could not {op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Call(#[from] CallError),
 
     #[error("`{command}` failed (exit {code}):\n{output}{logs}")]
     Command {
@@ -84,13 +82,6 @@ pub enum ClusterError {
     #[error("the cluster did not become ready within {seconds} s: {what}")]
     NotReady { seconds: u64, what: String },
 
-    #[error("Kubernetes API call failed while {op}: {source}")]
-    Api {
-        op: String,
-        #[source]
-        source: kube::Error,
-    },
-
     #[error("could not read kubeconfig {path}: {reason}")]
     Kubeconfig { path: PathBuf, reason: String },
 
@@ -106,18 +97,6 @@ pub enum ClusterError {
         what: &'static str,
         items: Vec<String>,
     },
-}
-
-impl ClusterError {
-    pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> ClusterError {
-        let op = op.into();
-        move |source| ClusterError::Io { op, source }
-    }
-
-    pub(crate) fn api(op: impl Into<String>) -> impl FnOnce(kube::Error) -> ClusterError {
-        let op = op.into();
-        move |source| ClusterError::Api { op, source }
-    }
 }
 
 /// The kube context name cronbench gives a local cluster.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::ClusterError;
+use crate::call;
 
 /// The bridge's name and the control plane's (apiserver advertise) address.
 const BRIDGE: &str = "cb-br";
@@ -148,12 +149,12 @@ pub fn spawn(
             .create(true)
             .append(true)
             .open(p)
-            .map_err(ClusterError::io(format!("open log {}", p.display())))
+            .map_err(call::io(format!("open log {}", p.display())))
     };
     let out = open(log)?;
     let err = out
         .try_clone()
-        .map_err(ClusterError::io(format!("open log {}", log.display())))?;
+        .map_err(call::io(format!("open log {}", log.display())))?;
     let mut cmd = match ns {
         Some(ns) => {
             let mut c = Command::new("nsenter");
@@ -180,7 +181,7 @@ pub fn spawn(
     // nsenter execs the program: the child's pid is the program's.
     let pid = child.id();
     std::fs::write(pid_file, pid.to_string())
-        .map_err(ClusterError::io(format!("write {}", pid_file.display())))?;
+        .map_err(call::io(format!("write {}", pid_file.display())))?;
     Ok(pid)
 }
 

@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 use super::ClusterError;
+use crate::call;
 
 /// Label every kwok node carries; scenarios select it.
 pub const NODE_LABEL: (&str, &str) = ("type", "kwok");
@@ -55,7 +56,7 @@ pub async fn create(client: &kube::Client, count: u32) -> Result<(), ClusterErro
         match api.create(&PostParams::default(), &obj).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(e) => return Err(ClusterError::api(format!("creating node {name}"))(e)),
+            Err(e) => return Err(call::api(format!("creating node {name}"))(e).into()),
         }
     }
     Ok(())
@@ -68,7 +69,7 @@ async fn list(client: &kube::Client) -> Result<Vec<Node>, ClusterError> {
     let list = api
         .list(&lp)
         .await
-        .map_err(ClusterError::api("listing kwok nodes"))?;
+        .map_err(call::api("listing kwok nodes"))?;
     Ok(list.items)
 }
 
@@ -94,7 +95,7 @@ pub async fn scale(client: &kube::Client, count: u32) -> Result<(), ClusterError
             match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(ClusterError::api(format!("deleting node {name}"))(e)),
+                Err(e) => return Err(call::api(format!("deleting node {name}"))(e).into()),
             }
         }
     }

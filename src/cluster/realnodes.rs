@@ -11,6 +11,7 @@ use super::cgroups::{self, Hierarchy};
 use super::kubelet::{self, KubeletKnobs};
 use super::netns::{self, NetNs};
 use super::{Binaries, ClusterError, binaries::cache_root, containerd, images, mounts};
+use crate::call;
 use crate::scenario::{Load, Scenario};
 
 /// What runs the pods of a local cluster.
@@ -109,7 +110,7 @@ impl NodeBinaries {
                 });
             }
         }
-        let dir = dir.canonicalize().map_err(ClusterError::io(format!(
+        let dir = dir.canonicalize().map_err(call::io(format!(
             "resolve node binary directory {}",
             dir.display()
         )))?;
@@ -200,8 +201,7 @@ impl RealNodes {
         args: &[String],
     ) -> Result<u32, ClusterError> {
         for d in [self.pid_dir(), self.log_dir()] {
-            std::fs::create_dir_all(&d)
-                .map_err(ClusterError::io(format!("create {}", d.display())))?;
+            std::fs::create_dir_all(&d).map_err(call::io(format!("create {}", d.display())))?;
         }
         netns::spawn(
             ns,
@@ -281,7 +281,7 @@ impl RealNodes {
             }
             let config = node.config_path();
             std::fs::write(&config, node.config(hierarchy, knobs))
-                .map_err(ClusterError::io(format!("write {}", config.display())))?;
+                .map_err(call::io(format!("write {}", config.display())))?;
             self.spawn(
                 Some(&ns),
                 &format!("kubelet-n{i}"),

@@ -20,6 +20,7 @@ use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::watch;
 
+use crate::call;
 use crate::cluster::LocalCluster;
 use crate::observe::{LogSender, now_ms};
 use crate::scenario::{Fault, FaultKind};
@@ -38,25 +39,10 @@ pub enum FaultError {
     NotLocal { context: String, faults: String },
     #[error("component {component} of the local cluster has no pid file at {path}")]
     NoPidFile { component: String, path: PathBuf },
-    #[error("could not {op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Kubernetes API call failed while {op}: {source}")]
-    Api {
-        op: String,
-        #[source]
-        source: kube::Error,
-    },
+    #[error(transparent)]
+    Call(#[from] call::CallError),
     #[error("no node to delete: {0}")]
     NoNode(String),
-}
-
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> FaultError {
-    let op = op.into();
-    move |source| FaultError::Io { op, source }
 }
 
 /// How a component process was started, read from `/proc` before it is stopped.
@@ -144,20 +130,25 @@ impl Injector {
                 .map(|s| String::from_utf8_lossy(s).into_owned())
                 .collect()
         };
-        let args = split(std::fs::read(proc.join("cmdline")).map_err(io(format!(
-            "read the command line of {component} (pid {pid})"
-        )))?);
-        let env = split(std::fs::read(proc.join("environ")).map_err(io(format!(
-            "read the environment of {component} (pid {pid})"
-        )))?)
+        let args = split(
+            std::fs::read(proc.join("cmdline")).map_err(call::io(format!(
+                "read the command line of {component} (pid {pid})"
+            )))?,
+        );
+        let env = split(
+            std::fs::read(proc.join("environ")).map_err(call::io(format!(
+                "read the environment of {component} (pid {pid})"
+            )))?,
+        )
         .into_iter()
         .filter_map(|kv| {
             kv.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
-        let cwd = std::fs::read_link(proc.join("cwd"))
-            .map_err(io(format!("read the working directory of {component}")))?;
+        let cwd = std::fs::read_link(proc.join("cwd")).map_err(call::io(format!(
+            "read the working directory of {component}"
+        )))?;
         // The binary may have been rebuilt since (the link then ends in " (deleted)").
         let exe = std::fs::read_link(proc.join("exe"))
             .ok()
@@ -193,10 +184,7 @@ impl Injector {
                         let mut names: Vec<String> = api
                             .list(&ListParams::default().labels("type=kwok"))
                             .await
-                            .map_err(|source| FaultError::Api {
-                                op: "listing kwok nodes".into(),
-                                source,
-                            })?
+                            .map_err(call::api("listing kwok nodes"))?
                             .items
                             .into_iter()
                             .filter_map(|n| n.metadata.name)
@@ -207,10 +195,10 @@ impl Injector {
                         })?
                     }
                 };
-                let node = api.get(&name).await.map_err(|source| FaultError::Api {
-                    op: format!("reading node {name}"),
-                    source,
-                })?;
+                let node = api
+                    .get(&name)
+                    .await
+                    .map_err(call::api(format!("reading node {name}")))?;
                 Ok((
                     Undo::Register(Box::new(node)),
                     format!("delete node {name}"),
@@ -233,10 +221,8 @@ impl Injector {
                 api.delete(&name, &DeleteParams::default())
                     .await
                     .map(|_| ())
-                    .map_err(|source| FaultError::Api {
-                        op: format!("deleting node {name}"),
-                        source,
-                    })
+                    .map_err(call::api(format!("deleting node {name}")))?;
+                Ok(())
             }
         }
     }
@@ -283,10 +269,9 @@ impl Injector {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 409 => {}
                     Err(source) => {
-                        return Err(FaultError::Api {
-                            op: format!("registering node {name} again"),
-                            source,
-                        });
+                        return Err(
+                            call::api(format!("registering node {name} again"))(source).into()
+                        );
                     }
                 }
                 Ok(format!("registered node {name} again"))
@@ -339,10 +324,10 @@ fn start(p: &Process) -> Result<u32, FaultError> {
         .create(true)
         .append(true)
         .open(&p.log_file)
-        .map_err(io(format!("open {}", p.log_file.display())))?;
+        .map_err(call::io(format!("open {}", p.log_file.display())))?;
     let err = log
         .try_clone()
-        .map_err(io(format!("open {}", p.log_file.display())))?;
+        .map_err(call::io(format!("open {}", p.log_file.display())))?;
     let mut child = std::process::Command::new(&p.exe)
         .args(p.args.iter().skip(1))
         .env_clear()
@@ -353,10 +338,14 @@ fn start(p: &Process) -> Result<u32, FaultError> {
         .stderr(err)
         .process_group(0)
         .spawn()
-        .map_err(io(format!("start {} ({})", p.component, p.exe.display())))?;
+        .map_err(call::io(format!(
+            "start {} ({})",
+            p.component,
+            p.exe.display()
+        )))?;
     let pid = child.id();
     std::fs::write(&p.pid_file, pid.to_string())
-        .map_err(io(format!("write {}", p.pid_file.display())))?;
+        .map_err(call::io(format!("write {}", p.pid_file.display())))?;
     // Reap it if it exits while cronbench runs; afterwards init does.
     std::thread::spawn(move || {
         let _ = child.wait();

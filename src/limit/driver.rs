@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
 
 use super::metrics::{self, Component};
@@ -15,6 +14,7 @@ use super::report::{LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
 use super::search::{Action, Observation, Search, SearchConfig};
 use super::step::{Criteria, Ledger, MINUTE_MS, judge, window_start};
 use crate::analyze::{self, AnalyzeError};
+use crate::call;
 use crate::cluster::preflight::{self, PreflightError};
 use crate::observe::{self, LogSender, Observer, now_ms};
 use crate::results::{Clock, Stage};
@@ -36,25 +36,10 @@ pub enum LimitError {
     Log(#[from] observe::LogError),
     #[error(transparent)]
     Analyze(#[from] AnalyzeError),
-    #[error("could not {op}: {source}")]
-    Io {
-        op: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("Kubernetes API call failed while {op}: {source}")]
-    Api {
-        op: String,
-        #[source]
-        source: kube::Error,
-    },
+    #[error(transparent)]
+    Call(#[from] call::CallError),
     #[error("invalid option: {0}")]
     Option(String),
-}
-
-fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> LimitError {
-    let op = op.into();
-    move |source| LimitError::Io { op, source }
 }
 
 /// What to search and where.
@@ -151,9 +136,12 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&id));
-    std::fs::create_dir_all(&dir).map_err(io(format!("create directory {}", dir.display())))?;
-    std::fs::copy(&opts.scenario, dir.join("scenario.yaml"))
-        .map_err(io(format!("copy the scenario into {}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(call::io(format!("create directory {}", dir.display())))?;
+    std::fs::copy(&opts.scenario, dir.join("scenario.yaml")).map_err(call::io(format!(
+        "copy the scenario into {}",
+        dir.display()
+    )))?;
     let log_path = dir.join("events.jsonl");
     let (log, writer) = observe::log::start(&log_path)?;
     let started_ms = now_ms();
@@ -226,14 +214,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
         dir.display()
     );
 
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    namespaces
-        .create(&Default::default(), &workload::namespace(&id)?)
-        .await
-        .map_err(|source| LimitError::Api {
-            op: format!("creating namespace {id}"),
-            source,
-        })?;
+    workload::create_namespace(&client, &id).await?;
     let observer = Observer::start(&client, &id, &id, &log);
 
     let ctx = Ctx {
@@ -279,10 +260,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
             r?;
         }
         Err(e) => {
-            return Err(LimitError::Io {
-                op: "finish the event log".into(),
-                source: std::io::Error::other(e),
-            });
+            return Err(call::other("finish the event log")(e).into());
         }
     }
     report.state = search.state.clone();
@@ -311,17 +289,17 @@ pub(super) fn write_json(
 ) -> Result<(), LimitError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
-    let json = serde_json::to_vec_pretty(value).map_err(|e| LimitError::Io {
-        op: format!("serialize {}", path.display()),
-        source: std::io::Error::other(e),
-    })?;
-    std::fs::write(&tmp, json).map_err(io(format!("write {}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(io(format!("write {}", path.display())))
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(call::other(format!("serialize {}", path.display())))?;
+    std::fs::write(&tmp, json).map_err(call::io(format!("write {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(call::io(format!("write {}", path.display())))?;
+    Ok(())
 }
 
 /// Reads the event log so far into a ledger; a line cut off mid-write is skipped.
 fn read_ledger(path: &Path) -> Result<Ledger, LimitError> {
-    let text = std::fs::read_to_string(path).map_err(io(format!("read {}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(call::io(format!("read {}", path.display())))?;
     let mut ledger = Ledger::default();
     for line in text.lines() {
         if let Ok(l) = serde_json::from_str::<LogLine>(line) {
@@ -535,10 +513,7 @@ impl Ctx<'_> {
                     match api.delete(&name, &DeleteParams::background()).await {
                         Ok(_) => Ok(()),
                         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                        Err(source) => Err(LimitError::Api {
-                            op: format!("deleting CronJob {name}"),
-                            source,
-                        }),
+                        Err(source) => Err(call::api(format!("deleting CronJob {name}"))(source)),
                     }
                 })
                 .buffer_unordered(self.scenario.apply.concurrency.max(1));

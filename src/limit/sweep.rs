@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{LimitError, LimitOptions, find_limit, write_json};
+use crate::call;
 use crate::cluster::nodes;
 use crate::cluster::preflight;
 use crate::schema::EndReason;
@@ -154,10 +155,8 @@ pub async fn sweep(
             "--sweep-nodes scales kwok nodes, and `{context}` runs real kubelets; search once per node count instead, each on its own `cronbench cluster up --node-runtime kubelet --nodes K`"
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|source| LimitError::Io {
-        op: format!("create directory {}", dir.display()),
-        source,
-    })?;
+    std::fs::create_dir_all(dir)
+        .map_err(call::io(format!("create directory {}", dir.display())))?;
     let before = nodes::count(&client).await.map_err(LimitError::Cluster)?;
     let started = tokio::time::Instant::now();
     let mut report = SweepReport {
