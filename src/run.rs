@@ -104,29 +104,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     for d in &defs {
         workload::cronjob(&scenario, d, &id)?;
     }
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&id));
-    std::fs::create_dir_all(&dir)
-        .map_err(call::io(format!("create run directory {}", dir.display())))?;
-    std::fs::copy(&opts.scenario, dir.join("scenario.yaml")).map_err(call::io(format!(
-        "copy the scenario into {}",
-        dir.display()
-    )))?;
+    let dir = open_run_dir(opts.out.as_deref(), &id, &opts.scenario)?;
     let log_path = dir.join("events.jsonl");
     let (log, writer) = observe::log::start(&log_path)?;
-    log.send(LogLine::RunStarted(RunStarted {
-        schema_version: SCHEMA_VERSION,
-        recv_ms: now_ms(),
-        run_id: id.clone(),
-        namespace: id.clone(),
-        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
-        cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        context: context.clone(),
-        server_version: facts.server_version.clone(),
-        nodes: facts.ready_nodes,
-    }));
+    log.send(started_line(&id, &scenario, &context, &facts));
     eprintln!(
         "run {id}: {} CronJobs on `{context}` ({}, {} Ready nodes); writing {}",
         defs.len(),
@@ -198,6 +179,42 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     })
 }
 
+/// Creates the run directory (`out`, default `runs/<id>`) with a copy of the scenario file.
+pub(crate) fn open_run_dir(
+    out: Option<&Path>,
+    id: &str,
+    scenario: &Path,
+) -> Result<PathBuf, call::CallError> {
+    let dir = out.map_or_else(|| PathBuf::from("runs").join(id), Path::to_path_buf);
+    std::fs::create_dir_all(&dir)
+        .map_err(call::io(format!("create run directory {}", dir.display())))?;
+    std::fs::copy(scenario, dir.join("scenario.yaml")).map_err(call::io(format!(
+        "copy the scenario into {}",
+        dir.display()
+    )))?;
+    Ok(dir)
+}
+
+/// The event log's first line for run `id`, whose namespace has the same name.
+pub(crate) fn started_line(
+    id: &str,
+    scenario: &Scenario,
+    context: &str,
+    facts: &preflight::ClusterFacts,
+) -> LogLine {
+    LogLine::RunStarted(RunStarted {
+        schema_version: SCHEMA_VERSION,
+        recv_ms: now_ms(),
+        run_id: id.to_string(),
+        namespace: id.to_string(),
+        scenario: serde_json::to_value(scenario).unwrap_or_default(),
+        cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
+        context: context.to_string(),
+        server_version: facts.server_version.clone(),
+        nodes: facts.ready_nodes,
+    })
+}
+
 /// Writes `harness.json` into a run directory: the harness's own figures (lines written and
 /// the record lag, client receive to line in the file). Not part of the analysis.
 fn write_harness(dir: &Path, stats: &observe::log::LogStats) -> Result<(), RunError> {
@@ -242,15 +259,7 @@ async fn phases(
         .iter()
         .filter_map(|d| workload::cronjob(scenario, d, id).ok());
     let created = workload::create_all(client, id, objects, pace, |cj| {
-        log.send(LogLine::CronJobCreated {
-            recv_ms: now_ms(),
-            name: cj.metadata.name.clone().unwrap_or_default(),
-            schedule: cj
-                .spec
-                .as_ref()
-                .map(|s| s.schedule.clone())
-                .unwrap_or_default(),
-        });
+        log.send(observe::cronjob_created(cj));
         bar.inc(1);
     })
     .await?;

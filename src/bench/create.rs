@@ -12,9 +12,8 @@ use kube::api::{Api, PostParams};
 use super::report::{Create, CreateRound};
 use super::{BenchError, Sizes, proc};
 use crate::call;
-use crate::observe::{self, now_ms};
+use crate::observe;
 use crate::scenario::Scenario;
-use crate::schema::LogLine;
 use crate::workload::{self, Pace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,15 +183,7 @@ async fn applier(
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *s = Some(s.map_or((now, now), |(first, _)| (first, now)));
         drop(s);
-        log.send(LogLine::CronJobCreated {
-            recv_ms: now_ms(),
-            name: cj.metadata.name.clone().unwrap_or_default(),
-            schedule: cj
-                .spec
-                .as_ref()
-                .map(|s| s.schedule.clone())
-                .unwrap_or_default(),
-        });
+        log.send(crate::observe::cronjob_created(cj));
     })
     .await;
     drop(log);

@@ -24,7 +24,7 @@ use super::report::{Peer, ToolFigures};
 use super::{BenchError, Sizes};
 use crate::call;
 use crate::observe::{Observer, now_ms};
-use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL, RunStarted, SCHEMA_VERSION};
+use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL};
 
 /// Environment variable naming a kube-burner binary, when `--kube-burner` is not given.
 pub const KUBE_BURNER_ENV: &str = "CRONBENCH_KUBE_BURNER";
@@ -271,17 +271,17 @@ async fn compare(
     let log_path = dir.join("events.jsonl");
     let (log, writer) = crate::observe::log::start(&log_path)?;
     let scenario = child::every_minute("bench-peer", half * 2, 0, sizes.peer_pause_s, 0);
-    log.send(LogLine::RunStarted(RunStarted {
-        schema_version: SCHEMA_VERSION,
-        recv_ms: now_ms(),
-        run_id: run_id.clone(),
-        namespace: namespace.clone(),
-        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
-        cronbench_version: env!("CARGO_PKG_VERSION").into(),
-        context: ctx.context.clone(),
+    // Not a preflighted run: no server version or node count to record.
+    let facts = crate::cluster::preflight::ClusterFacts {
         server_version: String::new(),
-        nodes: 0,
-    }));
+        ready_nodes: 0,
+    };
+    log.send(crate::run::started_line(
+        &run_id,
+        &scenario,
+        &ctx.context,
+        &facts,
+    ));
     log.send(LogLine::Phase {
         recv_ms: now_ms(),
         phase: Phase::Measure,

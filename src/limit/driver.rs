@@ -19,7 +19,7 @@ use crate::cluster::preflight::{self, PreflightError};
 use crate::observe::{self, LogSender, Observer, now_ms};
 use crate::results::{Clock, Stage};
 use crate::scenario::{CronJobDef, Scenario, ScenarioError};
-use crate::schema::{EndReason, LogLine, RunStarted, SCHEMA_VERSION};
+use crate::schema::{EndReason, LogLine};
 use crate::workload::{self, Pace, WorkloadError};
 
 #[derive(Debug, thiserror::Error)]
@@ -132,30 +132,11 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
 
     let id = crate::run::run_id().replacen("cronbench-", "cronbench-limit-", 1);
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&id));
-    std::fs::create_dir_all(&dir)
-        .map_err(call::io(format!("create directory {}", dir.display())))?;
-    std::fs::copy(&opts.scenario, dir.join("scenario.yaml")).map_err(call::io(format!(
-        "copy the scenario into {}",
-        dir.display()
-    )))?;
+    let dir = crate::run::open_run_dir(opts.out.as_deref(), &id, &opts.scenario)?;
     let log_path = dir.join("events.jsonl");
     let (log, writer) = observe::log::start(&log_path)?;
     let started_ms = now_ms();
-    log.send(LogLine::RunStarted(RunStarted {
-        schema_version: SCHEMA_VERSION,
-        recv_ms: started_ms,
-        run_id: id.clone(),
-        namespace: id.clone(),
-        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
-        cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
-        context: context.clone(),
-        server_version: facts.server_version.clone(),
-        nodes: facts.ready_nodes,
-    }));
+    log.send(crate::run::started_line(&id, &scenario, &context, &facts));
 
     let config = SearchConfig {
         start: opts

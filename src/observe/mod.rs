@@ -42,6 +42,19 @@ impl Live {
     }
 }
 
+/// The event-log line for a CronJob the run has just created.
+pub fn cronjob_created(cj: &k8s_openapi::api::batch::v1::CronJob) -> LogLine {
+    LogLine::CronJobCreated {
+        recv_ms: now_ms(),
+        name: cj.metadata.name.clone().unwrap_or_default(),
+        schedule: cj
+            .spec
+            .as_ref()
+            .map(|s| s.schedule.clone())
+            .unwrap_or_default(),
+    }
+}
+
 pub type SharedLive = Arc<Mutex<Live>>;
 
 fn lock(live: &SharedLive) -> std::sync::MutexGuard<'_, Live> {
