@@ -11,7 +11,6 @@ use cronbench::results::Results;
 use cronbench::scenario::FaultKind;
 use cronbench::schema::{LogLine, Phase};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
 #[tokio::test]
@@ -145,18 +144,5 @@ async fn integration_gameday_records_every_job_through_restarts_and_names_the_fa
         "recorded but not listed: {not_listed:?}; listed but not recorded: {not_recorded:?}"
     );
 
-    let clean = cronbench(&[
-        "clean",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-    ]);
-    assert!(clean.status.success(), "{}", text(&clean));
-    let namespaces: Api<Namespace> = Api::all(client);
-    let left = namespaces
-        .list(&ListParams::default().labels(cronbench::schema::RUN_LABEL))
-        .await
-        .expect("list namespaces");
-    assert!(left.items.is_empty(), "clean left {}", left.items.len());
+    cluster.clean_leaves_no_run_namespace().await;
 }

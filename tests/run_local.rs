@@ -95,20 +95,7 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
     assert_eq!(r.counts.missed, 0);
 
     // `clean` removes what --keep left.
-    let clean = cronbench(&[
-        "clean",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-    ]);
-    assert!(clean.status.success(), "{}", text(&clean));
-    let namespaces: Api<Namespace> = Api::all(client);
-    let left = namespaces
-        .list(&ListParams::default().labels(cronbench::schema::RUN_LABEL))
-        .await
-        .expect("list namespaces");
-    assert!(left.items.is_empty(), "clean left {:?}", left.items.len());
+    cluster.clean_leaves_no_run_namespace().await;
 }
 
 #[tokio::test]

@@ -55,6 +55,26 @@ impl TestCluster {
             .expect("a client for the test cluster")
     }
 
+    /// Runs `cronbench clean` on this cluster and checks that no run's namespace is left.
+    pub async fn clean_leaves_no_run_namespace(&self) {
+        let kubeconfig = self.kubeconfig.display().to_string();
+        let clean = cronbench(&[
+            "clean",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            &self.context,
+        ]);
+        assert!(clean.status.success(), "{}", text(&clean));
+        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(self.client().await);
+        let left = namespaces
+            .list(&kube::api::ListParams::default().labels(cronbench::schema::RUN_LABEL))
+            .await
+            .expect("list namespaces");
+        assert!(left.items.is_empty(), "clean left {}", left.items.len());
+    }
+
     /// Pids of processes still running for this cluster.
     pub fn processes(&self) -> Vec<u32> {
         cronbench::cluster::LocalCluster::new(&self.name)
