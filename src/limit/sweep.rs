@@ -16,6 +16,14 @@ use crate::schema::EndReason;
 /// Version of `sweep.json`.
 pub const SWEEP_SCHEMA_VERSION: u32 = 1;
 
+/// Without `--start`, each count's search after the first starts at the limit the previous
+/// count found (the ramp from the scenario's target, about three 2-minute steps, is not
+/// walked again); a start that does not hold is searched down from as usual.
+fn seed(previous: Option<&SweepPoint>) -> Option<u32> {
+    let limit = previous?.limit_jobs_per_minute?;
+    (limit >= 1.0).then(|| limit.round() as u32)
+}
+
 /// One node count's search, summed up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
@@ -171,6 +179,7 @@ pub async fn sweep(
         ended_early: None,
     };
     let mut result = Ok(());
+    let mut previous: Option<SweepPoint> = None;
     for &n in counts {
         eprintln!("sweep: {n} kwok node(s)");
         if let Err(e) = nodes::scale(&client, n).await {
@@ -180,12 +189,15 @@ pub async fn sweep(
         let sub = dir.join(format!("nodes-{n}"));
         let one = LimitOptions {
             out: Some(sub.clone()),
+            start: opts.start.or_else(|| seed(previous.as_ref())),
             ..opts.clone()
         };
         match find_limit(&one).await {
             Ok(outcome) => {
                 eprintln!("{}", outcome.report.summary_text());
-                report.points.push(point(n, &sub, &outcome.report));
+                let p = point(n, &sub, &outcome.report);
+                previous = Some(p.clone());
+                report.points.push(p);
                 let stop = match (&outcome.end, outcome.error) {
                     (_, Some(e)) => Some(Err(e)),
                     (EndReason::Completed, None) => None,
@@ -275,6 +287,18 @@ mod tests {
             wall_s: 600.0,
             dir: PathBuf::new(),
         }
+    }
+
+    #[test]
+    fn each_search_after_the_first_starts_at_the_previous_limit() {
+        assert_eq!(seed(None), None);
+        assert_eq!(seed(Some(&p(1, 134.4))), Some(134));
+        assert_eq!(seed(Some(&p(1, 0.4))), None, "no load held");
+        let none = SweepPoint {
+            limit_jobs_per_minute: None,
+            ..p(2, 1.0)
+        };
+        assert_eq!(seed(Some(&none)), None);
     }
 
     #[test]
