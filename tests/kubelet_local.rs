@@ -125,6 +125,31 @@ async fn integration_ten_echo_jobs_on_a_real_node_say_hello_world_and_down_leave
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello world");
     }
 
+    // stop-nodes stops the kwok controller: meaningless on real nodes, refused up front.
+    let kubeconfig = cluster.kubeconfig.display().to_string();
+    let scenario = "tests/scenarios/stop-nodes.yaml";
+    let run = cronbench(&[
+        "run",
+        scenario,
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("runs real kubelets") && err.contains("faults[0] stop-nodes"),
+        "{}",
+        text(&run)
+    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let runs = namespaces
+        .list(&ListParams::default().labels(cronbench::schema::RUN_LABEL))
+        .await
+        .expect("list namespaces");
+    assert!(runs.items.is_empty(), "a refused run created nothing");
+
     let down = cronbench(&["cluster", "down", "--name", "it-kubelet"]);
     assert!(down.status.success(), "{}", text(&down));
     let left = leftovers("it-kubelet");

@@ -26,8 +26,8 @@ use crate::observe::{LogSender, now_ms};
 use crate::scenario::{Fault, FaultKind};
 use crate::schema::{FaultPhase, LogLine};
 
-/// Errors of fault injection. Only [`FaultError::NotLocal`] is returned to the caller of a
-/// run (before anything is created); the others are written to the event log as the fault's
+/// Errors of fault injection. Only [`FaultError::NotLocal`] and [`FaultError::KwokOnly`] are
+/// returned to the caller of a run (before anything is created); the others are written to the event log as the fault's
 /// detail and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
@@ -37,6 +37,12 @@ pub enum FaultError {
          --context cronbench-<name>), or remove these faults"
     )]
     NotLocal { context: String, faults: String },
+    #[error(
+        "the cluster `{context}` runs real kubelets, which the faults {faults} cannot stop (they \
+         stop the kwok controller, which simulates nothing there); remove these faults, or run \
+         the game day on a kwok cluster (`cronbench cluster up` without --node-runtime kubelet)"
+    )]
+    KwokOnly { context: String, faults: String },
     #[error("component {component} of the local cluster has no pid file at {path}")]
     NoPidFile { component: String, path: PathBuf },
     #[error(transparent)]
@@ -94,6 +100,20 @@ impl Injector {
                 return Err(FaultError::NotLocal {
                     context: context.to_string(),
                     faults: cannot.join(", "),
+                });
+            }
+        }
+        if crate::cluster::node_runtime_of(context) == crate::cluster::NodeRuntime::Kubelet {
+            let kwok_only: Vec<String> = faults
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.kind == FaultKind::StopNodes)
+                .map(|(i, f)| format!("faults[{i}] {} at {} s", f.kind, f.at_s))
+                .collect();
+            if !kwok_only.is_empty() {
+                return Err(FaultError::KwokOnly {
+                    context: context.to_string(),
+                    faults: kwok_only.join(", "),
                 });
             }
         }
