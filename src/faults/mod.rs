@@ -27,8 +27,8 @@ use crate::scenario::{Fault, FaultKind};
 use crate::schema::{FaultPhase, LogLine};
 
 /// Errors of fault injection. Only [`FaultError::NotLocal`] and [`FaultError::KwokOnly`] are
-/// returned to the caller of a run (before anything is created); the others are written to the event log as the fault's
-/// detail and the run goes on.
+/// returned to the caller of a run (before anything is created); the others are written to
+/// the event log as the fault's detail and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
     #[error(
@@ -49,6 +49,17 @@ pub enum FaultError {
     Call(#[from] call::CallError),
     #[error("no node to delete: {0}")]
     NoNode(String),
+}
+
+/// "faults[i] KIND at T s, ..." for the faults `pick` selects; `None` when it selects none.
+fn listed(faults: &[Fault], pick: impl Fn(&Fault) -> bool) -> Option<String> {
+    let names: Vec<String> = faults
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| pick(f))
+        .map(|(i, f)| format!("faults[{i}] {} at {} s", f.kind, f.at_s))
+        .collect();
+    (!names.is_empty()).then(|| names.join(", "))
 }
 
 /// How a component process was started, read from `/proc` before it is stopped.
@@ -89,33 +100,21 @@ impl Injector {
             .strip_prefix("cronbench-")
             .and_then(|name| LocalCluster::new(name).ok())
             .filter(|c| matches!(c.info(), Ok(Some(_))));
-        if cluster.is_none() {
-            let cannot: Vec<String> = faults
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.kind.component().is_some())
-                .map(|(i, f)| format!("faults[{i}] {} at {} s", f.kind, f.at_s))
-                .collect();
-            if !cannot.is_empty() {
-                return Err(FaultError::NotLocal {
-                    context: context.to_string(),
-                    faults: cannot.join(", "),
-                });
-            }
+        if cluster.is_none()
+            && let Some(cannot) = listed(faults, |f| f.kind.component().is_some())
+        {
+            return Err(FaultError::NotLocal {
+                context: context.to_string(),
+                faults: cannot,
+            });
         }
-        if crate::cluster::node_runtime_of(context) == crate::cluster::NodeRuntime::Kubelet {
-            let kwok_only: Vec<String> = faults
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.kind == FaultKind::StopNodes)
-                .map(|(i, f)| format!("faults[{i}] {} at {} s", f.kind, f.at_s))
-                .collect();
-            if !kwok_only.is_empty() {
-                return Err(FaultError::KwokOnly {
-                    context: context.to_string(),
-                    faults: kwok_only.join(", "),
-                });
-            }
+        if crate::cluster::node_runtime_of(context) == crate::cluster::NodeRuntime::Kubelet
+            && let Some(kwok_only) = listed(faults, |f| f.kind == FaultKind::StopNodes)
+        {
+            return Err(FaultError::KwokOnly {
+                context: context.to_string(),
+                faults: kwok_only,
+            });
         }
         Ok(Injector { cluster, client })
     }
@@ -491,4 +490,36 @@ fn log_fault(log: &LogSender, kind: FaultKind, phase: FaultPhase, detail: String
         phase,
         detail,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(at_s: u64, kind: FaultKind) -> Fault {
+        Fault {
+            at_s,
+            kind,
+            duration_s: 10,
+            node: None,
+        }
+    }
+
+    #[test]
+    fn listed_names_the_picked_faults_by_index_kind_and_time() {
+        let faults = [
+            fault(10, FaultKind::StopNodes),
+            fault(20, FaultKind::DeleteNode),
+            fault(30, FaultKind::StopNodes),
+        ];
+        assert_eq!(
+            listed(&faults, |f| f.kind == FaultKind::StopNodes).as_deref(),
+            Some("faults[0] stop-nodes at 10 s, faults[2] stop-nodes at 30 s")
+        );
+        assert_eq!(
+            listed(&faults, |f| f.kind == FaultKind::KillScheduler),
+            None
+        );
+        assert_eq!(listed(&[], |_| true), None);
+    }
 }
