@@ -483,6 +483,12 @@ impl Fold {
         }
     }
 
+    fn has_key(&self, cronjob: &str, scheduled: i64) -> bool {
+        self.keys
+            .get(cronjob)
+            .is_some_and(|k| k.contains(scheduled))
+    }
+
     fn add_run<F: Fn(i64) -> bool>(
         &mut self,
         ctx: &FoldCtx<F>,
@@ -833,10 +839,7 @@ impl Analyzer {
             };
             by_key.entry(key).or_default().push((name.as_str(), job));
         }
-        let folded = |c: &str, t: i64| {
-            fold.as_ref()
-                .is_some_and(|f| f.keys.get(c).is_some_and(|k| k.contains(t)))
-        };
+        let folded = |c: &str, t: i64| fold.as_ref().is_some_and(|f| f.has_key(c, t));
 
         // First pod of each Job.
         let mut first_pod: HashMap<&str, (&str, &PodState)> = HashMap::new();

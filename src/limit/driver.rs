@@ -431,7 +431,8 @@ impl Ctx<'_> {
 
     /// Waits until the last tick due for its on-time deadline had its runs of the first `n`
     /// CronJobs started on time: the controllers caught up with an overload. Without it, the
-    /// next (lower) step would be judged on the previous one's backlog. See [`keep_draining`] for how long.
+    /// next (lower) step would be judged on the previous one's backlog. [`keep_draining`]
+    /// decides how long.
     async fn drain(&self, n: u32) -> Result<DrainRecord, LimitError> {
         let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
         let started = tokio::time::Instant::now();
