@@ -87,3 +87,28 @@ fn lint_exits_1_and_names_each_problem() {
     let out = cronbench(&["lint", "scenarios/bad/name-too-long.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn a_truncated_utf16_kubeconfig_is_a_clean_error_for_run_and_clean() {
+    let kc = std::env::temp_dir().join(format!("cronbench-kc-utf16-{}", std::process::id()));
+    std::fs::write(&kc, b"\xff\xfeA").expect("write kubeconfig");
+    let path = kc.display().to_string();
+    for args in [
+        vec![
+            "run",
+            "scenarios/smoke.yaml",
+            "--kubeconfig",
+            &path,
+            "--context",
+            "kind-test",
+        ],
+        vec!["clean", "--kubeconfig", &path, "--context", "kind-test"],
+    ] {
+        let out = cronbench(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&path) && err.contains("UTF-16"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_file(&kc);
+}

@@ -17,6 +17,7 @@ mod cgroups;
 mod config;
 mod containerd;
 pub mod images;
+pub mod kubeconfig;
 mod kubelet;
 mod local;
 mod mounts;

@@ -28,6 +28,19 @@ pub enum PreflightError {
     )]
     Kubeconfig { path: PathBuf, reason: String },
 
+    #[error(transparent)]
+    File(#[from] super::kubeconfig::KubeconfigError),
+
+    #[error(
+        "context `{context}` is not in kubeconfig {}: it has {known}; pass --context with one of those",
+        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(":")
+    )]
+    UnknownContext {
+        context: String,
+        files: Vec<PathBuf>,
+        known: String,
+    },
+
     #[error(
         "the apiserver of context `{context}` is unreachable: {source}; is the cluster up? (`cronbench cluster status`)"
     )]
@@ -78,23 +91,24 @@ pub async fn connect(
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
 ) -> Result<(kube::Client, String), PreflightError> {
-    let kc = match &kubeconfig {
-        Some(path) => {
-            kube::config::Kubeconfig::read_from(path).map_err(|e| PreflightError::Kubeconfig {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?
-        }
-        None => kube::config::Kubeconfig::read().map_err(|e| PreflightError::Kubeconfig {
-            path: std::env::var_os("KUBECONFIG")
-                .map_or_else(|| PathBuf::from("~/.kube/config"), PathBuf::from),
-            reason: e.to_string(),
-        })?,
-    };
+    let kc = super::kubeconfig::read(kubeconfig.as_deref())?;
     let name = context
         .clone()
         .or_else(|| kc.current_context.clone())
         .ok_or(PreflightError::NoContext)?;
+    if !kc.contexts.iter().any(|c| c.name == name) {
+        let mut known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        known.truncate(10);
+        return Err(PreflightError::UnknownContext {
+            context: name,
+            files: super::kubeconfig::paths(kubeconfig.as_deref())?,
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        });
+    }
     let opts = kube::config::KubeConfigOptions {
         context: Some(name.clone()),
         ..Default::default()
