@@ -81,8 +81,20 @@ pub enum ReportError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{dir} has neither {RESULTS_FILE} nor {EVENTS_FILE}")]
+    #[error(
+        "{dir} has neither {RESULTS_FILE} nor {EVENTS_FILE}; pass a run directory (runs/<run id>)"
+    )]
     NotARunDir { dir: PathBuf },
+    #[error("{dir} does not exist; pass a run directory (runs/<run id>)")]
+    NoSuchDir { dir: PathBuf },
+    #[error(
+        "{path}: schema_version {found}, but this cronbench reads {expected}; re-create it with `cronbench analyze` on the run directory, or use the cronbench that wrote it"
+    )]
+    SchemaVersion {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
     #[error("analyzing the event log")]
     Analyze(#[from] AnalyzeError),
     #[error("reading the event log {path}")]
@@ -114,7 +126,24 @@ pub fn load_results(run_dir: &Path) -> Result<Results, ReportError> {
     let path = run_dir.join(RESULTS_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            serde_json::from_str(&text).map_err(|source| ReportError::Parse { path, source })
+            let results: Results =
+                serde_json::from_str(&text).map_err(|source| ReportError::Parse {
+                    path: path.clone(),
+                    source,
+                })?;
+            if results.schema_version != crate::schema::SCHEMA_VERSION {
+                return Err(ReportError::SchemaVersion {
+                    path,
+                    found: results.schema_version,
+                    expected: crate::schema::SCHEMA_VERSION,
+                });
+            }
+            Ok(results)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !run_dir.exists() => {
+            Err(ReportError::NoSuchDir {
+                dir: run_dir.to_owned(),
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let events = run_dir.join(EVENTS_FILE);
@@ -247,6 +276,23 @@ mod tests {
     }
 
     #[test]
+    fn a_results_file_of_another_schema_version_is_refused() {
+        let dir = std::env::temp_dir().join(format!("cronbench-schema-999-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let events = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/healthy.jsonl");
+        let mut json = serde_json::to_value(crate::analyze::analyze_file(events).expect("analyze"))
+            .expect("to json");
+        json["schema_version"] = serde_json::json!(999);
+        std::fs::write(dir.join(RESULTS_FILE), json.to_string()).expect("write");
+        let err = load_results(&dir).expect_err("version 999 refused");
+        assert!(
+            matches!(err, ReportError::SchemaVersion { found: 999, .. }),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn value_formatting() {
         assert_eq!(fmt_latency(Some(1234.0), Clock::Client), "1.234 s");
         assert_eq!(fmt_latency(Some(2000.0), Clock::Server), "2 s");
@@ -263,6 +309,6 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("cronbench-report-none-{}", std::process::id()));
         let err = render(&dir, Format::Markdown).expect_err("no run there");
-        assert!(matches!(err, ReportError::NotARunDir { .. }), "{err}");
+        assert!(matches!(err, ReportError::NoSuchDir { .. }), "{err}");
     }
 }
