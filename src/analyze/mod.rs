@@ -7,7 +7,6 @@
 
 mod faults;
 mod state;
-mod table;
 mod tally;
 
 use std::fs::File;
@@ -17,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::results::Results;
 use crate::schema::LogLine;
 
-pub use table::summary_table;
+pub use crate::report::table::summary_table;
 
 pub(crate) use state::split_job_name;
 

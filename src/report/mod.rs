@@ -8,7 +8,9 @@
 pub mod charts;
 pub mod data;
 mod html;
+pub mod table;
 mod text;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

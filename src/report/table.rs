@@ -1,8 +1,9 @@
 //! Plain-text summary of [`Results`] for the terminal.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write};
 
-use crate::results::{CheckResult, Results, StageStats};
+use super::write::render;
+use crate::results::{CheckResult, Results, StageStats, WindowEnd};
 
 fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -46,7 +47,7 @@ fn check_line(c: &CheckResult) -> String {
         number(c.threshold),
     );
     if let Some(note) = &c.note {
-        let _ = write!(line, " [{note}]");
+        line.push_str(&format!(" [{note}]"));
     }
     line
 }
@@ -54,9 +55,21 @@ fn check_line(c: &CheckResult) -> String {
 /// Renders the stage percentile table (milliseconds, with the precision of each clock), the
 /// counts and the verdict, one check per line with PASS or FAIL.
 pub fn summary_table(results: &Results) -> String {
-    let mut out = String::new();
+    render(|out| {
+        write_heading(out, results)?;
+        write_stages(out, &results.stages)?;
+        write_counts(out, results)?;
+        if !results.faults.is_empty() {
+            write_faults(out, results)?;
+            out.write_char('\n')?;
+        }
+        write_verdict(out, results)
+    })
+}
+
+fn write_heading(out: &mut impl Write, results: &Results) -> fmt::Result {
     let r = &results.run;
-    let _ = writeln!(
+    writeln!(
         out,
         "run {} (scenario {}, {} nodes, server {}){}",
         r.run_id,
@@ -64,67 +77,67 @@ pub fn summary_table(results: &Results) -> String {
         r.nodes,
         r.server_version,
         if r.interrupted { ", INTERRUPTED" } else { "" }
-    );
+    )?;
     match &results.window {
-        Some(w) => {
-            let _ = writeln!(
-                out,
-                "measured window: {:.1} s (ends at {})",
-                w.duration_s,
-                match w.end {
-                    crate::results::WindowEnd::Drain => "drain phase",
-                    crate::results::WindowEnd::LastLine => "last line of an interrupted log",
-                }
-            );
-        }
-        None => {
-            let _ = writeln!(out, "measured window: none (the run never reached measure)");
-        }
+        Some(w) => writeln!(
+            out,
+            "measured window: {:.1} s (ends at {})",
+            w.duration_s,
+            match w.end {
+                WindowEnd::Drain => "drain phase",
+                WindowEnd::LastLine => "last line of an interrupted log",
+            }
+        )?,
+        None => writeln!(out, "measured window: none (the run never reached measure)")?,
     }
-    out.push('\n');
+    out.write_char('\n')
+}
 
-    let header: [String; 13] = [
-        "stage",
-        "clock",
-        "count",
-        "p50",
-        "p90",
-        "p99",
-        "p99.9",
-        "p99.99",
-        "max",
-        "mean",
-        "outliers",
-        "negative",
-        "precision",
-    ]
-    .map(String::from);
-    let rows: Vec<[String; 13]> = results.stages.iter().map(stage_row).collect();
+const STAGE_HEADER: [&str; 13] = [
+    "stage",
+    "clock",
+    "count",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "p99.99",
+    "max",
+    "mean",
+    "outliers",
+    "negative",
+    "precision",
+];
+
+fn write_stages(out: &mut impl Write, stages: &[StageStats]) -> fmt::Result {
+    let header = STAGE_HEADER.map(String::from);
+    let rows: Vec<[String; 13]> = stages.iter().map(stage_row).collect();
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let _ = writeln!(out, "latencies (ms)");
+    writeln!(out, "latencies (ms)")?;
     for row in std::iter::once(&header).chain(&rows) {
         let mut line = String::new();
         for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
             // Text columns left-aligned, numbers right-aligned.
             if i < 2 || i == 12 {
-                let _ = write!(line, "{cell:<w$}  ");
+                write!(line, "{cell:<w$}  ")?;
             } else {
-                let _ = write!(line, "{cell:>w$}  ");
+                write!(line, "{cell:>w$}  ")?;
             }
         }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        writeln!(out, "{}", line.trim_end())?;
     }
-    out.push('\n');
+    out.write_char('\n')
+}
 
+fn write_counts(out: &mut impl Write, results: &Results) -> fmt::Result {
     let c = &results.counts;
     let t = &results.throughput;
-    let _ = writeln!(out, "counts");
+    writeln!(out, "counts")?;
     let lines = [
         ("cronjobs", c.cronjobs.to_string()),
         ("expected runs", c.expected.to_string()),
@@ -153,16 +166,13 @@ pub fn summary_table(results: &Results) -> String {
     ];
     let w = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in lines {
-        let _ = writeln!(out, "  {k:<w$}  {v}");
+        writeln!(out, "  {k:<w$}  {v}")?;
     }
-    out.push('\n');
+    out.write_char('\n')
+}
 
-    if !results.faults.is_empty() {
-        out.push_str(&fault_table(results));
-        out.push('\n');
-    }
-
-    let _ = writeln!(
+fn write_verdict(out: &mut impl Write, results: &Results) -> fmt::Result {
+    writeln!(
         out,
         "verdict: {}{}",
         if results.verdict.pass { "PASS" } else { "FAIL" },
@@ -171,28 +181,31 @@ pub fn summary_table(results: &Results) -> String {
         } else {
             ""
         }
-    );
+    )?;
     for check in &results.verdict.checks {
-        let _ = writeln!(out, "{}", check_line(check));
+        writeln!(out, "{}", check_line(check))?;
     }
-    out
+    Ok(())
 }
 
 /// One line per game-day fault window: when, how long, and what it did to the runs scheduled
 /// in it.
 pub fn fault_table(results: &Results) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
+    render(|out| write_faults(out, results))
+}
+
+fn write_faults(out: &mut impl Write, results: &Results) -> fmt::Result {
+    writeln!(
         out,
         "fault windows (runs due: scheduled from {p99} s before the fault to its end; late: \
          schedule -> started above {p99} s)",
         p99 = results.slo.p99_schedule_to_start_s
-    );
+    )?;
     for f in &results.faults {
         let opt = |v: Option<f64>, unit: &str| {
             v.map_or_else(|| "-".to_string(), |v| format!("{v:.0}{unit}"))
         };
-        let _ = writeln!(
+        writeln!(
             out,
             "  {}: due {}, missed {}, late {}, max schedule -> started {}, duplicates {}, \
              stuck pods {}, recovered to 90% of {}/min ({}) after {}",
@@ -207,7 +220,7 @@ pub fn fault_table(results: &Results) -> String {
                 .map_or_else(|| "-".to_string(), |b| format!("{b:.1}")),
             f.baseline_source.as_deref().unwrap_or("-"),
             opt(f.recovery_s, " s"),
-        );
+        )?;
     }
-    out
+    Ok(())
 }
