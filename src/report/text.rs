@@ -1,6 +1,8 @@
 //! The table rows shared by every format, and the Markdown and JUnit formats.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write};
+
+use super::write::render;
 
 use crate::results::{Results, StageStats};
 
@@ -98,39 +100,54 @@ fn md_cell(s: &str) -> String {
 
 /// Verdict, SLO table and percentile table, for a GitHub step summary.
 pub(super) fn markdown(results: &Results) -> String {
-    let mut out = String::new();
+    render(|out| {
+        md_heading(out, results)?;
+        md_checks(out, results)?;
+        md_percentiles(out, results)?;
+        md_counts(out, results)?;
+        if !results.faults.is_empty() {
+            md_faults(out, results)?;
+        }
+        Ok(())
+    })
+}
+
+fn md_heading(out: &mut String, results: &Results) -> fmt::Result {
     let verdict = pass_word(results.verdict.pass);
     let icon = if results.verdict.pass { "✅" } else { "❌" };
     let run = &results.run;
-    // Writing to a String cannot fail.
-    let _ = writeln!(
+    writeln!(
         out,
         "## {icon} cronbench: **{verdict}** — {}\n",
         md_cell(&run.scenario_name)
-    );
+    )?;
     let window = results.window.as_ref().map_or_else(
         || NA.to_string(),
         |w| format!("{} s from {}", fmt_num(w.duration_s), fmt_time(w.start_ms)),
     );
-    let _ = writeln!(
+    writeln!(
         out,
         "Run `{}` on `{}` (Kubernetes {}, {} nodes); measured window: {window}.",
         md_cell(&run.run_id),
         md_cell(&run.context),
         md_cell(&run.server_version),
         run.nodes
-    );
+    )?;
     if run.interrupted {
-        let _ = writeln!(
+        writeln!(
             out,
             "\n> **Warning:** the run did not complete (interrupted)."
-        );
+        )?;
     }
-    let _ = writeln!(out, "\n### SLO checks\n");
-    let _ = writeln!(out, "| check | target | measured | result | note |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    Ok(())
+}
+
+fn md_checks(out: &mut String, results: &Results) -> fmt::Result {
+    writeln!(out, "\n### SLO checks\n")?;
+    writeln!(out, "| check | target | measured | result | note |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
     for r in check_rows(results) {
-        let _ = writeln!(
+        writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
             md_cell(&r.name),
@@ -138,21 +155,25 @@ pub(super) fn markdown(results: &Results) -> String {
             md_cell(&r.measured),
             if r.pass { "✅ PASS" } else { "❌ FAIL" },
             md_cell(&r.note)
-        );
+        )?;
     }
-    let _ = writeln!(out, "\n### Latency percentiles\n");
-    let _ = writeln!(
+    Ok(())
+}
+
+fn md_percentiles(out: &mut String, results: &Results) -> fmt::Result {
+    writeln!(out, "\n### Latency percentiles\n")?;
+    writeln!(
         out,
         "| stage | clock | count | {} | precision |",
         PERCENTILE_HEADERS.join(" | ")
-    );
-    let _ = writeln!(
+    )?;
+    writeln!(
         out,
         "|---|---|---:|{}---|",
         "---:|".repeat(PERCENTILE_HEADERS.len())
-    );
+    )?;
     for r in percentile_rows(results) {
-        let _ = writeln!(
+        writeln!(
             out,
             "| {} | {} | {} | {} | {} |",
             md_cell(r.stage),
@@ -160,10 +181,14 @@ pub(super) fn markdown(results: &Results) -> String {
             r.count,
             r.values.join(" | "),
             md_cell(&r.precision)
-        );
+        )?;
     }
+    Ok(())
+}
+
+fn md_counts(out: &mut String, results: &Results) -> fmt::Result {
     let c = &results.counts;
-    let _ = writeln!(
+    writeln!(
         out,
         "\nExpected {} runs, observed {}, missed {}, started {}, completed {}, failed {}, \
          stuck pods {}, duplicates {}.",
@@ -175,32 +200,34 @@ pub(super) fn markdown(results: &Results) -> String {
         c.failed,
         c.stuck_pods,
         c.duplicates
-    );
-    if !results.faults.is_empty() {
-        let _ = writeln!(out, "\n### Fault windows\n");
-        let _ = writeln!(
+    )?;
+    Ok(())
+}
+
+fn md_faults(out: &mut String, results: &Results) -> fmt::Result {
+    let run = &results.run;
+    writeln!(out, "\n### Fault windows\n")?;
+    writeln!(
+        out,
+        "| fault | runs due | missed | late | max schedule → started | duplicates | stuck pods | recovered after |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    let secs = |v: Option<f64>| v.map_or_else(|| NA.to_string(), |v| format!("{} s", fmt_num(v)));
+    for f in &results.faults {
+        writeln!(
             out,
-            "| fault | runs due | missed | late | max schedule → started | duplicates | stuck pods | recovered after |"
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
-        let secs =
-            |v: Option<f64>| v.map_or_else(|| NA.to_string(), |v| format!("{} s", fmt_num(v)));
-        for f in &results.faults {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                md_cell(&f.label(run.started_ms)),
-                f.scheduled,
-                f.missed,
-                f.late,
-                secs(f.max_schedule_to_start_ms.map(|m| m as f64 / 1000.0)),
-                f.duplicates,
-                f.stuck_pods,
-                secs(f.recovery_s)
-            );
-        }
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            md_cell(&f.label(run.started_ms)),
+            f.scheduled,
+            f.missed,
+            f.late,
+            secs(f.max_schedule_to_start_ms.map(|m| m as f64 / 1000.0)),
+            f.duplicates,
+            f.stuck_pods,
+            secs(f.recovery_s)
+        )?;
     }
-    out
+    Ok(())
 }
 
 /// Escapes text for XML content and attribute values; drops characters XML 1.0 forbids.
@@ -223,6 +250,10 @@ pub(super) fn xml_escape(s: &str) -> String {
 
 /// JUnit XML: one test suite for the run, one test case per SLO check.
 pub(super) fn junit(results: &Results) -> String {
+    render(|out| write_junit(out, results))
+}
+
+fn write_junit(out: &mut String, results: &Results) -> fmt::Result {
     let rows = check_rows(results);
     let failures = rows.iter().filter(|r| !r.pass).count();
     let run = &results.run;
@@ -230,16 +261,16 @@ pub(super) fn junit(results: &Results) -> String {
         .window
         .as_ref()
         .map_or(0.0, |w| w.duration_s.max(0.0));
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    writeln!(
         out,
         "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" \
          time=\"{time:.3}\" timestamp=\"{}\">",
         xml_escape(&format!("cronbench {}", run.scenario_name)),
         rows.len(),
         xml_escape(&fmt_time(run.started_ms)),
-    );
-    let _ = writeln!(out, "  <properties>");
+    )?;
+    writeln!(out, "  <properties>")?;
     let props = [
         ("run_id", run.run_id.clone()),
         ("namespace", run.namespace.clone()),
@@ -251,21 +282,21 @@ pub(super) fn junit(results: &Results) -> String {
         ("verdict", pass_word(results.verdict.pass).to_string()),
     ];
     for (name, value) in props {
-        let _ = writeln!(
+        writeln!(
             out,
             "    <property name=\"{name}\" value=\"{}\"/>",
             xml_escape(&value)
-        );
+        )?;
     }
-    let _ = writeln!(out, "  </properties>");
+    writeln!(out, "  </properties>")?;
     let classname = xml_escape(&format!("cronbench.slo.{}", run.scenario_name));
     for r in &rows {
         let name = xml_escape(&r.name);
         if r.pass {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  <testcase classname=\"{classname}\" name=\"{name}\" time=\"0\"/>"
-            );
+            )?;
         } else {
             let message = format!("measured {}, want {}", r.measured, r.want);
             let body = if r.note.is_empty() {
@@ -273,17 +304,17 @@ pub(super) fn junit(results: &Results) -> String {
             } else {
                 format!("{message}\n{}", r.note)
             };
-            let _ = writeln!(
+            writeln!(
                 out,
                 "  <testcase classname=\"{classname}\" name=\"{name}\" time=\"0\">\n    \
                  <failure type=\"SloViolation\" message=\"{}\">{}</failure>\n  </testcase>",
                 xml_escape(&message),
                 xml_escape(&body)
-            );
+            )?;
         }
     }
     out.push_str("</testsuite>\n");
-    out
+    Ok(())
 }
 
 #[cfg(test)]
