@@ -12,10 +12,12 @@
 //! A metric the current run could not measure while the baselines could (e.g. no run started,
 //! so there is no p99) regresses; a metric no baseline measured is not compared.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::results::{Check, Clock, Results, Stage};
+
+/// The terminal view of a comparison (it lives with the other views in [`crate::report`]).
+pub use crate::report::compare::summary;
 
 /// Which way a metric should move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,117 +323,14 @@ pub enum CompareError {
     NoBaseline,
     #[error("invalid threshold {0:?} (expected e.g. 10% or 0.1)")]
     Threshold(String),
+    #[error("rendering the HTML view")]
+    Render(#[source] minijinja::Error),
     #[error("writing {path}")]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-}
-
-fn fmt_value(metric: Metric, v: Option<f64>) -> String {
-    match (metric, v) {
-        (_, None) => "n/a".into(),
-        (Metric::StartedShare, Some(v)) => format!("{:.2}%", v * 100.0),
-        (Metric::Missed, Some(v)) => format!("{v:.0}"),
-        (Metric::JobsPerMinute, Some(v)) => format!("{v:.2}"),
-        (_, Some(v)) => format!("{v:.3}"),
-    }
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A self-contained HTML page: the verdict, then baselines and current side by side per metric.
-pub fn render_comparison_html(c: &Comparison) -> String {
-    let mut out = String::new();
-    let (word, class) = if c.regression {
-        ("REGRESSION", "fail")
-    } else {
-        ("NO REGRESSION", "pass")
-    };
-    let baseline_heads: String = c
-        .baseline_runs
-        .iter()
-        .map(|r| format!("<th>baseline<br><code>{}</code></th>", html_escape(r)))
-        .collect();
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>cronbench compare: {word}</title>\n<style>\n\
-         body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 0 auto; padding: 24px; color: #1f2328; }}\n\
-         .verdict {{ color: #fff; padding: 18px 26px; border-radius: 10px; font-size: 2.6rem; font-weight: 800; }}\n\
-         .pass {{ background: #1a7f37; }} .fail {{ background: #cf222e; }}\n\
-         table {{ border-collapse: collapse; width: 100%; font-size: 0.9rem; margin-top: 16px; }}\n\
-         th, td {{ border: 1px solid #d0d7de; padding: 5px 8px; text-align: left; }}\n\
-         th {{ background: #f6f8fa; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}\n\
-         tr.regressed td {{ background: #ffebe9; }} tr.improved td {{ background: #dafbe1; }}\n\
-         .muted {{ color: #57606a; font-size: 0.85rem; }}\n\
-         </style>\n</head>\n<body>\n<h1>cronbench comparison</h1>\n\
-         <div id=\"verdict\" class=\"verdict {class}\">{word}</div>\n\
-         <p>Current run <code>{}</code> against {} baseline run(s). A metric regresses when it \
-         gets worse by more than {:.1}% of the baselines' median and by more than {} times the \
-         baselines' spread (max - min).</p>\n\
-         <table id=\"comparison\">\n<thead><tr><th>metric</th><th>better</th>{baseline_heads}\
-         <th>median</th><th>spread</th><th>current<br><code>{}</code></th><th>change</th>\
-         <th>allowed</th><th>status</th></tr></thead>\n<tbody>\n",
-        html_escape(&c.current_run),
-        c.baselines,
-        c.threshold * 100.0,
-        c.spread_multiple,
-        html_escape(&c.current_run),
-    );
-    for m in &c.metrics {
-        let row_class = match m.status {
-            Status::Regressed => "regressed",
-            Status::Improved => "improved",
-            Status::Unchanged | Status::NotCompared => "",
-        };
-        let better = match m.metric.direction() {
-            Direction::HigherIsBetter => "higher",
-            Direction::LowerIsBetter => "lower",
-        };
-        let _ = write!(
-            out,
-            "<tr class=\"{row_class}\"><td>{}</td><td>{better}</td>",
-            html_escape(&m.metric.name())
-        );
-        for v in &m.baselines {
-            let _ = write!(out, "<td class=\"num\">{}</td>", fmt_value(m.metric, *v));
-        }
-        let change = match (m.metric, m.delta, m.relative) {
-            (Metric::StartedShare, Some(d), _) => format!("{:+.2} points", d * 100.0),
-            (_, Some(d), Some(r)) => format!("{d:+.3} ({:+.1}%)", r * 100.0),
-            (_, Some(d), None) => format!("{d:+.3}"),
-            _ => "n/a".into(),
-        };
-        let _ = writeln!(
-            out,
-            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            fmt_value(m.metric, m.reference),
-            fmt_value(m.metric, Some(m.spread)),
-            fmt_value(m.metric, m.current),
-            html_escape(&change),
-            fmt_value(m.metric, m.allowed),
-            m.status.label()
-        );
-    }
-    out.push_str("</tbody>\n</table>\n<p class=\"muted\">Latencies in seconds (client clock).</p>\n</body>\n</html>\n");
-    out
 }
 
 /// What `cronbench compare` does: loads the runs (each a run directory), compares them, and
@@ -459,39 +358,14 @@ pub fn compare_command(
     let current = load(current_dir)?;
     let comparison = compare(&baseline, &current, threshold);
     if let Some(path) = out {
-        std::fs::write(path, render_comparison_html(&comparison)).map_err(|source| {
-            CompareError::Write {
-                path: path.to_owned(),
-                source,
-            }
+        let html =
+            crate::report::compare::comparison_html(&comparison).map_err(CompareError::Render)?;
+        std::fs::write(path, html).map_err(|source| CompareError::Write {
+            path: path.to_owned(),
+            source,
         })?;
     }
     Ok(comparison)
-}
-
-/// A plain-text table of the comparison, for a terminal.
-pub fn summary(c: &Comparison) -> String {
-    let mut out = String::new();
-    for m in &c.metrics {
-        let _ = writeln!(
-            out,
-            "{:<48} {:>12} -> {:<12} {}",
-            m.metric.name(),
-            fmt_value(m.metric, m.reference),
-            fmt_value(m.metric, m.current),
-            m.status.label()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{}",
-        if c.regression {
-            "REGRESSION"
-        } else {
-            "no regression"
-        }
-    );
-    out
 }
 
 #[cfg(test)]
@@ -623,7 +497,7 @@ mod tests {
         other.run.run_id = "<second>".into();
         let slow = with_p99(base.clone(), 60_000);
         let c = compare(&[base, other], &slow, 0.10);
-        let html = render_comparison_html(&c);
+        let html = crate::report::compare::comparison_html(&c).expect("template renders");
         assert!(html.contains("REGRESSION"));
         assert!(html.contains("&lt;second&gt;"));
         assert!(!html.contains("<second>"));

@@ -6,6 +6,7 @@
 //! behind the charts ([`data`]) is built apart from the drawing ([`charts`]).
 
 pub mod charts;
+pub mod compare;
 pub mod data;
 mod html;
 pub mod table;
