@@ -327,47 +327,48 @@ impl Bench {
     /// The short table printed after a bench.
     pub fn table(&self) -> String {
         use std::fmt::Write as _;
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "cronbench bench{} ({} build) on cluster `{}` ({} nodes, {} cores)",
-            if self.quick { " --quick" } else { "" },
-            self.build,
-            self.cluster.name,
-            self.cluster.nodes,
-            self.cluster.cores
-        );
-        let _ = writeln!(
-            s,
-            "{:<28} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
-            "target", "measured", "limit", ""
-        );
-        for t in &self.targets {
-            let op = match t.comparison {
-                Comparison::AtLeast => ">=",
-                Comparison::AtMost => "<=",
-            };
-            let m = t
-                .measured
-                .map_or_else(|| "-".to_string(), |m| format!("{m:.3}"));
-            let _ = writeln!(
+        crate::report::write::render(|s| {
+            writeln!(
                 s,
-                "{:<28} {:>12} {:>3}{:>7} {:>6}  {}",
-                t.name,
-                m,
-                op,
-                t.threshold,
-                if t.pass { "ok" } else { "MISSED" },
-                self.context_of(&t.name)
-            );
-        }
-        for e in &self.errors {
-            let _ = writeln!(s, "error: {e}");
-        }
-        if let Some(p) = &self.peer {
-            let _ = writeln!(s, "peer {}: {}", p.tool, p.note);
-        }
-        s
+                "cronbench bench{} ({} build) on cluster `{}` ({} nodes, {} cores)",
+                if self.quick { " --quick" } else { "" },
+                self.build,
+                self.cluster.name,
+                self.cluster.nodes,
+                self.cluster.cores
+            )?;
+            writeln!(
+                s,
+                "{:<28} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
+                "target", "measured", "limit", ""
+            )?;
+            for t in &self.targets {
+                let op = match t.comparison {
+                    Comparison::AtLeast => ">=",
+                    Comparison::AtMost => "<=",
+                };
+                let m = t
+                    .measured
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.3}"));
+                writeln!(
+                    s,
+                    "{:<28} {:>12} {:>3}{:>7} {:>6}  {}",
+                    t.name,
+                    m,
+                    op,
+                    t.threshold,
+                    if t.pass { "ok" } else { "MISSED" },
+                    self.context_of(&t.name)
+                )?;
+            }
+            for e in &self.errors {
+                writeln!(s, "error: {e}")?;
+            }
+            if let Some(p) = &self.peer {
+                writeln!(s, "peer {}: {}", p.tool, p.note)?;
+            }
+            Ok(())
+        })
     }
 
     fn context_of(&self, target: &str) -> String {

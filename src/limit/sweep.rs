@@ -235,38 +235,39 @@ impl SweepReport {
     pub fn summary_text(&self) -> String {
         use std::fmt::Write as _;
         let f = |v: Option<f64>, d: usize| v.map_or("?".to_string(), |v| format!("{v:.d$}"));
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8}  bottleneck",
-            "nodes", "limit/min", "interval", "pods/s/node", "busiest/s", "steps", "minutes"
-        );
-        for p in &self.points {
-            let _ = writeln!(
+        crate::report::write::render(|out| {
+            writeln!(
                 out,
-                "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8.1}  {}",
-                p.nodes,
-                f(p.limit_jobs_per_minute, 0),
-                format!("[{}, {})", f(p.interval[0], 0), f(p.interval[1], 0)),
-                f(p.per_node_started_per_second, 2),
-                f(p.busiest_node_started_per_second, 2),
-                p.steps,
-                p.wall_s / 60.0,
-                p.bottleneck.as_deref().unwrap_or("-"),
-            );
-        }
-        let _ = writeln!(
-            out,
-            "scaling: {:?} (limit x{} for nodes x{}); {:.1} min in all",
-            self.scaling,
-            f(self.limit_ratio, 2),
-            f(self.nodes_ratio, 2),
-            self.wall_s / 60.0
-        );
-        if let Some(why) = &self.ended_early {
-            let _ = writeln!(out, "ended early: {why}");
-        }
-        out
+                "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8}  bottleneck",
+                "nodes", "limit/min", "interval", "pods/s/node", "busiest/s", "steps", "minutes"
+            )?;
+            for p in &self.points {
+                writeln!(
+                    out,
+                    "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8.1}  {}",
+                    p.nodes,
+                    f(p.limit_jobs_per_minute, 0),
+                    format!("[{}, {})", f(p.interval[0], 0), f(p.interval[1], 0)),
+                    f(p.per_node_started_per_second, 2),
+                    f(p.busiest_node_started_per_second, 2),
+                    p.steps,
+                    p.wall_s / 60.0,
+                    p.bottleneck.as_deref().unwrap_or("-"),
+                )?;
+            }
+            writeln!(
+                out,
+                "scaling: {:?} (limit x{} for nodes x{}); {:.1} min in all",
+                self.scaling,
+                f(self.limit_ratio, 2),
+                f(self.nodes_ratio, 2),
+                self.wall_s / 60.0
+            )?;
+            if let Some(why) = &self.ended_early {
+                writeln!(out, "ended early: {why}")?;
+            }
+            Ok(())
+        })
     }
 }
 
