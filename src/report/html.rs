@@ -53,7 +53,6 @@ fn or_na(s: &str) -> String {
 /// The page's data, apart from the charts.
 fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value {
     let run = &results.run;
-    let c = &results.counts;
     let a = &results.anomalies;
     let checks: Vec<serde_json::Value> = check_rows(results)
         .into_iter()
@@ -74,6 +73,45 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
             })
         })
         .collect();
+    let event_reasons: Vec<serde_json::Value> = a
+        .event_reasons
+        .iter()
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+
+    let counts = count_rows(results);
+    let anomalies = anomaly_lines(results, events);
+    let metadata = metadata_rows(results);
+    let faults = fault_rows(results);
+    let scenario = serde_json::to_string_pretty(&run.scenario).unwrap_or_else(|_| NA.into());
+    json!({
+        "faults": faults,
+        "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
+        "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
+        "pass": results.verdict.pass,
+        "verdict": pass_word(results.verdict.pass),
+        "failed_checks": results.verdict.checks.iter().filter(|c| !c.pass).count(),
+        "total_checks": results.verdict.checks.len(),
+        "interrupted": run.interrupted,
+        "run_id": or_na(&run.run_id),
+        "context": or_na(&run.context),
+        "started": fmt_time(run.started_ms),
+        "checks": checks,
+        "percentile_headers": PERCENTILE_HEADERS,
+        "percentiles": percentiles,
+        "counts": counts,
+        "anomalies": anomalies,
+        "event_reasons": event_reasons,
+        "metadata": metadata,
+        "scenario": scenario,
+        "has_events": events.is_some(),
+    })
+}
+
+/// The counts table: name and value.
+fn count_rows(results: &Results) -> Vec<serde_json::Value> {
+    let c = &results.counts;
+    let a = &results.anomalies;
     let negatives: u64 = a.negative_latencies.iter().map(|n| n.count).sum();
     let outliers: u64 = results.stages.iter().map(|s| s.outliers).sum();
     let counts = [
@@ -111,11 +149,16 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
             results.throughput.peak_pending.to_string(),
         ),
     ];
-    let counts: Vec<serde_json::Value> = counts
+    counts
         .iter()
         .map(|(k, v)| json!({"name": k, "value": v}))
-        .collect();
+        .collect()
+}
 
+/// What in the log or the run looked wrong, one sentence each.
+fn anomaly_lines(results: &Results, events: Option<&EventSeries>) -> Vec<String> {
+    let c = &results.counts;
+    let a = &results.anomalies;
     let mut anomalies: Vec<String> = Vec::new();
     for n in &a.negative_latencies {
         anomalies.push(format!(
@@ -166,13 +209,12 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
             list.join(", ")
         ));
     }
-    let event_reasons: Vec<serde_json::Value> = a
-        .event_reasons
-        .iter()
-        .map(|(k, v)| json!({"name": k, "value": v}))
-        .collect();
+    anomalies
+}
 
-    let scenario = serde_json::to_string_pretty(&run.scenario).unwrap_or_else(|_| NA.into());
+/// The run's metadata table: name and value.
+fn metadata_rows(results: &Results) -> Vec<serde_json::Value> {
+    let run = &results.run;
     let window = results.window.as_ref();
     let end_reason = run.end_reason.map_or(NA, |r| match r {
         crate::schema::EndReason::Completed => "completed",
@@ -203,12 +245,16 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
         ("log lines", run.lines.to_string()),
         ("results schema", results.schema_version.to_string()),
     ];
-    let metadata: Vec<serde_json::Value> = metadata
+    metadata
         .iter()
         .map(|(k, v)| json!({"name": k, "value": v}))
-        .collect();
+        .collect()
+}
 
-    let faults: Vec<serde_json::Value> = results
+/// One row per game-day fault window.
+fn fault_rows(results: &Results) -> Vec<serde_json::Value> {
+    let run = &results.run;
+    results
         .faults
         .iter()
         .map(|f| {
@@ -232,30 +278,7 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
                 "bad": f.missed + f.late + f.duplicates + f.stuck_pods > 0,
             })
         })
-        .collect();
-
-    json!({
-        "faults": faults,
-        "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
-        "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
-        "pass": results.verdict.pass,
-        "verdict": pass_word(results.verdict.pass),
-        "failed_checks": results.verdict.checks.iter().filter(|c| !c.pass).count(),
-        "total_checks": results.verdict.checks.len(),
-        "interrupted": run.interrupted,
-        "run_id": or_na(&run.run_id),
-        "context": or_na(&run.context),
-        "started": fmt_time(run.started_ms),
-        "checks": checks,
-        "percentile_headers": PERCENTILE_HEADERS,
-        "percentiles": percentiles,
-        "counts": counts,
-        "anomalies": anomalies,
-        "event_reasons": event_reasons,
-        "metadata": metadata,
-        "scenario": scenario,
-        "has_events": events.is_some(),
-    })
+        .collect()
 }
 
 fn chart_values(charts: &[Chart]) -> Value {
