@@ -131,14 +131,17 @@ pub async fn run_scenario(
 
 fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
     use std::fmt::Write as _;
-    let mut s = String::from("t_ms,cpu_s,rss_kb,apiserver_cpu_s,etcd_cpu_s,kcm_cpu_s\n");
-    for x in samples {
-        let _ = writeln!(
-            s,
-            "{},{:.2},{},{:.2},{:.2},{:.2}",
-            x.t_ms, x.cpu_s, x.rss_kb, x.cp_cpu_s[0], x.cp_cpu_s[1], x.cp_cpu_s[2]
-        );
-    }
+    let s = crate::report::write::render(|s| {
+        s.push_str("t_ms,cpu_s,rss_kb,apiserver_cpu_s,etcd_cpu_s,kcm_cpu_s\n");
+        for x in samples {
+            writeln!(
+                s,
+                "{},{:.2},{},{:.2},{:.2},{:.2}",
+                x.t_ms, x.cpu_s, x.rss_kb, x.cp_cpu_s[0], x.cp_cpu_s[1], x.cp_cpu_s[2]
+            )?;
+        }
+        Ok(())
+    });
     std::fs::write(path, s).map_err(call::io(format!("write {}", path.display())))?;
     Ok(())
 }
