@@ -25,6 +25,7 @@ mod netns;
 pub mod nodes;
 pub mod preflight;
 mod realnodes;
+pub mod select;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,219 @@
+//! The clap types of the command line: options and subcommands only (help text lives here).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::cluster::{Knobs, KubeletKnobs, NodeRuntime, StageDelays};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cronbench",
+    version,
+    about = "Load-test the Kubernetes CronJob controller"
+)]
+pub struct Opts {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which cluster to talk to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Kubeconfig file (default: the local cluster's when it is up, or that of the local cluster
+    /// `--context cronbench-NAME` names; else $KUBECONFIG or ~/.kube/config)
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kube context (default: cronbench-local when the local cluster is up, else the current one)
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Also accept this context as a test cluster (besides cronbench-* and kind-*)
+    #[arg(long)]
+    pub allow_context: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load a cluster with a scenario's CronJobs, measure every scheduled run, give a verdict
+    /// (exit 0 pass, 1 a target or SLO missed, 2 error or interrupted)
+    Run {
+        /// Scenario file (see scenarios/)
+        scenario: PathBuf,
+        #[command(flatten)]
+        target: Target,
+        /// Run directory for events.jsonl and results.json (default runs/<run id>)
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Start the local cluster for this run if it is not up, and stop it afterwards
+        #[arg(long)]
+        local: bool,
+        /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Recompute results.json and the verdict from a run directory's event log alone
+    Analyze {
+        /// Run directory (or its events.jsonl)
+        dir: PathBuf,
+    },
+    /// Check a scenario, a job definition file or a folder of them as Kubernetes would
+    Lint { path: PathBuf },
+    /// Delete what earlier runs left on a cluster (namespaces labelled cronbench.io/run)
+    Clean {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Render a run directory's report: HTML (default, to DIR/report.html), Markdown (a GitHub
+    /// step summary) or JUnit XML (one test case per SLO check); the last two go to stdout
+    /// unless -o is given
+    Report {
+        /// Run directory (results.json, and events.jsonl for the charts over time)
+        dir: PathBuf,
+        /// Output file
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// html, markdown or junit
+        #[arg(long, default_value = "html", value_parser = parse_format)]
+        format: crate::report::Format,
+    },
+    /// Compare a run with baseline runs; exit 1 when a metric regressed beyond both the
+    /// threshold and the baselines' spread
+    Compare {
+        /// Baseline run directories (several give the run-to-run noise)
+        #[arg(required = true)]
+        baseline: Vec<PathBuf>,
+        /// The run directory to judge
+        #[arg(long)]
+        current: PathBuf,
+        /// Relative change allowed in the bad direction
+        #[arg(long, default_value = "10%", value_parser = parse_threshold)]
+        threshold: f64,
+        /// Write a side-by-side HTML view here
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Find the highest sustainable jobs per minute (every-minute CronJobs, ramped then
+    /// bisected), the capacity curve and the bottleneck; writes DIR/limit.json after every
+    /// step (exit 0 limit >= target, 1 below target or undecided, 2 error or interrupted)
+    FindLimit(FindLimitArgs),
+    /// Measure the harness itself on a local cluster it starts and always stops: creation
+    /// against a bare client, watching cost against the control plane, stage accuracy,
+    /// analysis against plain parsing, and kube-burner; writes DIR/bench.json and a table
+    /// (exit 0 every target met, 1 one missed, 2 error or interrupted)
+    Bench(BenchArgs),
+    /// Check that a bench.json is complete and well-formed (exit 0) or say what it lacks (2)
+    BenchCheck {
+        /// bench.json, or the directory holding it
+        path: PathBuf,
+    },
+    /// Manage the local test cluster (real control plane, kwok nodes)
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct FindLimitArgs {
+    /// Scenario file: its CronJob template, node selector, apply pace and SLOs (the schedule
+    /// is forced to every minute)
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: Target,
+    /// Directory for events.jsonl and limit.json (default runs/<search id>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Wall-time budget of the search
+    #[arg(long, default_value_t = 15.0)]
+    pub max_minutes: f64,
+    /// Stop when (unsustainable - sustainable) / sustainable is within this
+    #[arg(long, default_value_t = 0.10)]
+    pub precision: f64,
+    /// CronJobs of the first step (default: the scenario's target jobs per minute)
+    #[arg(long)]
+    pub start: Option<u32>,
+    /// Ramp factor between steps while they hold
+    #[arg(long, default_value_t = 2.0)]
+    pub factor: f64,
+    /// Never offer more CronJobs than this
+    #[arg(long, default_value_t = 5000)]
+    pub max_cronjobs: u32,
+    /// Whole minutes of ticks each step is judged on (at least 2)
+    #[arg(long, default_value_t = 2)]
+    pub hold_minutes: u32,
+    /// A run is on time when its pod starts within this many seconds of its schedule
+    #[arg(long, default_value_t = 30.0)]
+    pub start_within_s: f64,
+    /// A step holds when at least this share of its runs start on time
+    #[arg(long, default_value_t = 0.95)]
+    pub min_on_time_ratio: f64,
+    /// Search once per kwok node count (e.g. 1,2,3,5) on the local cluster, each with the full
+    /// budget, and say whether the limit grows with the nodes; writes DIR/sweep.json
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_nodes: Vec<u32>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Small sizes (300 CronJobs watched for 2 minutes, 1,000 created, 100,000 events): about
+    /// 5 minutes, for CI
+    #[arg(long)]
+    pub quick: bool,
+    /// Directory for bench.json and each part's files (default runs/bench-<time>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Name of the local cluster the bench starts and stops
+    #[arg(long, default_value = "bench")]
+    pub cluster: String,
+    /// kube-burner binary for the peer comparison (default $CRONBENCH_KUBE_BURNER)
+    #[arg(long)]
+    pub kube_burner: Option<PathBuf>,
+    /// Run only these parts (comma-separated)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<crate::bench::Part>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start a local cluster and wait until its nodes are Ready
+    Up {
+        /// Cluster name; its kube context is `cronbench-<name>`
+        #[arg(long, default_value = "local")]
+        name: String,
+        /// Number of nodes (kwok: 32 CPU, 256Gi, 110 pods each; kubelet: this machine's)
+        #[arg(long, default_value_t = 3)]
+        nodes: u32,
+        /// What runs the pods: kwok (simulated nodes) or kubelet (real kubelets with
+        /// containerd, in a network namespace of the cluster; needs root)
+        #[arg(long, value_enum, default_value_t = NodeRuntime::Kwok)]
+        node_runtime: NodeRuntime,
+        #[command(flatten)]
+        kubelet: KubeletKnobs,
+        /// Apiserver port on 127.0.0.1 (default: a free one)
+        #[arg(long)]
+        port: Option<u16>,
+        #[command(flatten)]
+        knobs: Knobs,
+        #[command(flatten)]
+        delays: StageDelays,
+    },
+    /// Stop every process of a local cluster and remove its state
+    Down {
+        #[arg(long, default_value = "local")]
+        name: String,
+    },
+    /// Tell what runs
+    Status {
+        #[arg(long, default_value = "local")]
+        name: String,
+    },
+}
+
+pub(crate) fn parse_format(s: &str) -> Result<crate::report::Format, String> {
+    s.parse()
+        .map_err(|e: crate::report::ReportError| e.to_string())
+}
+
+pub(crate) fn parse_threshold(s: &str) -> Result<f64, String> {
+    crate::compare::parse_threshold(s).map_err(|e| e.to_string())
+}

@@ -1,0 +1,53 @@
+//! The command line: clap types ([`args`]), the commands, and the one outcome -> exit code map
+//! ([`exit`]). The only place that uses `anyhow` and decides exit codes: 0 pass, 1 a target or
+//! SLO missed (or lint problems), 2 an error.
+
+mod args;
+mod cluster;
+mod exit;
+mod offline;
+mod runs;
+
+use std::process::ExitCode;
+
+pub use args::{BenchArgs, ClusterCommand, Command, FindLimitArgs, Opts, Target};
+pub use exit::Outcome;
+
+/// Runs the command and maps the outcome to an exit code.
+pub async fn run(opts: Opts) -> ExitCode {
+    let outcome = match dispatch(opts).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Outcome::Error
+        }
+    };
+    crate::bench::proc::report_peak_rss();
+    outcome.into()
+}
+
+async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
+    match opts.command {
+        Command::Cluster { command } => cluster::cluster(command).await,
+        Command::Run {
+            scenario,
+            target,
+            out,
+            local,
+            keep,
+        } => runs::run_scenario(scenario, target, out, local, keep).await,
+        Command::FindLimit(args) => runs::find_limit(args).await,
+        Command::Bench(args) => runs::bench(args).await,
+        Command::Clean { target } => runs::clean(target).await,
+        Command::BenchCheck { path } => offline::bench_check(path),
+        Command::Analyze { dir } => offline::analyze(dir),
+        Command::Lint { path } => offline::lint(&path),
+        Command::Report { dir, out, format } => offline::report(&dir, out.as_deref(), format),
+        Command::Compare {
+            baseline,
+            current,
+            threshold,
+            out,
+        } => offline::compare(&baseline, &current, threshold, out.as_deref()),
+    }
+}

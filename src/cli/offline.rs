@@ -1,0 +1,73 @@
+//! Commands that need no cluster: analyze, lint, report, compare, bench-check.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::Outcome;
+
+pub(super) fn bench_check(path: PathBuf) -> anyhow::Result<Outcome> {
+    let path = if path.is_dir() {
+        path.join("bench.json")
+    } else {
+        path
+    };
+    let bench = crate::bench::read_bench(&path)?;
+    let missing = bench.incomplete();
+    if missing.is_empty() {
+        println!("{} is complete", path.display());
+        Ok(Outcome::Pass)
+    } else {
+        anyhow::bail!("{} is incomplete: {}", path.display(), missing.join("; "))
+    }
+}
+
+pub(super) fn lint(path: &Path) -> anyhow::Result<Outcome> {
+    let report = crate::scenario::lint(path)?;
+    println!("{report}");
+    Ok(Outcome::pass_if(report.is_ok()))
+}
+
+pub(super) fn analyze(dir: PathBuf) -> anyhow::Result<Outcome> {
+    let (dir, log) = if dir.is_dir() {
+        (dir.clone(), dir.join("events.jsonl"))
+    } else {
+        (dir.parent().map(PathBuf::from).unwrap_or_default(), dir)
+    };
+    let results =
+        crate::analyze::analyze_file(&log).with_context(|| format!("analyze {}", log.display()))?;
+    crate::run::write_results(&dir, &results)?;
+    println!("{}", crate::analyze::summary_table(&results));
+    println!("wrote {}", dir.join("results.json").display());
+    Ok(Outcome::pass_if(results.verdict.pass))
+}
+
+pub(super) fn report(
+    dir: &Path,
+    out: Option<&Path>,
+    format: crate::report::Format,
+) -> anyhow::Result<Outcome> {
+    let (written, text) = crate::report::report_command(dir, out, format)
+        .with_context(|| format!("report of {}", dir.display()))?;
+    if let Some(path) = written {
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(text) = text {
+        print!("{text}");
+    }
+    Ok(Outcome::Pass)
+}
+
+pub(super) fn compare(
+    baseline: &[PathBuf],
+    current: &Path,
+    threshold: f64,
+    out: Option<&Path>,
+) -> anyhow::Result<Outcome> {
+    let comparison = crate::compare::compare_command(baseline, current, threshold, out)?;
+    print!("{}", crate::compare::summary(&comparison));
+    if let Some(path) = out {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(Outcome::pass_if(!comparison.regression))
+}

@@ -1,0 +1,175 @@
+//! Commands that load a cluster: run, find-limit, bench, clean.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::{BenchArgs, FindLimitArgs, Outcome, Target};
+use crate::cluster::select::{self, Selected};
+use crate::run::{RunOptions, RunOutcome};
+use crate::schema::EndReason;
+
+/// The cluster a command talks to, the local one filled in when the flags leave it open.
+fn resolve(target: Target) -> anyhow::Result<Selected> {
+    Ok(select::resolve(
+        target.kubeconfig,
+        target.context,
+        target.allow_context,
+    )?)
+}
+
+pub(super) async fn clean(target: Target) -> anyhow::Result<Outcome> {
+    let target = resolve(target)?;
+    let (client, context) =
+        crate::cluster::preflight::connect(target.kubeconfig, target.context).await?;
+    crate::cluster::preflight::check_context(&context, &target.allow_context)?;
+    let cleaned = crate::run::clean(&client).await?;
+    println!(
+        "removed {} namespace(s) of earlier runs on `{context}`: {:?}",
+        cleaned.removed.len(),
+        cleaned.removed
+    );
+    if !cleaned.terminating.is_empty() {
+        println!(
+            "still terminating (deletion requested; the namespace controller finishes it): {:?}",
+            cleaned.terminating
+        );
+    }
+    Ok(Outcome::Pass)
+}
+
+pub(super) async fn run_scenario(
+    scenario: PathBuf,
+    target: Target,
+    out: Option<PathBuf>,
+    local: bool,
+    keep: bool,
+) -> anyhow::Result<Outcome> {
+    // Fail on a bad scenario before starting anything.
+    crate::scenario::Scenario::from_file(&scenario)?;
+    let mut started_local = None;
+    if local && let Some((cluster, bins)) = select::local_to_start()? {
+        select::start_for_run(&cluster, &bins)
+            .await
+            .context("cluster up `local`")?;
+        started_local = Some((cluster, bins));
+    }
+    let target = resolve(target)?;
+    let opts = RunOptions {
+        scenario,
+        kubeconfig: target.kubeconfig,
+        context: target.context,
+        allow_context: target.allow_context,
+        out,
+        keep,
+    };
+    let local_target = select::local_cluster_of(opts.context.as_deref())?;
+    if let Some(cluster) = &local_target {
+        cluster.check_health()?;
+    }
+    let outcome = crate::run::run(&opts).await;
+    if let Some(cluster) = &local_target
+        && let Err(e) = cluster.check_health()
+    {
+        eprintln!("warning: the local cluster lost a component during the run: {e}");
+    }
+    if let Some((cluster, bins)) = started_local
+        && let Err(e) = cluster.down(&bins).await
+    {
+        eprintln!("warning: stopping the local cluster failed: {e}");
+    }
+    report_run(outcome?)
+}
+
+fn report_run(outcome: RunOutcome) -> anyhow::Result<Outcome> {
+    println!("{}", crate::analyze::summary_table(&outcome.results));
+    println!("run directory: {}", outcome.dir.display());
+    if let Some(ns) = &outcome.leftover {
+        eprintln!("warning: namespace {ns} was still terminating; `cronbench clean` removes it");
+    }
+    if let Some(e) = outcome.error {
+        return Err(
+            anyhow::Error::new(e).context("the run ended early (results so far were written)")
+        );
+    }
+    Ok(match outcome.end {
+        EndReason::Completed => Outcome::pass_if(outcome.results.verdict.pass),
+        EndReason::Interrupted | EndReason::Error => Outcome::Error,
+    })
+}
+
+fn limit_options(args: &FindLimitArgs) -> anyhow::Result<crate::limit::LimitOptions> {
+    let target = resolve(args.target.clone())?;
+    Ok(crate::limit::LimitOptions {
+        scenario: args.scenario.clone(),
+        kubeconfig: target.kubeconfig,
+        context: target.context,
+        allow_context: target.allow_context,
+        out: args.out.clone(),
+        max_minutes: args.max_minutes,
+        precision: args.precision,
+        start: args.start,
+        factor: args.factor,
+        max_cronjobs: args.max_cronjobs,
+        hold_minutes: args.hold_minutes,
+        start_within_s: args.start_within_s,
+        min_on_time_ratio: args.min_on_time_ratio,
+    })
+}
+
+pub(super) async fn find_limit(args: FindLimitArgs) -> anyhow::Result<Outcome> {
+    let opts = limit_options(&args)?;
+    if !args.sweep_nodes.is_empty() {
+        return sweep(&opts, &args.sweep_nodes).await;
+    }
+    let outcome = crate::limit::find_limit(&opts).await?;
+    println!("{}", outcome.report.summary_text());
+    println!("limit.json: {}", outcome.dir.join("limit.json").display());
+    if let Some(ns) = &outcome.leftover {
+        eprintln!("namespace {ns} is still terminating; `cronbench clean` removes it");
+    }
+    if let Some(e) = outcome.error {
+        return Err(anyhow::Error::new(e).context("find-limit ended early"));
+    }
+    Ok(match outcome.end {
+        EndReason::Completed => Outcome::pass_if(outcome.report.pass == Some(true)),
+        EndReason::Interrupted | EndReason::Error => Outcome::Error,
+    })
+}
+
+async fn sweep(opts: &crate::limit::LimitOptions, nodes: &[u32]) -> anyhow::Result<Outcome> {
+    let dir = opts.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(crate::run::run_id().replacen(
+            "cronbench-",
+            "cronbench-sweep-",
+            1,
+        ))
+    });
+    let report = crate::limit::sweep::sweep(opts, nodes, &dir).await?;
+    println!("{}", report.summary_text());
+    println!("sweep.json: {}", dir.join("sweep.json").display());
+    if report.ended_early.is_some() {
+        return Ok(Outcome::Error);
+    }
+    Ok(Outcome::pass_if(
+        report.points.iter().all(|p| p.pass == Some(true)),
+    ))
+}
+
+pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<Outcome> {
+    let out = args.out.unwrap_or_else(|| {
+        let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+        PathBuf::from("runs").join(format!("bench-{}", now.strftime("%Y%m%d-%H%M%S")))
+    });
+    let opts = crate::bench::BenchOptions {
+        quick: args.quick,
+        out: out.clone(),
+        cluster: args.cluster,
+        kube_burner: args.kube_burner,
+        only: args.only,
+    };
+    let bench = crate::bench::run(&opts).await.context("cronbench bench")?;
+    println!("{}", bench.table());
+    println!("bench.json: {}", out.join("bench.json").display());
+    Ok(Outcome::pass_if(bench.pass()))
+}
