@@ -173,9 +173,9 @@ pub struct PodObs {
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
-    /// `status.phase`: Pending, Running, Succeeded, Failed, Unknown.
+    /// `status.phase`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<PodPhase>,
     /// Last transition time of the `PodScheduled=True` condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<String>,
@@ -187,6 +187,85 @@ pub struct PodObs {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub deleted: bool,
+}
+
+/// A Pod's `status.phase`. A phase this version does not know is kept as written, so a log
+/// read and written again is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+    Other(String),
+}
+
+impl From<&str> for PodPhase {
+    fn from(s: &str) -> Self {
+        match s {
+            "Pending" => Self::Pending,
+            "Running" => Self::Running,
+            "Succeeded" => Self::Succeeded,
+            "Failed" => Self::Failed,
+            "Unknown" => Self::Unknown,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for PodPhase {
+    fn from(s: String) -> Self {
+        Self::from(s.as_str())
+    }
+}
+
+impl From<PodPhase> for String {
+    fn from(p: PodPhase) -> Self {
+        p.as_str().to_string()
+    }
+}
+
+impl PodPhase {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Unknown => "Unknown",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// The one reading of a Pod observation's lifecycle, used by observe's live counter, analyze,
+/// report and find-limit alike.
+impl PodObs {
+    /// A container ran: the kubelet reported a container start time, or the phase says a
+    /// container is or was running. A Failed pod counts only with a start time: Failed is also
+    /// what a pod whose container never ran ends in (image pull, eviction, deadline), and the
+    /// kubelet writes `startedAt` whenever a container did run, so the time is the evidence.
+    pub fn started(&self) -> bool {
+        self.started_at.is_some()
+            || matches!(self.phase, Some(PodPhase::Running | PodPhase::Succeeded))
+    }
+
+    /// On a node: the scheduler bound it, or it started (a start implies a binding even when
+    /// the observation that carried the node was missed).
+    pub fn bound(&self) -> bool {
+        self.node.is_some() || self.started()
+    }
+
+    /// In a terminal phase.
+    pub fn finished(&self) -> bool {
+        matches!(self.phase, Some(PodPhase::Succeeded | PodPhase::Failed))
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.phase == Some(PodPhase::Succeeded)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -212,4 +291,27 @@ pub struct EventObs {
     pub time: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_phases_round_trip_and_unknown_ones_are_kept() {
+        for name in [
+            "Pending",
+            "Running",
+            "Succeeded",
+            "Failed",
+            "Unknown",
+            "Evicting",
+        ] {
+            let json = format!("\"{name}\"");
+            let p: PodPhase = serde_json::from_str(&json).expect("phase parses");
+            assert_eq!(serde_json::to_string(&p).expect("phase writes"), json);
+        }
+        let other: PodPhase = serde_json::from_str("\"Evicting\"").expect("phase parses");
+        assert_eq!(other, PodPhase::Other("Evicting".into()));
+    }
 }

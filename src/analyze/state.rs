@@ -301,10 +301,8 @@ impl Analyzer {
         let scheduled_at = parse_ms(&obs.scheduled_at, bad);
         let started_at = parse_ms(&obs.started_at, bad);
         let finished_at = parse_ms(&obs.finished_at, bad);
-        let phase = obs.phase.as_deref();
-        let finished = matches!(phase, Some("Succeeded" | "Failed"));
-        let started = matches!(phase, Some("Running" | "Succeeded")) || started_at.is_some();
-        let bound = obs.node.is_some() || started;
+        let (started, bound) = (obs.started(), obs.bound());
+        let (finished, succeeded) = (obs.finished(), obs.succeeded());
         if self.fold.is_some()
             && !self.pods.contains_key(&obs.name)
             && let Some(job) = &obs.job
@@ -339,7 +337,7 @@ impl Analyzer {
         if obs.deleted {
             st.deleted_ms = min_opt(st.deleted_ms, recv);
         }
-        st.succeeded |= phase == Some("Succeeded");
+        st.succeeded |= succeeded;
         st.created_s = st.created_s.or(created);
         st.scheduled_at_s = st.scheduled_at_s.or(scheduled_at);
         st.started_at_s = st.started_at_s.or(started_at);

@@ -847,3 +847,64 @@ fn runs_folded_as_they_end_give_the_same_results_as_runs_kept_to_the_end() {
     b["counts"]["duplicate_runs"] = serde_json::Value::Null;
     assert_eq!(a, b);
 }
+
+/// Run `tick` of `cj(0)` whose one pod ends Failed, with or without a container start time.
+fn failed_run(log: &mut Log, tick: i64, container_ran: bool) {
+    let job = job_name(&cj(0), tick);
+    log.push(LogLine::Job(JobObs {
+        recv_ms: tick + 500,
+        name: job.clone(),
+        cronjob: Some(cj(0)),
+        scheduled: Some(rfc(tick)),
+        ..JobObs::default()
+    }));
+    let pod = PodObs {
+        recv_ms: tick + 1000,
+        name: format!("{job}-xyz"),
+        job: Some(job),
+        node: Some("node-a".into()),
+        phase: Some("Pending".into()),
+        ..PodObs::default()
+    };
+    log.push(LogLine::Pod(pod.clone()));
+    log.push(LogLine::Pod(PodObs {
+        recv_ms: tick + 3000,
+        phase: Some("Failed".into()),
+        started_at: container_ran.then(|| rfc_s(tick + 2000)),
+        finished_at: container_ran.then(|| rfc_s(tick + 3000)),
+        ..pod
+    }));
+}
+
+#[test]
+fn a_failed_pod_started_only_if_its_container_ran() {
+    let s = scenario();
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    failed_run(&mut log, T0, false);
+    let never_ran = log.analyze();
+    assert_eq!(never_ran.counts.started, 0);
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    failed_run(&mut log, T0, true);
+    let ran = log.analyze();
+    assert_eq!(ran.counts.started, 1);
+}
+
+#[test]
+fn the_started_definition_is_shared() {
+    let failed = PodObs {
+        phase: Some("Failed".into()),
+        node: Some("n".into()),
+        ..PodObs::default()
+    };
+    assert!(!failed.started() && failed.bound() && failed.finished());
+    let ran = PodObs {
+        started_at: Some(rfc_s(T0)),
+        ..failed.clone()
+    };
+    assert!(ran.started() && ran.finished() && !ran.succeeded());
+    let running = PodObs {
+        phase: Some("Running".into()),
+        ..PodObs::default()
+    };
+    assert!(running.started() && running.bound() && !running.finished());
+}

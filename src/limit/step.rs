@@ -188,8 +188,7 @@ impl Ledger {
                 }
             }
             LogLine::Pod(p) => {
-                let started = p.started_at.is_some()
-                    || matches!(p.phase.as_deref(), Some("Running" | "Succeeded" | "Failed"));
+                let started = p.started();
                 if let (true, Some(job)) = (started, p.job.as_ref()) {
                     let e = self.started.entry(job.clone()).or_insert(p.recv_ms);
                     *e = (*e).min(p.recv_ms);

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::slim::{Event, Job, Node, Pod};
 
-use crate::schema::{EventObs, JobObs, NodeObs, PodObs, SCHEDULED_ANNOTATION};
+use crate::schema::{EventObs, JobObs, NodeObs, PodObs, PodPhase, SCHEDULED_ANNOTATION};
 
 fn ts(t: &Time) -> String {
     t.0.to_string()
@@ -73,7 +73,7 @@ pub fn pod(p: &Pod, recv_ms: i64, deleted: bool) -> PodObs {
         }),
         created: meta.creation_timestamp.as_ref().map(ts),
         node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
-        phase: status.and_then(|s| s.phase.clone()),
+        phase: status.and_then(|s| s.phase.as_deref()).map(PodPhase::from),
         scheduled_at: status
             .and_then(|s| s.conditions.as_ref())
             .and_then(|cs| {

@@ -126,11 +126,7 @@ impl Observer {
                 }
                 {
                     let mut live = lock(&lv);
-                    let started = obs.started_at.is_some()
-                        || matches!(
-                            obs.phase.as_deref(),
-                            Some("Running" | "Succeeded" | "Failed")
-                        );
+                    let started = obs.started();
                     if deleted || started {
                         if live.pending.remove(&key).is_some() && started {
                             live.started += 1;

@@ -302,7 +302,7 @@ mod tests {
         let obs = convert::pod(&pod, 7, false);
         assert_eq!(obs.job.as_deref(), Some("cb-00001-29453760"));
         assert_eq!(obs.node.as_deref(), Some("kwok-node-1"));
-        assert_eq!(obs.phase.as_deref(), Some("Running"));
+        assert_eq!(obs.phase, Some(crate::schema::PodPhase::Running));
         assert_eq!(obs.scheduled_at.as_deref(), Some("2026-01-01T00:00:02Z"));
         assert_eq!(obs.started_at.as_deref(), Some("2026-01-01T00:00:03Z"));
         assert_eq!(obs.created.as_deref(), Some("2026-01-01T00:00:01Z"));

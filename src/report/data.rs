@@ -206,10 +206,7 @@ impl Gather {
     }
 
     fn pod(&mut self, obs: PodObs) {
-        let phase = obs.phase.as_deref();
-        let finished = matches!(phase, Some("Succeeded" | "Failed"));
-        let started = matches!(phase, Some("Running" | "Succeeded")) || obs.started_at.is_some();
-        let bound = obs.node.is_some() || started;
+        let (started, bound, finished) = (obs.started(), obs.bound(), obs.finished());
         let recv = obs.recv_ms;
         let st = self.pods.entry(obs.name).or_insert_with(|| PodSeen {
             first_seen: recv,
