@@ -12,7 +12,7 @@ use kube::api::{Api, DeleteParams};
 use super::metrics::{self, Component};
 use super::report::{DrainRecord, LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
 use super::search::{Action, Observation, Search, SearchConfig};
-use super::step::{Criteria, Ledger, MINUTE_MS, judge, keep_draining, window_start};
+use super::step::{Criteria, Ledger, LogTail, MINUTE_MS, judge, keep_draining, window_start};
 use crate::analyze::{self, AnalyzeError};
 use crate::call;
 use crate::cluster::preflight::{self, PreflightError};
@@ -202,6 +202,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
         scenario: &scenario,
         log: &log,
         log_path: &log_path,
+        tail: LogTail::new(&log_path),
         dir: &dir,
         endpoints: &endpoints,
         criteria,
@@ -275,17 +276,15 @@ pub(super) fn write_json(
     Ok(())
 }
 
-/// Reads the event log so far into a ledger; a line cut off mid-write is skipped.
-fn read_ledger(path: &Path) -> Result<Ledger, LimitError> {
-    let text =
-        std::fs::read_to_string(path).map_err(call::io(format!("read {}", path.display())))?;
-    let mut ledger = Ledger::default();
-    for line in text.lines() {
-        if let Ok(l) = serde_json::from_str::<LogLine>(line) {
-            ledger.push(&l);
-        }
-    }
-    Ok(ledger)
+/// Reads what the event log gained since the last read and asks the ledger `f`.
+fn read_ledger<T>(
+    tail: &LogTail,
+    path: &Path,
+    f: impl FnOnce(&Ledger) -> T,
+) -> Result<T, LimitError> {
+    Ok(tail
+        .with_ledger(f)
+        .map_err(call::io(format!("read {}", path.display())))?)
 }
 
 async fn sleep_until_ms(t_ms: i64) {
@@ -301,6 +300,7 @@ struct Ctx<'a> {
     scenario: &'a Scenario,
     log: &'a LogSender,
     log_path: &'a Path,
+    tail: LogTail,
     dir: &'a Path,
     endpoints: &'a std::collections::BTreeMap<Component, String>,
     criteria: Criteria,
@@ -377,12 +377,14 @@ impl Ctx<'_> {
             let after = metrics::snapshot(self.client, self.endpoints).await;
 
             let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
-            let counts = read_ledger(self.log_path)?.counts(
-                &names,
-                (start_ms, end_ms),
-                judge_ms,
-                self.criteria.start_within_s,
-            );
+            let counts = read_ledger(&self.tail, self.log_path, |l| {
+                l.counts(
+                    &names,
+                    (start_ms, end_ms),
+                    judge_ms,
+                    self.criteria.start_within_s,
+                )
+            })?;
             let results = analyze::analyze_file_window(self.log_path, start_ms, end_ms)?;
             let p99 = results
                 .stages
@@ -441,12 +443,9 @@ impl Ctx<'_> {
         loop {
             let now = now_ms();
             let tick = (now - within_ms - CATCH_UP_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
-            let c = read_ledger(self.log_path)?.counts(
-                &names,
-                (tick, tick + 1),
-                now,
-                self.criteria.start_within_s,
-            );
+            let c = read_ledger(&self.tail, self.log_path, |l| {
+                l.counts(&names, (tick, tick + 1), now, self.criteria.start_within_s)
+            })?;
             let waited = started.elapsed();
             if c.started_on_time + self.criteria.max_backlog >= c.expected {
                 return Ok(DrainRecord {

@@ -6,6 +6,9 @@
 //! `[start, end)`, and a run counts as started when its pod was first seen running.
 
 use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -318,6 +321,62 @@ pub fn keep_draining(history: &[(Duration, u64)]) -> bool {
     }
 }
 
+/// The event log read as it grows, into one [`Ledger`]: each read parses only the bytes
+/// appended since the last (the offset is kept), and a line cut off mid-write waits for the
+/// next read. Find-limit checks the log once per step and every few seconds while draining; a
+/// fresh read of the whole log each time grew with steps x log size.
+#[derive(Debug)]
+pub struct LogTail {
+    path: PathBuf,
+    // A mutex, not a RefCell: the drain loop's future holds `&LogTail` across awaits.
+    state: Mutex<TailState>,
+}
+
+#[derive(Debug, Default)]
+struct TailState {
+    offset: u64,
+    partial: Vec<u8>,
+    ledger: Ledger,
+}
+
+impl LogTail {
+    pub fn new(path: &Path) -> LogTail {
+        LogTail {
+            path: path.to_path_buf(),
+            state: Mutex::new(TailState::default()),
+        }
+    }
+
+    /// Reads what was appended since the last call and hands `f` the ledger of the log so far.
+    pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> std::io::Result<T> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = std::fs::File::open(&self.path)?;
+        if file.metadata()?.len() < st.offset {
+            // The log was replaced: start over rather than read from the middle of a line.
+            *st = TailState::default();
+        }
+        file.seek(SeekFrom::Start(st.offset))?;
+        let before = st.partial.len();
+        let read = file.read_to_end(&mut st.partial)?;
+        st.offset += read as u64;
+        let TailState {
+            partial, ledger, ..
+        } = &mut *st;
+        let complete = match partial[before..].iter().rposition(|&b| b == b'\n') {
+            Some(i) => before + i + 1,
+            None => return Ok(f(ledger)),
+        };
+        for line in partial[..complete].split(|&b| b == b'\n') {
+            // A line that does not parse was skipped by the whole-file read too.
+            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
+                ledger.push(&l);
+            }
+        }
+        partial.drain(..complete);
+        Ok(f(ledger))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +591,35 @@ mod tests {
         assert_eq!(window_start(T0 + 10_000, 5_000), T0 + MINUTE_MS);
         assert_eq!(window_start(T0 + 56_000, 5_000), T0 + 2 * MINUTE_MS);
         assert_eq!(window_start(T0, 0), T0 + MINUTE_MS);
+    }
+
+    fn created(i: usize) -> String {
+        let line = LogLine::CronJobCreated {
+            recv_ms: T0 - 1000,
+            name: format!("cb-{i:05}"),
+            schedule: "* * * * *".into(),
+        };
+        serde_json::to_string(&line).expect("line to json") + "\n"
+    }
+
+    #[test]
+    fn the_tail_reads_only_complete_lines_and_keeps_its_offset() {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("cb-tail-{}.jsonl", std::process::id()));
+        let mut f = std::fs::File::create(&path).expect("create log");
+        let tail = LogTail::new(&path);
+        let (one, two) = (created(0), created(1));
+        f.write_all(one.as_bytes()).expect("write");
+        f.write_all(&two.as_bytes()[..10]).expect("write");
+        let seen = |t: &LogTail| t.with_ledger(|l| l.created.len()).expect("read log");
+        assert_eq!(seen(&tail), 1);
+        f.write_all(&two.as_bytes()[10..]).expect("write");
+        assert_eq!(seen(&tail), 2);
+        assert_eq!(seen(&tail), 2);
+        assert_eq!(
+            tail.state.lock().expect("lock").offset,
+            (one.len() + two.len()) as u64
+        );
+        let _ = std::fs::remove_file(&path);
     }
 }
