@@ -277,14 +277,10 @@ pub(super) fn write_json(
 }
 
 /// Reads what the event log gained since the last read and asks the ledger `f`.
-fn read_ledger<T>(
-    tail: &LogTail,
-    path: &Path,
-    f: impl FnOnce(&Ledger) -> T,
-) -> Result<T, LimitError> {
+fn read_ledger<T>(tail: &LogTail, f: impl FnOnce(&Ledger) -> T) -> Result<T, LimitError> {
     Ok(tail
         .with_ledger(f)
-        .map_err(call::io(format!("read {}", path.display())))?)
+        .map_err(call::io(format!("read {}", tail.path().display())))?)
 }
 
 async fn sleep_until_ms(t_ms: i64) {
@@ -377,7 +373,7 @@ impl Ctx<'_> {
             let after = metrics::snapshot(self.client, self.endpoints).await;
 
             let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
-            let counts = read_ledger(&self.tail, self.log_path, |l| {
+            let counts = read_ledger(&self.tail, |l| {
                 l.counts(
                     &names,
                     (start_ms, end_ms),
@@ -443,7 +439,7 @@ impl Ctx<'_> {
         loop {
             let now = now_ms();
             let tick = (now - within_ms - CATCH_UP_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
-            let c = read_ledger(&self.tail, self.log_path, |l| {
+            let c = read_ledger(&self.tail, |l| {
                 l.counts(&names, (tick, tick + 1), now, self.criteria.start_within_s)
             })?;
             let waited = started.elapsed();

@@ -3,7 +3,8 @@
 //!
 //! [`Ledger`] folds the search's event log (it is pure: feed it lines, ask it about a window).
 //! Every-minute CronJobs fire at each minute boundary, so windows are whole minutes
-//! `[start, end)`, and a run counts as started when its pod was first seen running.
+//! `[start, end)`, and a run counts as started when its pod was first seen started
+//! (`PodObs::started`: a Failed pod only with a container start time).
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -345,6 +346,11 @@ impl LogTail {
             path: path.to_path_buf(),
             state: Mutex::new(TailState::default()),
         }
+    }
+
+    /// The event log this tail reads.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Reads what was appended since the last call and hands `f` the ledger of the log so far.
