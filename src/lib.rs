@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod bench;
 pub mod call;
+pub mod changepoint;
 pub mod cli;
 pub mod cluster;
 pub mod compare;
