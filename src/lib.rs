@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod faults;
+pub mod history;
 pub mod limit;
 pub mod observe;
 pub mod report;

@@ -1,5 +1,8 @@
 //! The HTML report of the healthy fixture, loaded in headless Chromium: the DOM has every
 //! chart, the page logs no errors, and a screenshot is made (kept in the temp dir for review).
+//! The same for the history page of a planted history (tests/common).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -117,6 +120,57 @@ fn report_renders_in_headless_chromium() {
     let errors = page_errors(&stderr);
     assert!(errors.is_empty(), "page errors:\n{}", errors.join("\n"));
     let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-healthy.png");
+    std::fs::copy(&png, &keep).expect("keep the screenshot");
+    std::fs::copy(&page, keep.with_extension("html")).expect("keep the page");
+}
+
+#[test]
+fn history_page_renders_its_trend_charts_in_headless_chromium() {
+    let work = TempDir::new("history-browser");
+    let runs = common::planted_history(&work.0.join("runs"));
+    let opts = cronbench::changepoint::Options::default();
+    let history = cronbench::history::load(&runs, &opts).expect("the history loads");
+    let html = cronbench::report::history::history_html(&history, &opts).expect("renders");
+    let page = work.0.join("history.html");
+    std::fs::write(&page, html).expect("write page");
+
+    let dom = chromium(&work.0.join("profile-dom"), &["--dump-dom"], &page);
+    let stdout = String::from_utf8_lossy(&dom.stdout);
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "chromium failed:\n{stderr}");
+    let metrics = cronbench::compare::Metric::all();
+    for i in 0..metrics.len() {
+        let at = stdout
+            .find(&format!("id=\"trend-{i}\""))
+            .unwrap_or_else(|| panic!("trend {i} in the DOM"));
+        assert!(stdout[at..].contains("<svg"), "trend {i} has an <svg>");
+    }
+    assert_eq!(stdout.matches("<svg").count(), metrics.len());
+    assert_eq!(stdout.matches("<tr class=").count(), 12, "a row per run");
+    // The planted regression is marked at night-09, and only there.
+    assert_eq!(
+        stdout.matches("class=\"shift worse\"").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("run #10 <code>night-09</code>"), "{stdout}");
+    let errors = page_errors(&stderr);
+    assert!(errors.is_empty(), "page errors:\n{}", errors.join("\n"));
+
+    let png = work.0.join("history.png");
+    let shot = chromium(
+        &work.0.join("profile-shot"),
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1280,5000",
+            "--hide-scrollbars",
+        ],
+        &page,
+    );
+    assert!(shot.status.success(), "chromium failed");
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 20_000);
+    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("history-planted.png");
     std::fs::copy(&png, &keep).expect("keep the screenshot");
     std::fs::copy(&page, keep.with_extension("html")).expect("keep the page");
 }

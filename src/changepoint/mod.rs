@@ -138,66 +138,78 @@ pub enum Worse {
 
 /// Whether the last `k` runs shifted the worse way from the runs before them (up to
 /// [`MAX_RUNS`] in all): the rule of `compare --history`, where one bad night must not fail
-/// the check and `k` bad nights in a row must. The statistic is the rank sum of the last `k`
-/// runs; every one of them must be worse than the median before by `min_change` (so `after`
-/// is the least bad of them, not their median); the p-value comes from `permutations` seeded shuffles (with `k` = 2 after 20 runs,
-/// the two worst ranks last has p = 1/231). The medians must also differ by `min_change`.
+/// the check and `k` bad nights in a row must.
+///
+/// Every one of the last `k` runs must be worse than the median before them by `min_change`
+/// (`after` is the least bad of them). Then the rank sum of the last `k` runs is tested:
+/// when the history is long enough for the test to reach `confirm_alpha` (C(n, k) runs'
+/// orders >= 1 / `confirm_alpha`: 15 runs for `k` = 2), by `permutations` seeded shuffles;
+/// with fewer runs the strongest evidence they can give is asked for instead, the last `k`
+/// being the `k` worst of all, whose exact p-value is 1 / C(n, k). At least
+/// [`MIN_BEFORE`] runs must precede them.
 pub fn recent_shift(series: &[f64], k: usize, worse: Worse, opts: &Options) -> Option<ChangePoint> {
     let start = series.len().saturating_sub(MAX_RUNS);
-    let values: Vec<f64> = series[start..]
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
+    let kept: Vec<usize> = (start..series.len())
+        .filter(|i| series[*i].is_finite())
         .collect();
-    let n = values.len();
-    if k == 0 || n <= k {
+    let n = kept.len();
+    if k == 0 || n < k + MIN_BEFORE {
         return None;
     }
-    let signed: Vec<f64> = match worse {
-        Worse::Higher => values.clone(),
-        Worse::Lower => values.iter().map(|v| -v).collect(),
+    // Worse is higher from here on.
+    let sign = if worse == Worse::Higher { 1.0 } else { -1.0 };
+    let signed: Vec<f64> = kept.iter().map(|i| sign * series[*i]).collect();
+    let (earlier, last) = signed.split_at(n - k);
+    let least_bad = last.iter().copied().fold(f64::INFINITY, f64::min);
+    let before = median(earlier);
+    if least_bad <= before || !large_enough(&[before], &[least_bad], opts.min_change) {
+        return None;
+    }
+    let p_value = if orders(n, k) * opts.confirm_alpha >= 1.0 {
+        rank_sum_p(&signed, k, opts)
+    } else {
+        let worst_before = earlier.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if least_bad <= worst_before {
+            return None;
+        }
+        1.0 / orders(n, k)
     };
-    let ranked = ranks(&signed);
+    (p_value <= opts.confirm_alpha.max(1.0 / orders(n, k))).then_some(ChangePoint {
+        index: kept[n - k],
+        p_value,
+        before: sign * before,
+        after: sign * least_bad,
+    })
+}
+
+/// Fewest runs before the last `k` that [`recent_shift`] judges against.
+pub const MIN_BEFORE: usize = 3;
+
+/// C(n, k): the ways `k` of `n` runs can be the last ones (saturating, as f64).
+fn orders(n: usize, k: usize) -> f64 {
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// The share of seeded shuffles of the ranks whose last `k` sum at least as high as observed.
+fn rank_sum_p(signed: &[f64], k: usize, opts: &Options) -> f64 {
+    let n = signed.len();
+    let ranked = ranks(signed);
     let tail_sum = |r: &[f64]| r[n - k..].iter().sum::<f64>();
     let observed = tail_sum(&ranked);
-    // Every one of the last k runs must be worse: the least bad of them is the level after.
-    let least_bad = signed[n - k..]
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min);
-    let before = median(&signed[..n - k]);
-    if !large_enough(&[before], &[least_bad], opts.min_change)
-        || least_bad <= before
-        || observed <= mean_tail(n, k)
-    {
-        return None;
-    }
-    let sign = if worse == Worse::Higher { 1.0 } else { -1.0 };
-    let (before, after) = (sign * before, sign * least_bad);
+    let shuffles = opts.permutations.max(RECENT_PERMUTATIONS);
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     let mut shuffled = ranked.clone();
-    let at_least = (0..opts.permutations.max(RECENT_PERMUTATIONS))
+    let at_least = (0..shuffles)
         .filter(|_| {
             rng.shuffle(&mut shuffled);
             tail_sum(&shuffled) >= observed
         })
         .count();
-    let p_value = (at_least + 1) as f64 / (opts.permutations.max(RECENT_PERMUTATIONS) + 1) as f64;
-    (p_value <= opts.confirm_alpha).then_some(ChangePoint {
-        index: start + n - k,
-        p_value,
-        before,
-        after,
-    })
+    (at_least + 1) as f64 / (shuffles + 1) as f64
 }
 
 /// Shuffles for [`recent_shift`]: enough to resolve p = 1/231 well below alpha.
 const RECENT_PERMUTATIONS: usize = 1999;
-
-/// The expected rank sum of `k` of `n` runs taken at random.
-fn mean_tail(n: usize, k: usize) -> f64 {
-    k as f64 * (n as f64 + 1.0) / 2.0
-}
 
 /// Each value's rank (ties share the mean rank): the energy statistic on ranks is not moved
 /// by how far a single outlier lies, only by where runs fall in order.

@@ -80,7 +80,7 @@ pub enum Command {
     /// threshold and the baselines' spread
     Compare {
         /// Baseline run directories (several give the run-to-run noise)
-        #[arg(required = true)]
+        #[arg(required_unless_present = "history", conflicts_with = "history")]
         baseline: Vec<PathBuf>,
         /// The run directory to judge
         #[arg(long)]
@@ -91,6 +91,24 @@ pub enum Command {
         /// Write a side-by-side HTML view here
         #[arg(short, long)]
         out: Option<PathBuf>,
+        /// Judge against a history instead (run directories or folders of them, ordered by
+        /// start): fail only when the last --confirm runs, the current one last, each shifted
+        /// the worse way (see `cronbench history`)
+        #[arg(long, num_args = 1..)]
+        history: Vec<PathBuf>,
+        /// Runs that must confirm a shift before --history fails
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=50))]
+        confirm: u16,
+    },
+    /// Trend charts of the headline figures over many runs, with change points: writes one
+    /// self-contained HTML page and prints a Markdown summary
+    History {
+        /// Run directories, or folders of them
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The HTML page
+        #[arg(short, long, default_value = "history.html")]
+        out: PathBuf,
     },
     /// Find the highest sustainable jobs per minute (every-minute CronJobs, ramped then
     /// bisected), the capacity curve and the bottleneck; writes DIR/limit.json after every

@@ -44,10 +44,18 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
         Command::Lint { path } => offline::lint(&path),
         Command::Report { dir, out, format } => offline::report(&dir, out.as_deref(), format),
         Command::Compare {
+            history,
+            current,
+            confirm,
+            ..
+        } if !history.is_empty() => offline::compare_history(&history, &current, confirm.into()),
+        Command::Compare {
             baseline,
             current,
             threshold,
             out,
+            ..
         } => offline::compare(&baseline, &current, threshold, out.as_deref()),
+        Command::History { dirs, out } => offline::history(&dirs, &out),
     }
 }

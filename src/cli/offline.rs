@@ -1,4 +1,4 @@
-//! Commands that need no cluster: analyze, lint, report, compare, bench-check.
+//! Commands that need no cluster: analyze, lint, report, compare, history, bench-check.
 
 use std::path::{Path, PathBuf};
 
@@ -70,4 +70,44 @@ pub(super) fn compare(
         eprintln!("wrote {}", path.display());
     }
     Ok(Outcome::pass_if(!comparison.regression))
+}
+
+pub(super) fn history(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Outcome> {
+    let opts = crate::changepoint::Options::default();
+    let history = crate::history::load(&crate::history::run_dirs(dirs)?, &opts)?;
+    let page = crate::report::history::history_html(&history, &opts)?;
+    std::fs::write(out, page).with_context(|| format!("write {}", out.display()))?;
+    print!("{}", crate::report::history::history_markdown(&history));
+    eprintln!("wrote {}", out.display());
+    Ok(Outcome::Pass)
+}
+
+pub(super) fn compare_history(
+    history: &[PathBuf],
+    current: &Path,
+    confirm: usize,
+) -> anyhow::Result<Outcome> {
+    let opts = crate::changepoint::Options::default();
+    let mut dirs = crate::history::run_dirs(history)?;
+    dirs.retain(|d| !same_dir(d, current));
+    dirs.push(current.to_path_buf());
+    let h = crate::history::load(&dirs, &opts)?;
+    anyhow::ensure!(
+        h.runs.last().is_some_and(|r| same_dir(&r.dir, current)),
+        "{} started before the newest run of the history; --current must be the newest run",
+        current.display()
+    );
+    let shifts = crate::history::confirmed_shifts(&h, confirm, &opts);
+    print!(
+        "{}",
+        crate::report::history::confirm_summary(&h, &shifts, confirm)
+    );
+    Ok(Outcome::pass_if(shifts.is_empty()))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }

@@ -18,8 +18,8 @@ const HEIGHT: u32 = 380;
 /// Largest number of series named in a legend.
 const LEGEND_MAX: usize = 10;
 
-type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(super) type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// One drawn chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,11 +46,11 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(super) fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-const GRID: RGBColor = RGBColor(242, 242, 242);
+pub(super) const GRID: RGBColor = RGBColor(242, 242, 242);
 
 /// How many x labels a minutes axis from `lo` to `hi` gets: about one per minute, at most 12
 /// (plotters then picks round steps).
@@ -64,7 +64,7 @@ fn minute_labels(lo: f64, hi: f64) -> usize {
 }
 
 /// Draws into a fresh SVG string.
-fn svg(
+pub(super) fn svg(
     id: &'static str,
     draw: impl FnOnce(&Area<'_>) -> DrawResult,
 ) -> Result<String, ReportError> {
@@ -115,7 +115,7 @@ fn minute_axes<'a, 'b>(
 }
 
 /// A chart area that only says why there is nothing to draw.
-fn no_data(root: &Area<'_>, title: &str, why: &str) -> DrawResult {
+pub(super) fn no_data(root: &Area<'_>, title: &str, why: &str) -> DrawResult {
     let (w, h) = root.dim_in_pixel();
     let center = (w as i32 / 2, h as i32 / 2);
     let title_style =
@@ -148,7 +148,7 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
-fn trim(v: f64) -> String {
+pub(super) fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
@@ -178,7 +178,7 @@ fn y_max<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> f64 {
     points.map(|(_, y)| *y).fold(0.0, f64::max)
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
@@ -191,7 +191,7 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .draw()
 }
 
-fn legend_mark(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+pub(super) fn legend_mark(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
     move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
 }
 

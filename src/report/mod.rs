@@ -8,6 +8,7 @@
 pub mod charts;
 pub mod compare;
 pub mod data;
+pub mod history;
 mod html;
 pub mod table;
 mod text;

@@ -88,3 +88,43 @@ impl Drop for TestCluster {
         let _ = cronbench(&["cluster", "down", "--name", &self.name]);
     }
 }
+
+/// A history of 12 nightly runs in `dir` (night-00 .. night-11), made from the stored
+/// baselines/local-quick runs a day apart: night-05's p99 schedule -> job created is four
+/// times the others' (one bad night), and from night-09 on p99 schedule -> started is 1.6
+/// times (a persistent regression).
+pub fn planted_history(dir: &std::path::Path) -> Vec<PathBuf> {
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("baselines/local-quick");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&base)
+        .expect("baselines/local-quick")
+        .map(|e| e.expect("entry").path().join("results.json"))
+        .collect();
+    sources.sort();
+    (0..12)
+        .map(|i| {
+            let text = std::fs::read_to_string(&sources[i % sources.len()]).expect("results");
+            let mut r: serde_json::Value = serde_json::from_str(&text).expect("json");
+            r["run"]["run_id"] = format!("night-{i:02}").into();
+            let started = r["run"]["started_ms"].as_i64().expect("started_ms");
+            r["run"]["started_ms"] = (started + i as i64 * 86_400_000).into();
+            let scale = |r: &mut serde_json::Value, stage: &str, by: f64| {
+                for s in r["stages"].as_array_mut().expect("stages") {
+                    if s["stage"] == stage && s["clock"] == "client" {
+                        let p99 = s["p99_ms"].as_f64().expect("p99");
+                        s["p99_ms"] = ((p99 * by) as u64).into();
+                    }
+                }
+            };
+            if i == 5 {
+                scale(&mut r, "schedule_to_job_created", 4.0);
+            }
+            if i >= 9 {
+                scale(&mut r, "schedule_to_started", 1.6);
+            }
+            let run = dir.join(format!("night-{i:02}"));
+            std::fs::create_dir_all(&run).expect("run dir");
+            std::fs::write(run.join("results.json"), r.to_string()).expect("write");
+            run
+        })
+        .collect()
+}
