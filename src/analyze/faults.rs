@@ -47,6 +47,7 @@ pub(super) fn push_fault(
 }
 
 /// One observed run: when it started (client clock) and how many Jobs it had.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct RunFact {
     pub started_ms: Option<i64>,
     pub jobs: u64,
