@@ -23,8 +23,6 @@ use crate::schema::LogLine;
 
 pub use crate::report::table::summary_table;
 
-pub(crate) use runs::split_job_name;
-
 /// Why an event log could not be analyzed.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {

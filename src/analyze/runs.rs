@@ -356,11 +356,12 @@ impl Runs {
         let created = parse_ms(obs.created.as_deref(), bad);
         let completed = parse_ms(obs.completed.as_deref(), bad);
         let name = obs.name;
+        let existed = self.jobs.contains_key(&name);
         let st = self.jobs.entry(name.clone()).or_insert_with(|| JobState {
             first_seen_ms: obs.recv_ms,
             ..JobState::default()
         });
-        let had_key = known_key(&name, st).is_some();
+        let had_key = existed && known_key(&name, st).is_some();
         st.first_seen_ms = st.first_seen_ms.min(obs.recv_ms);
         if st.cronjob.is_none() {
             st.cronjob = obs.cronjob;
@@ -571,5 +572,135 @@ impl Runs {
             }
         }
         oddities
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_name_suffix_is_the_scheduled_minute() {
+        assert_eq!(
+            split_job_name("cb-00001-29453760"),
+            Some(("cb-00001", 29_453_760 * 60_000))
+        );
+        assert_eq!(split_job_name("nosuffix-abc"), None);
+        assert_eq!(split_job_name("-12"), None);
+    }
+
+    fn job(name: &str, recv_ms: i64, deleted: bool) -> JobObs {
+        JobObs {
+            recv_ms,
+            name: name.into(),
+            deleted,
+            ..JobObs::default()
+        }
+    }
+
+    fn pod(name: &str, job: &str, recv_ms: i64, phase: &str, deleted: bool) -> PodObs {
+        PodObs {
+            recv_ms,
+            name: name.into(),
+            job: Some(job.into()),
+            phase: Some(phase.into()),
+            deleted,
+            ..PodObs::default()
+        }
+    }
+
+    /// What the events say, as plain text (borrows do not outlive the callback).
+    fn record(out: &mut Vec<String>) -> impl FnMut(RunEvent<'_>) + '_ {
+        move |e| {
+            out.push(match e {
+                RunEvent::Started {
+                    cronjob,
+                    scheduled_ms,
+                    at_ms,
+                } => format!("started {cronjob} {scheduled_ms} {at_ms}"),
+                RunEvent::Over(r) => format!(
+                    "over {} {} started {:?}",
+                    r.cronjob,
+                    r.scheduled_ms,
+                    r.started_ms()
+                ),
+                RunEvent::Duplicate { extra, jobs, .. } => format!("duplicate {extra} {jobs:?}"),
+                RunEvent::PodOver(p) => format!("pod {}", p.first_seen_ms),
+            })
+        }
+    }
+
+    #[test]
+    fn a_pod_seen_before_its_job_reports_its_start_once_the_job_names_the_run() {
+        let mut runs = Runs::new(true);
+        let mut out = Vec::new();
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 5_000, "Running", false),
+            &mut record(&mut out),
+        );
+        assert!(out.is_empty(), "no run known yet: {out:?}");
+        runs.push_job(job("cb-1", 6_000, false), &mut record(&mut out));
+        assert_eq!(out, ["started cb 60000 5000"]);
+    }
+
+    #[test]
+    fn a_run_is_handed_on_once_its_job_and_every_pod_are_deleted() {
+        let mut runs = Runs::new(true);
+        let mut out = Vec::new();
+        runs.push_job(job("cb-1", 1_000, false), &mut record(&mut out));
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 2_000, "Running", false),
+            &mut record(&mut out),
+        );
+        runs.push_job(job("cb-1", 3_000, true), &mut record(&mut out));
+        assert_eq!(out, ["started cb 60000 2000"], "a pod is still there");
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 4_000, "Succeeded", true),
+            &mut record(&mut out),
+        );
+        assert_eq!(
+            out[1..],
+            [
+                "started cb 60000 4000",
+                "pod 2000",
+                "over cb 60000 started Some(2000)"
+            ]
+        );
+        assert_eq!(runs.jobs_held(), 0);
+        // A later Job for the same schedule is a duplicate, never a second run.
+        runs.push_job(job("cb-1", 5_000, false), &mut record(&mut out));
+        let odd = runs.finish(&mut record(&mut out));
+        assert_eq!(
+            out.last().map(String::as_str),
+            Some("duplicate 1 [\"cb-1\"]")
+        );
+        assert_eq!(odd, Oddities::default());
+    }
+
+    #[test]
+    fn a_failed_pod_without_a_container_start_never_starts_its_run() {
+        let mut runs = Runs::new(false);
+        let mut out = Vec::new();
+        runs.push_job(job("cb-1", 1_000, false), &mut record(&mut out));
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 2_000, "Failed", false),
+            &mut record(&mut out),
+        );
+        runs.finish(&mut record(&mut out));
+        assert_eq!(out, ["pod 2000", "over cb 60000 started None"]);
+    }
+
+    #[test]
+    fn stage_end_points_follow_the_stage_names() {
+        for stage in Stage::ALL {
+            let (from, to) = Point::ends(stage);
+            assert_ne!(from, to, "{stage:?}");
+            let label = format!("{from:?} -> {to:?}").to_lowercase();
+            let name = stage
+                .label()
+                .replace(' ', "")
+                .replace("schedule", "scheduled");
+            assert_eq!(label.replace(" ", ""), name, "{stage:?}");
+        }
     }
 }
