@@ -48,37 +48,8 @@ pub(super) fn verdict(
     let checks = Check::ALL
         .iter()
         .map(|&c| match c {
-            Check::JobsPerMinute => {
-                let t = slo.target_jobs_per_minute;
-                match tp.started_per_minute_mean {
-                    None => no_samples(c, t, None, "no measured window of positive length"),
-                    Some(m) if tp.started_in_window == 0 => {
-                        no_samples(c, t, Some(m), "no run started in the measured window")
-                    }
-                    Some(m) => check(c, t, m),
-                }
-            }
-            Check::P99ScheduleToStart => {
-                let t = slo.p99_schedule_to_start_s;
-                let s = stages
-                    .iter()
-                    .find(|s| s.stage == Stage::ScheduleToStarted && s.clock == Clock::Client);
-                match s.and_then(|s| s.p99_ms.map(|p| (s, p))) {
-                    None => no_samples(c, t, None, "no run scheduled in the window started"),
-                    Some((s, p99)) => {
-                        let note = (s.outliers > 0).then(|| {
-                            format!(
-                                "{} values above the histogram maximum of {} s",
-                                s.outliers,
-                                LATENCY_MAX_MS / 1000
-                            )
-                        });
-                        let mut r = check(c, t, p99 as f64 / 1000.0);
-                        r.note = note;
-                        r
-                    }
-                }
-            }
+            Check::JobsPerMinute => rate_check(c, slo, tp),
+            Check::P99ScheduleToStart => p99_check(c, slo, stages),
             Check::StartedShare => {
                 let t = slo.min_started_share;
                 if denominator == 0 {
@@ -120,5 +91,41 @@ pub(super) fn verdict(
     Verdict {
         pass: checks.iter().all(|c| c.pass),
         checks,
+    }
+}
+
+/// The mean start rate in the window against the target.
+fn rate_check(c: Check, slo: &Slo, tp: &Throughput) -> CheckResult {
+    let t = slo.target_jobs_per_minute;
+    match tp.started_per_minute_mean {
+        None => no_samples(c, t, None, "no measured window of positive length"),
+        Some(m) if tp.started_in_window == 0 => {
+            no_samples(c, t, Some(m), "no run started in the measured window")
+        }
+        Some(m) => check(c, t, m),
+    }
+}
+
+/// The p99 of schedule -> started (client clock) against the SLO, noting the outliers above
+/// the histogram's maximum.
+fn p99_check(c: Check, slo: &Slo, stages: &[StageStats]) -> CheckResult {
+    let t = slo.p99_schedule_to_start_s;
+    let s = stages
+        .iter()
+        .find(|s| s.stage == Stage::ScheduleToStarted && s.clock == Clock::Client);
+    match s.and_then(|s| s.p99_ms.map(|p| (s, p))) {
+        None => no_samples(c, t, None, "no run scheduled in the window started"),
+        Some((s, p99)) => {
+            let note = (s.outliers > 0).then(|| {
+                format!(
+                    "{} values above the histogram maximum of {} s",
+                    s.outliers,
+                    LATENCY_MAX_MS / 1000
+                )
+            });
+            let mut r = check(c, t, p99 as f64 / 1000.0);
+            r.note = note;
+            r
+        }
     }
 }
