@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::analyze::AnalyzeError;
 use crate::analyze::ingest::LineReader;
-use crate::analyze::runs::{Point, RunEvent, Runs};
+use crate::analyze::runs::{RunEvent, Runs, Timeline};
 use crate::results::{Clock, Results, Stage, Window};
 use crate::schema::LogLine;
 
@@ -107,22 +107,21 @@ pub struct RunTimeline {
 }
 
 impl RunTimeline {
-    /// The time the run reached `point`.
-    fn at(&self, point: Point) -> Option<i64> {
-        match point {
-            Point::Scheduled => Some(self.scheduled),
-            Point::JobCreated => self.job_created,
-            Point::PodCreated => self.pod_created,
-            Point::Bound => self.bound,
-            Point::Started => self.started,
-            Point::Finished => self.finished,
+    /// The same timeline as the reconstruction's, whose stage end points it shares.
+    fn timeline(&self) -> Timeline {
+        Timeline {
+            scheduled: Some(self.scheduled),
+            job_created: self.job_created,
+            pod_created: self.pod_created,
+            bound: self.bound,
+            started: self.started,
+            finished: self.finished,
         }
     }
 
     /// The latency of `stage`, when both its end points were seen.
     pub fn span(&self, stage: Stage) -> Option<i64> {
-        let (from, to) = Point::ends(stage);
-        Some(self.at(to)? - self.at(from)?)
+        self.timeline().span(stage)
     }
 }
 
@@ -477,6 +476,7 @@ fn breakdown(ev: &EventSeries, m: impl Fn(i64) -> f64) -> StageBreakdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::runs::Point;
 
     #[test]
     fn quantile_nearest_rank() {
@@ -513,8 +513,9 @@ mod tests {
         };
         for stage in Stage::ALL {
             let (from, to) = Point::ends(stage);
-            assert!(t.at(from).is_some() || from == Point::Finished, "{from:?}");
-            assert!(t.at(to).is_some() || to == Point::Finished, "{to:?}");
+            let at = |p| t.timeline().at(p);
+            assert!(at(from).is_some() || from == Point::Finished, "{from:?}");
+            assert!(at(to).is_some() || to == Point::Finished, "{to:?}");
         }
         assert_eq!(t.span(Stage::ScheduleToJobCreated), Some(100));
         assert_eq!(t.span(Stage::BoundToStarted), Some(650));
