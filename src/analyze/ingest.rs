@@ -12,6 +12,20 @@ use crate::results::{Window, WindowEnd};
 /// binary file), and reading it whole would exhaust memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
+/// How long before `run_started` a line may have been received (a clock stepped back, a
+/// watcher's replay).
+pub const SPAN_BEFORE_MS: i64 = 3_600_000;
+/// How long after `run_started` a line may have been received: a week, longer than any load
+/// test runs. Per-second and per-minute series are sized by the span, so a line years away
+/// (year 9999, `i64::MAX`) must not stretch it.
+pub const SPAN_AFTER_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Whether a line received at `recv_ms` lies in the span of a run started at `run_start_ms`.
+pub(super) fn in_run_span(run_start_ms: i64, recv_ms: i64) -> bool {
+    run_start_ms.saturating_sub(SPAN_BEFORE_MS) <= recv_ms
+        && recv_ms <= run_start_ms.saturating_add(SPAN_AFTER_MS)
+}
+
 /// One line of the log, without its newline.
 #[derive(Debug)]
 pub(crate) struct RawLine<'a> {

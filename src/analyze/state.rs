@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::AnalyzeError;
 use super::expected::{CronJobSeen, expected_runs, window_ticks};
 use super::faults::{self, Inputs, PodFact, RawFault, RunFact};
-use super::ingest::Phases;
+use super::ingest::{Phases, in_run_span};
 use super::runs::{Oddities, RunEvent, Runs};
 use super::tally::{Ctx, Tally};
 use super::verdict::verdict;
@@ -129,6 +129,10 @@ impl Analyzer {
     pub(super) fn push(&mut self, line: LogLine) {
         self.lines += 1;
         let recv = line.recv_ms();
+        if !in_run_span(self.run.recv_ms, recv) {
+            self.anomalies.lines_out_of_span += 1;
+            return;
+        }
         if recv < self.last_recv_ms {
             self.anomalies.out_of_order_lines += 1;
         }

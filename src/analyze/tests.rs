@@ -984,3 +984,56 @@ fn a_failed_run_over_before_the_log_ends_counts_its_start_the_same_way() {
         );
     }
 }
+
+/// A Pod line received at `recv_ms` for the run of `T0` of `cj(0)`.
+fn stray_pod(recv_ms: i64) -> LogLine {
+    let job = job_name(&cj(0), T0);
+    LogLine::Pod(PodObs {
+        recv_ms,
+        name: format!("{job}-stray"),
+        job: Some(job),
+        phase: Some("Pending".into()),
+        ..PodObs::default()
+    })
+}
+
+#[test]
+fn lines_received_years_away_are_anomalies_left_out_of_the_series() {
+    let plain = healthy().analyze();
+    let mut log = healthy();
+    // Year 9999, and the largest time there is.
+    log.push(stray_pod(253_402_300_799_000));
+    log.push(stray_pod(i64::MAX));
+    let r = log.analyze();
+    assert_eq!(r.anomalies.lines_out_of_span, 2);
+    assert_eq!(r.throughput.pending.len(), plain.throughput.pending.len());
+    assert_eq!(r.run.last_recv_ms, plain.run.last_recv_ms);
+    assert_eq!(r.counts, plain.counts);
+    assert_eq!(r.run.lines, plain.run.lines + 2);
+}
+
+#[test]
+fn a_measure_phase_received_at_time_zero_does_not_open_the_window() {
+    let s = scenario();
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    log.phase(0, Phase::Measure);
+    let r = log.analyze();
+    assert_eq!(r.anomalies.lines_out_of_span, 1);
+    let w = r.window.expect("the log's own measure phase");
+    assert_eq!(w.start_ms, T0);
+    assert!(
+        r.throughput.pending.len() < 100,
+        "{}",
+        r.throughput.pending.len()
+    );
+    assert!(r.throughput.started_per_minute.len() <= 3);
+}
+
+#[test]
+fn a_line_within_the_run_span_is_kept() {
+    assert!(super::ingest::in_run_span(T0, T0 - 1000));
+    assert!(super::ingest::in_run_span(T0, T0 + 6 * 24 * 3_600_000));
+    assert!(!super::ingest::in_run_span(T0, 0));
+    assert!(!super::ingest::in_run_span(T0, i64::MAX));
+    assert!(!super::ingest::in_run_span(i64::MAX, i64::MIN));
+}
