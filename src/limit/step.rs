@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::ingest::MAX_LINE_BYTES;
 use crate::analyze::runs::{RunEvent, Runs};
 use crate::schema::LogLine;
 
@@ -355,6 +356,10 @@ impl LogTail {
     }
 
     /// Reads what was appended since the last call and hands `f` the ledger of the log so far.
+    ///
+    /// Reads in chunks of [`MAX_LINE_BYTES`], so memory stays bounded however much was
+    /// appended; a line longer than that without a newline is an `InvalidData` error (it is no
+    /// event log line, and waiting for its end would hold it all).
     pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> std::io::Result<T> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut file = std::fs::File::open(&self.path)?;
@@ -363,24 +368,43 @@ impl LogTail {
             *st = TailState::default();
         }
         file.seek(SeekFrom::Start(st.offset))?;
-        let before = st.partial.len();
-        let read = file.read_to_end(&mut st.partial)?;
-        st.offset += read as u64;
-        let TailState {
-            partial, ledger, ..
-        } = &mut *st;
-        let complete = match partial[before..].iter().rposition(|&b| b == b'\n') {
-            Some(i) => before + i + 1,
-            None => return Ok(f(ledger)),
-        };
-        for line in partial[..complete].split(|&b| b == b'\n') {
-            // A line that does not parse was skipped by the whole-file read too.
-            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
-                ledger.push(l);
+        let chunk = MAX_LINE_BYTES as u64;
+        loop {
+            let read = (&mut file).take(chunk).read_to_end(&mut st.partial)?;
+            st.offset += read as u64;
+            st.push_complete_lines();
+            if st.partial.len() > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "event log {}: the line ending at byte {} is longer than {} MiB without a newline; it is not an event log line (pass the run's events.jsonl)",
+                        self.path.display(),
+                        st.offset,
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
+            if (read as u64) < chunk {
+                break;
             }
         }
-        partial.drain(..complete);
-        Ok(f(ledger))
+        Ok(f(&st.ledger))
+    }
+}
+
+impl TailState {
+    /// Folds the complete lines read into the ledger; a partial last line waits.
+    fn push_complete_lines(&mut self) {
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        for line in self.partial[..=end].split(|&b| b == b'\n') {
+            // A line that does not parse was skipped by the whole-file read too.
+            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
+                self.ledger.push(l);
+            }
+        }
+        self.partial.drain(..=end);
     }
 }
 
@@ -628,6 +652,21 @@ mod tests {
             (one.len() + two.len()) as u64
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_tail_refuses_a_line_longer_than_the_bound_instead_of_holding_it() {
+        let path = std::env::temp_dir().join(format!("cb-tail-long-{}.jsonl", std::process::id()));
+        let mut blob = created(0).into_bytes();
+        blob.resize(blob.len() + MAX_LINE_BYTES + 1, b'x');
+        std::fs::write(&path, &blob).expect("write");
+        let tail = LogTail::new(&path);
+        let err = tail
+            .with_ledger(|l| l.created.len())
+            .expect_err("an endless line");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("16 MiB"), "{err}");
     }
 
     /// The drain loop's cost per check on a long log: the tail reads the few lines appended
