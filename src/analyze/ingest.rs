@@ -21,7 +21,7 @@ pub const SPAN_BEFORE_MS: i64 = 3_600_000;
 pub const SPAN_AFTER_MS: i64 = 7 * 24 * 3_600_000;
 
 /// Whether a line received at `recv_ms` lies in the span of a run started at `run_start_ms`.
-pub(super) fn in_run_span(run_start_ms: i64, recv_ms: i64) -> bool {
+pub(crate) fn in_run_span(run_start_ms: i64, recv_ms: i64) -> bool {
     run_start_ms.saturating_sub(SPAN_BEFORE_MS) <= recv_ms
         && recv_ms <= run_start_ms.saturating_add(SPAN_AFTER_MS)
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::analyze::AnalyzeError;
-use crate::analyze::ingest::LineReader;
+use crate::analyze::ingest::{LineReader, in_run_span};
 use crate::analyze::runs::{RunEvent, Runs, Timeline};
 use crate::results::{Clock, Results, Stage, Window};
 use crate::schema::LogLine;
@@ -137,6 +137,8 @@ pub struct EventSeries {
 /// Collects the client-clock timelines of the runs the reconstruction hands on.
 struct Timelines<'w> {
     window: Option<&'w Window>,
+    /// From the `run_started` line.
+    run_start_ms: Option<i64>,
     /// (scheduled, cronjob, timeline): ordered by schedule, then CronJob.
     runs: Vec<(i64, String, RunTimeline)>,
 }
@@ -168,8 +170,18 @@ impl Timelines<'_> {
         ));
     }
 
-    /// Folds `line` in (Jobs and Pods only).
+    /// Folds `line` in (Jobs and Pods only). Lines received far outside the run's span are
+    /// left out, as analysis leaves them out.
     fn push(&mut self, runs: &mut Runs, line: LogLine) {
+        if let LogLine::RunStarted(r) = &line {
+            self.run_start_ms.get_or_insert(r.recv_ms);
+        }
+        if self
+            .run_start_ms
+            .is_some_and(|start| !in_run_span(start, line.recv_ms()))
+        {
+            return;
+        }
         match line {
             LogLine::Job(job) => runs.push_job(job, &mut |e| self.take(e)),
             LogLine::Pod(pod) => runs.push_pod(pod, &mut |e| self.take(e)),
@@ -200,6 +212,7 @@ impl EventSeries {
         let mut runs = Runs::new(true);
         let mut timelines = Timelines {
             window,
+            run_start_ms: None,
             runs: Vec::new(),
         };
         let mut skipped_lines = 0;
@@ -226,6 +239,7 @@ impl EventSeries {
         let mut runs = Runs::new(true);
         let mut timelines = Timelines {
             window,
+            run_start_ms: None,
             runs: Vec::new(),
         };
         for line in lines {
@@ -521,5 +535,36 @@ mod tests {
         assert_eq!(t.span(Stage::BoundToStarted), Some(650));
         assert_eq!(t.span(Stage::ScheduleToStarted), Some(1000));
         assert_eq!(t.span(Stage::StartedToFinished), None);
+    }
+
+    #[test]
+    fn runs_received_far_outside_the_run_are_left_out_of_the_timelines() {
+        use crate::schema::{JobObs, RunStarted, SCHEMA_VERSION};
+        let t0 = 1_767_225_600_000_i64;
+        let job = |recv_ms: i64, minute: i64| {
+            LogLine::Job(JobObs {
+                recv_ms,
+                name: format!("cb-00000-{minute}"),
+                ..JobObs::default()
+            })
+        };
+        let lines = vec![
+            LogLine::RunStarted(RunStarted {
+                schema_version: SCHEMA_VERSION,
+                recv_ms: t0,
+                run_id: "r".into(),
+                namespace: "n".into(),
+                scenario: serde_json::Value::Null,
+                cronbench_version: "0".into(),
+                context: "c".into(),
+                server_version: "v".into(),
+                nodes: 1,
+            }),
+            job(t0 + 60_500, t0 / 60_000 + 1),
+            job(i64::MAX, t0 / 60_000 + 2),
+        ];
+        let ev = EventSeries::from_lines(lines, None);
+        assert_eq!(ev.runs.len(), 1, "{:?}", ev.runs);
+        assert_eq!(ev.runs[0].scheduled, t0 + 60_000);
     }
 }
