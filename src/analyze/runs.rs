@@ -437,6 +437,9 @@ impl Runs {
         st.scheduled_at_s = st.scheduled_at_s.or(scheduled_at);
         st.started_at_s = st.started_at_s.or(started_at);
         st.finished_at_s = st.finished_at_s.or(finished_at);
+        if !(started || obs.deleted) {
+            return;
+        }
         let Some(job) = st.job.clone() else {
             return;
         };
