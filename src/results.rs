@@ -459,6 +459,10 @@ pub struct Anomalies {
     pub watch_errors: u64,
     /// Lines whose `recv_ms` is earlier than an earlier line's.
     pub out_of_order_lines: u64,
+    /// Lines received far outside the run's own time span (a clock jump, a corrupted or
+    /// hand-edited line): left out of the analysis, whose series are sized by that span.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lines_out_of_span: u64,
     /// The last line of the file was cut off (no newline, not JSON) and was skipped.
     pub truncated_last_line: bool,
     /// Events by reason (events.k8s.io), e.g. `FailedScheduling`.
@@ -472,4 +476,9 @@ pub struct NegativeCount {
     pub stage: Stage,
     pub clock: Clock,
     pub count: u64,
+}
+
+/// Serde's test for counters written only when something was counted.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

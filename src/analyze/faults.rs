@@ -47,6 +47,7 @@ pub(super) fn push_fault(
 }
 
 /// One observed run: when it started (client clock) and how many Jobs it had.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct RunFact {
     pub started_ms: Option<i64>,
     pub jobs: u64,
@@ -69,20 +70,25 @@ pub(super) struct Inputs<'a> {
     pub last_ms: i64,
 }
 
-pub(super) fn windows(
-    raw: &[RawFault],
-    inp: &Inputs,
-    ticks: impl Fn(&str, &Window) -> Option<Vec<i64>>,
-) -> Vec<FaultWindow> {
-    // Started runs per wall-clock minute, over the whole run.
-    let mut minutes: BTreeMap<i64, u64> = BTreeMap::new();
-    for r in inp.runs.values() {
-        if let Some(t) = r.started_ms {
-            *minutes.entry(t.div_euclid(60_000)).or_insert(0) += 1;
+/// What every fault window is measured against: the run's start rate and its SLO.
+struct Context {
+    /// Started runs per wall-clock minute, over the whole run.
+    minutes: BTreeMap<i64, u64>,
+    first_created: Option<i64>,
+    /// The schedules' rate, runs per minute.
+    scheduled_rate: Option<f64>,
+    p99_ms: f64,
+    max_pending_ms: f64,
+}
+
+impl Context {
+    fn new(inp: &Inputs) -> Context {
+        let mut minutes: BTreeMap<i64, u64> = BTreeMap::new();
+        for r in inp.runs.values() {
+            if let Some(t) = r.started_ms {
+                *minutes.entry(t.div_euclid(60_000)).or_insert(0) += 1;
+            }
         }
-    }
-    let first_created = inp.cronjobs.iter().map(|c| c.2).min();
-    let scheduled_rate = {
         let defs: Vec<CronJobDef> = inp
             .cronjobs
             .iter()
@@ -93,24 +99,29 @@ pub(super) fn windows(
                 resources: Resources::default(),
             })
             .collect();
-        (!defs.is_empty()).then(|| jobs_per_minute(&defs))
-    };
-    let p99_ms = inp.slo.p99_schedule_to_start_s * 1000.0;
-    let max_pending_ms = inp.slo.max_pending_s * 1000.0;
+        Context {
+            minutes,
+            first_created: inp.cronjobs.iter().map(|c| c.2).min(),
+            scheduled_rate: (!defs.is_empty()).then(|| jobs_per_minute(&defs)),
+            p99_ms: inp.slo.p99_schedule_to_start_s * 1000.0,
+            max_pending_ms: inp.slo.max_pending_s * 1000.0,
+        }
+    }
 
+    fn started_in(&self, minute: i64) -> u64 {
+        self.minutes.get(&minute).copied().unwrap_or(0)
+    }
+}
+
+pub(super) fn windows(
+    raw: &[RawFault],
+    inp: &Inputs,
+    ticks: impl Fn(&str, &Window) -> Option<Vec<i64>>,
+) -> Vec<FaultWindow> {
+    let cx = Context::new(inp);
     raw.iter()
         .map(|f| {
             let end = f.end_ms.unwrap_or(inp.last_ms).max(f.start_ms);
-            // Runs due in the window: scheduled in it, or shortly before it and still within
-            // their start SLO when it began (an apiserver restart a few seconds after a tick
-            // delays that tick's pods).
-            let from = f.start_ms - p99_ms as i64;
-            let w = Window {
-                start_ms: from,
-                end_ms: end + 1,
-                end: WindowEnd::Drain,
-                duration_s: (end - from) as f64 / 1000.0,
-            };
             let mut out = FaultWindow {
                 kind: f.kind,
                 start_ms: f.start_ms,
@@ -126,80 +137,110 @@ pub(super) fn windows(
                 baseline_source: None,
                 recovery_s: None,
             };
-            for &(name, schedule, created) in &inp.cronjobs {
-                for t in ticks(schedule, &w)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|&t| t > created)
-                {
-                    out.scheduled += 1;
-                    match inp.runs.get(&(name, t)) {
-                        None => out.missed += 1,
-                        Some(r) => {
-                            out.duplicates += r.jobs.saturating_sub(1);
-                            match r.started_ms {
-                                Some(s) => {
-                                    let d = s - t;
-                                    out.max_schedule_to_start_ms =
-                                        Some(out.max_schedule_to_start_ms.map_or(d, |m| m.max(d)));
-                                    if d as f64 > p99_ms {
-                                        out.late += 1;
-                                    }
-                                }
-                                None => out.late += 1,
-                            }
-                        }
-                    }
-                }
-            }
+            schedule_effects(&mut out, f, end, inp, &cx, &ticks);
             out.stuck_pods = inp
                 .pods
                 .iter()
                 .filter(|p| f.start_ms <= p.first_seen_ms && p.first_seen_ms <= end)
                 .filter(|p| !p.started)
-                .filter(|p| (p.pending_until_ms - p.first_seen_ms) as f64 > max_pending_ms)
+                .filter(|p| (p.pending_until_ms - p.first_seen_ms) as f64 > cx.max_pending_ms)
                 .count() as u64;
-
-            // Baseline: whole minutes after the first CronJob existed, before this fault,
-            // touching no other fault's window.
-            let clear = |m: i64| {
-                let (a, b) = (m * 60_000, (m + 1) * 60_000);
-                raw.iter().all(|g| {
-                    let g_end = g.end_ms.unwrap_or(inp.last_ms);
-                    b <= g.start_ms || g_end < a
-                })
-            };
-            let pre: Vec<u64> = match first_created {
-                Some(c) => (c.div_euclid(60_000) + 1..f.start_ms.div_euclid(60_000))
-                    .filter(|&m| clear(m))
-                    .map(|m| minutes.get(&m).copied().unwrap_or(0))
-                    .collect(),
-                None => Vec::new(),
-            };
-            let (baseline, source) = if pre.is_empty() {
-                (scheduled_rate, "schedule")
-            } else {
-                // Capped at the scheduled rate: minutes catching up after an earlier fault
-                // start more than the schedule and would set a bar steady minutes never reach.
-                let mean = pre.iter().sum::<u64>() as f64 / pre.len() as f64;
-                (
-                    Some(scheduled_rate.map_or(mean, |r| mean.min(r))),
-                    "pre-fault",
-                )
-            };
-            out.baseline_per_minute = baseline;
-            out.baseline_source = baseline.map(|_| source.to_string());
-            if let (Some(base), Some(f_end)) = (baseline, f.end_ms) {
-                let first = f_end.div_euclid(60_000) + i64::from(f_end.rem_euclid(60_000) != 0);
-                // The log's last minute is partial: it counts once it already holds enough.
-                let last = inp.last_ms.div_euclid(60_000);
-                out.recovery_s = (first..=last)
-                    .find(|m| minutes.get(m).copied().unwrap_or(0) as f64 >= RECOVERED_SHARE * base)
-                    .map(|m| (m * 60_000 - f_end) as f64 / 1000.0);
-            }
+            baseline_and_recovery(&mut out, f, raw, inp, &cx);
             out
         })
         .collect()
+}
+
+/// Runs due in the fault's window: scheduled in it, or shortly before it and still within
+/// their start SLO when it began (an apiserver restart a few seconds after a tick delays that
+/// tick's pods); which were missed, late or doubled.
+fn schedule_effects(
+    out: &mut FaultWindow,
+    f: &RawFault,
+    end: i64,
+    inp: &Inputs,
+    cx: &Context,
+    ticks: &impl Fn(&str, &Window) -> Option<Vec<i64>>,
+) {
+    let from = f.start_ms - cx.p99_ms as i64;
+    let w = Window {
+        start_ms: from,
+        end_ms: end + 1,
+        end: WindowEnd::Drain,
+        duration_s: (end - from) as f64 / 1000.0,
+    };
+    for &(name, schedule, created) in &inp.cronjobs {
+        for t in ticks(schedule, &w)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&t| t > created)
+        {
+            out.scheduled += 1;
+            let Some(r) = inp.runs.get(&(name, t)) else {
+                out.missed += 1;
+                continue;
+            };
+            out.duplicates += r.jobs.saturating_sub(1);
+            match r.started_ms {
+                Some(s) => {
+                    let d = s - t;
+                    out.max_schedule_to_start_ms =
+                        Some(out.max_schedule_to_start_ms.map_or(d, |m| m.max(d)));
+                    if d as f64 > cx.p99_ms {
+                        out.late += 1;
+                    }
+                }
+                None => out.late += 1,
+            }
+        }
+    }
+}
+
+/// The start rate before the fault (whole minutes after the first CronJob existed, touching
+/// no fault's window; the schedule's rate without such minutes), and how long after the
+/// fault ended a minute reached [`RECOVERED_SHARE`] of it.
+fn baseline_and_recovery(
+    out: &mut FaultWindow,
+    f: &RawFault,
+    raw: &[RawFault],
+    inp: &Inputs,
+    cx: &Context,
+) {
+    let clear = |m: i64| {
+        let (a, b) = (m * 60_000, (m + 1) * 60_000);
+        raw.iter().all(|g| {
+            let g_end = g.end_ms.unwrap_or(inp.last_ms);
+            b <= g.start_ms || g_end < a
+        })
+    };
+    let pre: Vec<u64> = match cx.first_created {
+        Some(c) => (c.div_euclid(60_000) + 1..f.start_ms.div_euclid(60_000))
+            .filter(|&m| clear(m))
+            .map(|m| cx.started_in(m))
+            .collect(),
+        None => Vec::new(),
+    };
+    let (baseline, source) = if pre.is_empty() {
+        (cx.scheduled_rate, "schedule")
+    } else {
+        // Capped at the scheduled rate: minutes catching up after an earlier fault start more
+        // than the schedule and would set a bar steady minutes never reach.
+        let mean = pre.iter().sum::<u64>() as f64 / pre.len() as f64;
+        (
+            Some(cx.scheduled_rate.map_or(mean, |r| mean.min(r))),
+            "pre-fault",
+        )
+    };
+    out.baseline_per_minute = baseline;
+    out.baseline_source = baseline.map(|_| source.to_string());
+    if let (Some(base), Some(f_end)) = (baseline, f.end_ms) {
+        let first = f_end.div_euclid(60_000) + i64::from(f_end.rem_euclid(60_000) != 0);
+        // The log's last minute is partial: it counts once it already holds enough.
+        let last = inp.last_ms.div_euclid(60_000);
+        out.recovery_s = (first..=last)
+            .find(|&m| cx.started_in(m) as f64 >= RECOVERED_SHARE * base)
+            .map(|m| (m * 60_000 - f_end) as f64 / 1000.0);
+    }
 }
 
 #[cfg(test)]

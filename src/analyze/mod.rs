@@ -1,24 +1,27 @@
 //! Analysis of an event log: a pure function of `events.jsonl`.
 //!
 //! [`analyze_file`] reads the log line by line; [`analyze_lines`] takes already parsed lines.
-//! Memory is per scheduled run (a map keyed by Job name and one keyed by Pod name), never per
-//! line. Everything is computed when the log ends, because watch streams are not ordered with
-//! each other (a Pod can be seen before its Job).
+//! The floors, each one concern: `ingest` (lines of bounded length, the window), `runs` (the
+//! one reconstruction of runs, a stream of finished runs), `tally` (the counting of that
+//! stream), `series` (compact per-run residue and the series made from it), `expected` (cron
+//! math), `verdict`, `faults` (game-day windows); `state` drives them. Memory follows the
+//! runs in flight, never the log's length.
 
+mod expected;
 mod faults;
+pub(crate) mod ingest;
+pub(crate) mod runs;
+mod series;
 mod state;
 mod tally;
+mod verdict;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::results::Results;
 use crate::schema::LogLine;
 
 pub use crate::report::table::summary_table;
-
-pub(crate) use state::split_job_name;
 
 /// Why an event log could not be analyzed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,15 @@ pub enum AnalyzeError {
         line: u64,
         #[source]
         source: serde_json::Error,
+    },
+    #[error(
+        "line {line} of event log {path} is longer than {} MiB without a newline: not an event log line; pass a run directory or its events.jsonl",
+        .max >> 20
+    )]
+    LineTooLong {
+        path: PathBuf,
+        line: u64,
+        max: usize,
     },
     #[error("reading the event log: it has no lines")]
     Empty,
@@ -89,42 +101,23 @@ pub fn analyze_file_window(
 }
 
 fn analyze_file_in(path: &Path, window: Option<(i64, i64)>) -> Result<Results, AnalyzeError> {
-    let file = File::open(path).map_err(|source| AnalyzeError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut reader = BufReader::new(file);
-    let mut buf = String::new();
-    let mut line_no: u64 = 0;
+    let mut reader = ingest::LineReader::open(path)?;
     let mut analyzer: Option<state::Analyzer> = None;
     let mut truncated = false;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_line(&mut buf)
-            .map_err(|source| AnalyzeError::Read {
-                path: path.to_owned(),
-                line: line_no + 1,
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = buf.trim();
-        if text.is_empty() {
+    while let Some(raw) = reader.next_line()? {
+        if raw.text.is_empty() {
             continue;
         }
-        let line: LogLine = match serde_json::from_str(text) {
+        let line: LogLine = match serde_json::from_slice(raw.text) {
             Ok(line) => line,
-            Err(_) if !buf.ends_with('\n') && analyzer.is_some() => {
+            Err(_) if !raw.complete && analyzer.is_some() => {
                 truncated = true;
                 break;
             }
             Err(source) => {
                 return Err(AnalyzeError::Parse {
                     path: path.to_owned(),
-                    line: line_no,
+                    line: raw.number,
                     source,
                 });
             }

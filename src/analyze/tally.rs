@@ -1,127 +1,287 @@
-//! Compact per-run residue of folded runs: what must outlive a run (its scheduled time, its
-//! start's minute and second) in a few bits or bytes each, so that analysis memory stays flat
-//! however long the log is.
+//! The counting: one [`Tally`] takes every [`RunEvent`] of the reconstruction, whether the run
+//! ended during the log or was still held when it ended, so both count the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// A set of scheduled times: one bit per whole minute, in 64-minute words. Cron ticks fall on
-/// whole minutes; a time that does not (a hand-made annotation) is kept as it is.
-#[derive(Debug, Default)]
-pub struct Ticks {
-    words: BTreeMap<i64, u64>,
-    other: Vec<i64>,
+use hdrhistogram::Histogram;
+
+use super::AnalyzeError;
+use super::runs::{PodState, Run, RunEvent};
+use super::series::{Buckets, Pending, Ticks};
+use crate::results::{
+    Clock, DuplicateRun, LATENCY_MAX_MS, MISSED_LIST_MAX, RunKey, Stage, StageStats,
+};
+
+/// Significant digits of the latency histograms.
+const SIGFIG: u8 = 3;
+
+/// What counting a run needs to know of the log so far.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ctx {
+    /// The measured window as far as the log has told it: start, and end once known.
+    pub window: Option<(i64, Option<i64>)>,
+    pub last_recv_ms: i64,
+    pub max_pending_ms: f64,
+    pub within_ms: f64,
 }
 
-impl Ticks {
-    /// Adds `t` (Unix ms); false when it was already there.
-    pub fn insert(&mut self, t: i64) -> bool {
-        match Self::slot(t) {
-            Some((word, bit)) => {
-                let w = self.words.entry(word).or_insert(0);
-                let new = *w & bit == 0;
-                *w |= bit;
-                new
-            }
-            None if self.other.contains(&t) => false,
-            None => {
-                self.other.push(t);
-                true
-            }
+impl Ctx {
+    pub fn in_window(&self, t: i64) -> bool {
+        match self.window {
+            None => false,
+            Some((s, None)) => t >= s,
+            Some((s, Some(e))) => s <= t && t < e,
         }
     }
+}
 
-    pub fn contains(&self, t: i64) -> bool {
-        match Self::slot(t) {
-            Some((word, bit)) => self.words.get(&word).is_some_and(|w| w & bit != 0),
-            None => self.other.contains(&t),
+/// Everything counted of the runs handed on.
+pub(super) struct Tally {
+    pub lat: BTreeMap<(Stage, Clock), Latencies>,
+    /// Scheduled times of the observed runs in the window, per CronJob, to match the ticks.
+    pub window_keys: HashMap<String, Ticks>,
+    pub observed_total: u64,
+    pub observed: u64,
+    pub started: u64,
+    pub started_within_slo: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub duplicates: u64,
+    /// Duplicates found while the log went on, and those listed when it ended: results list
+    /// the latter first.
+    duplicate_runs: Vec<DuplicateRun>,
+    duplicate_runs_at_end: Vec<DuplicateRun>,
+    log_ended: bool,
+    pub pods: u64,
+    pub stuck_pods: u64,
+    pub all: Buckets,
+    pub per_node: BTreeMap<String, Buckets>,
+    pub pending: Pending,
+}
+
+impl Tally {
+    pub fn new() -> Result<Tally, AnalyzeError> {
+        let mut lat = BTreeMap::new();
+        for stage in Stage::ALL {
+            for clock in Clock::ALL {
+                lat.insert((stage, clock), Latencies::new()?);
+            }
         }
-    }
-
-    fn slot(t: i64) -> Option<(i64, u64)> {
-        (t.rem_euclid(60_000) == 0).then(|| {
-            let minute = t.div_euclid(60_000);
-            (minute.div_euclid(64), 1u64 << minute.rem_euclid(64))
+        Ok(Tally {
+            lat,
+            window_keys: HashMap::new(),
+            observed_total: 0,
+            observed: 0,
+            started: 0,
+            started_within_slo: 0,
+            completed: 0,
+            failed: 0,
+            duplicates: 0,
+            duplicate_runs: Vec::new(),
+            duplicate_runs_at_end: Vec::new(),
+            log_ended: false,
+            pods: 0,
+            stuck_pods: 0,
+            all: Buckets::default(),
+            per_node: BTreeMap::new(),
+            pending: Pending::default(),
         })
     }
+
+    /// From now on events come from the end of the log.
+    pub fn log_ended(&mut self) {
+        self.log_ended = true;
+    }
+
+    pub fn take(&mut self, event: &RunEvent<'_>, ctx: &Ctx) {
+        match event {
+            // Analysis measures each run from its first pod's start, on `Over`.
+            RunEvent::Started { .. } => {}
+            RunEvent::Over(run) => self.add_run(run, ctx),
+            RunEvent::Duplicate {
+                cronjob,
+                scheduled_ms,
+                extra,
+                jobs,
+            } => self.add_duplicate(cronjob, *scheduled_ms, *extra, jobs),
+            RunEvent::PodOver(pod) => self.add_pod(pod, ctx),
+        }
+    }
+
+    /// Duplicates, runs held at the end first, at most [`MISSED_LIST_MAX`] listed.
+    pub fn duplicate_runs(&mut self) -> Vec<DuplicateRun> {
+        let mut out = std::mem::take(&mut self.duplicate_runs_at_end);
+        let room = MISSED_LIST_MAX.saturating_sub(out.len());
+        out.extend(self.duplicate_runs.drain(..).take(room));
+        out
+    }
+
+    fn add_pod(&mut self, p: &PodState, ctx: &Ctx) {
+        self.pods += 1;
+        if p.started_ms.is_none() {
+            let end = p.unstarted_pending_until(ctx.last_recv_ms);
+            if ((end - p.first_seen_ms) as f64) > ctx.max_pending_ms {
+                self.stuck_pods += 1;
+            }
+        }
+        self.pending.add(p.first_seen_ms, 1);
+        if let Some(end) = p.pending_end_ms() {
+            self.pending.add(end.max(p.first_seen_ms), -1);
+        }
+    }
+
+    fn add_duplicate(&mut self, cronjob: &str, scheduled_ms: i64, extra: u64, jobs: &[String]) {
+        self.duplicates += extra;
+        let list = if self.log_ended {
+            &mut self.duplicate_runs_at_end
+        } else {
+            &mut self.duplicate_runs
+        };
+        if list.len() < MISSED_LIST_MAX {
+            list.push(DuplicateRun {
+                run: run_key(cronjob, scheduled_ms),
+                jobs: jobs.to_vec(),
+            });
+        }
+    }
+
+    fn add_run(&mut self, run: &Run<'_>, ctx: &Ctx) {
+        self.observed_total += 1;
+        let scheduled = run.scheduled_ms;
+        if ctx.in_window(scheduled) {
+            self.window_keys
+                .entry(run.cronjob.to_string())
+                .or_default()
+                .insert(scheduled);
+            self.observed += 1;
+            self.record_stages(run);
+            if let Some(started) = run.started_ms() {
+                self.started += 1;
+                if ((started - scheduled) as f64) <= ctx.within_ms {
+                    self.started_within_slo += 1;
+                }
+            }
+            if run.completed() {
+                self.completed += 1;
+            }
+            if run.job.failed {
+                self.failed += 1;
+            }
+        }
+        if let Some(t) = run.started_ms().filter(|&t| ctx.in_window(t)) {
+            self.all.add(t);
+            if let Some(node) = run.pod.and_then(|p| p.node.as_deref()) {
+                self.per_node.entry(node.to_string()).or_default().add(t);
+            }
+        }
+    }
+
+    /// Records each stage of a run on both clocks.
+    fn record_stages(&mut self, run: &Run<'_>) {
+        let client = run.client();
+        let server = run.server();
+        for stage in Stage::ALL {
+            for (clock, timeline) in [(Clock::Client, &client), (Clock::Server, &server)] {
+                if let (Some(v), Some(l)) =
+                    (timeline.span(stage), self.lat.get_mut(&(stage, clock)))
+                {
+                    l.record(v);
+                }
+            }
+        }
+    }
+
+    /// Whether the run (`cronjob`, `t`) was observed in the window.
+    pub fn observed_in_window(&self, cronjob: &str, t: i64) -> bool {
+        self.window_keys.get(cronjob).is_some_and(|k| k.contains(t))
+    }
+
+    /// Per-stage statistics, every stage on every clock.
+    pub fn stages(&self) -> Vec<StageStats> {
+        Stage::ALL
+            .iter()
+            .flat_map(|&s| Clock::ALL.iter().map(move |&c| (s, c)))
+            .filter_map(|k| self.lat.get(&k).map(|l| l.stats(k.0, k.1)))
+            .collect()
+    }
 }
 
-/// Start counts per wall-clock minute, with the busiest second of each minute: 4 bytes per
-/// second of the run instead of a map entry per second.
-#[derive(Debug, Default)]
-pub struct Buckets {
-    minutes: BTreeMap<i64, Box<[u32; 60]>>,
-    pub total: u64,
+pub(super) fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
 }
 
-impl Buckets {
-    pub fn add(&mut self, t: i64) {
-        let seconds = self
-            .minutes
-            .entry(t.div_euclid(60_000))
-            .or_insert_with(|| Box::new([0; 60]));
-        let s = t.rem_euclid(60_000) / 1000;
-        if let Some(c) = usize::try_from(s).ok().and_then(|s| seconds.get_mut(s)) {
-            *c = c.saturating_add(1);
-        }
-        self.total += 1;
-    }
-
-    /// Starts in `minute` (Unix minutes).
-    pub fn in_minute(&self, minute: i64) -> u64 {
-        self.minutes
-            .get(&minute)
-            .map_or(0, |s| s.iter().map(|&c| u64::from(c)).sum())
-    }
-
-    /// The most starts in one minute, and in one second.
-    pub fn peaks(&self) -> (u64, u64) {
-        let per_minute = self.minutes.keys().map(|&m| self.in_minute(m)).max();
-        let per_second = self.minutes.values().flat_map(|s| s.iter()).max();
-        (
-            per_minute.unwrap_or(0),
-            per_second.map_or(0, |&c| u64::from(c)),
-        )
+pub(super) fn run_key(cronjob: &str, scheduled_ms: i64) -> RunKey {
+    RunKey {
+        cronjob: cronjob.to_string(),
+        scheduled: rfc3339(scheduled_ms),
+        scheduled_ms,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Latencies of one stage on one clock.
+pub(super) struct Latencies {
+    hist: Histogram<u64>,
+    outliers: u64,
+    negatives: u64,
+    min_negative: Option<i64>,
+    max: Option<i64>,
+    sum: i128,
+}
 
-    #[test]
-    fn ticks_hold_minutes_as_bits_and_odd_times_as_they_are() {
-        let mut t = Ticks::default();
-        let m = 1_700_000_040_000_i64; // a whole minute
-        assert_eq!(m % 60_000, 0);
-        for k in [0, 1, 63, 64, 65, -1, -64, 10_000] {
-            assert!(t.insert(m + k * 60_000), "{k} is new");
-        }
-        assert!(!t.insert(m + 63 * 60_000), "63 again");
-        for k in [0, 1, 63, 64, 65, -1, -64, 10_000] {
-            assert!(t.contains(m + k * 60_000), "{k} is in");
-        }
-        for k in [2, 62, -2, 9_999] {
-            assert!(!t.contains(m + k * 60_000), "{k} is not in");
-        }
-        assert!(t.insert(m + 1_500));
-        assert!(!t.insert(m + 1_500));
-        assert!(t.contains(m + 1_500) && !t.contains(m + 1_501));
-        assert!(t.insert(-60_000) && t.contains(-60_000) && !t.contains(0));
+impl Latencies {
+    fn new() -> Result<Self, AnalyzeError> {
+        let hist = Histogram::new_with_max(LATENCY_MAX_MS, SIGFIG)
+            .map_err(|source| AnalyzeError::Histogram { source })?;
+        Ok(Latencies {
+            hist,
+            outliers: 0,
+            negatives: 0,
+            min_negative: None,
+            max: None,
+            sum: 0,
+        })
     }
 
-    #[test]
-    fn buckets_count_minutes_and_the_busiest_second() {
-        let mut b = Buckets::default();
-        let m = 1_700_000_040_000_i64;
-        for t in [m, m + 10, m + 999, m + 1000, m + 59_999, m + 60_000, m - 1] {
-            b.add(t);
+    /// Negative values are counted, never clamped; values above the maximum are outliers
+    /// recorded at the maximum, not lost.
+    fn record(&mut self, v: i64) {
+        self.max = Some(self.max.map_or(v, |m| m.max(v)));
+        if v < 0 {
+            self.negatives += 1;
+            self.min_negative = Some(self.min_negative.map_or(v, |m| m.min(v)));
+            return;
         }
-        let minute = m / 60_000;
-        assert_eq!(b.in_minute(minute), 5);
-        assert_eq!(b.in_minute(minute + 1), 1);
-        assert_eq!(b.in_minute(minute - 1), 1);
-        assert_eq!(b.in_minute(minute + 2), 0);
-        assert_eq!(b.peaks(), (5, 3));
-        assert_eq!(b.total, 7);
+        self.sum += i128::from(v);
+        let u = v.unsigned_abs();
+        if u > LATENCY_MAX_MS {
+            self.outliers += 1;
+            self.hist.saturating_record(LATENCY_MAX_MS);
+        } else {
+            self.hist.saturating_record(u);
+        }
+    }
+
+    fn stats(&self, stage: Stage, clock: Clock) -> StageStats {
+        let count = self.hist.len();
+        // The highest value equivalent to the one at the quantile (within 3 significant
+        // digits), never above the exact maximum.
+        let cap = self.max.map_or(0, i64::unsigned_abs);
+        let q = |q: f64| (count > 0).then(|| self.hist.value_at_quantile(q).min(cap));
+        StageStats {
+            stage,
+            clock,
+            precision: clock.precision().to_string(),
+            count,
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            p9999_ms: q(0.9999),
+            max_ms: self.max,
+            mean_ms: (count > 0).then(|| self.sum as f64 / count as f64),
+            outliers: self.outliers,
+            negatives: self.negatives,
+            min_negative_ms: self.min_negative,
+        }
     }
 }

@@ -908,3 +908,132 @@ fn the_started_definition_is_shared() {
     };
     assert!(running.started() && running.bound() && !running.finished());
 }
+
+/// A Failed pod counts as started only with a container start time, in every figure the
+/// results give of starts: the count, the started share, the schedule -> started stage on both
+/// clocks and the starts per minute.
+#[test]
+fn a_failed_pod_without_a_container_start_is_not_started_anywhere_in_the_results() {
+    let s = scenario();
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    failed_run(&mut log, T0, false);
+    let r = log.analyze();
+    assert_eq!((r.counts.observed, r.counts.started), (1, 0));
+    assert_eq!(r.counts.started_within_slo, 0);
+    assert_eq!(stage(&r, Stage::ScheduleToStarted, Clock::Client).count, 0);
+    assert_eq!(stage(&r, Stage::ScheduleToStarted, Clock::Server).count, 0);
+    assert_eq!(r.throughput.started_in_window, 0);
+    assert_eq!(check(&r, Check::StartedShare).measured, Some(0.0));
+}
+
+#[test]
+fn a_failed_pod_with_a_container_start_is_started_from_the_line_that_showed_it() {
+    let s = scenario();
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    failed_run(&mut log, T0, true);
+    let r = log.analyze();
+    assert_eq!((r.counts.observed, r.counts.started), (1, 1));
+    assert_eq!(r.counts.started_within_slo, 1);
+    // Client clock: the Failed line (T0 + 3 s) was the first to show the start; server clock:
+    // the container's start time (T0 + 2 s).
+    let client = stage(&r, Stage::ScheduleToStarted, Clock::Client);
+    assert_eq!((client.count, client.max_ms), (1, Some(3_000)));
+    let server = stage(&r, Stage::ScheduleToStarted, Clock::Server);
+    assert_eq!((server.count, server.max_ms), (1, Some(2_000)));
+    assert_eq!(r.throughput.started_in_window, 1);
+}
+
+#[test]
+fn a_failed_run_over_before_the_log_ends_counts_its_start_the_same_way() {
+    for container_ran in [false, true] {
+        let s = scenario();
+        let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+        failed_run(&mut log, T0, container_ran);
+        let job = job_name(&cj(0), T0);
+        // The history limit deletes the pod, then the Job: the run is handed on mid-log.
+        log.push(LogLine::Pod(PodObs {
+            recv_ms: T0 + 10_000,
+            name: format!("{job}-xyz"),
+            job: Some(job.clone()),
+            phase: Some("Failed".into()),
+            started_at: container_ran.then(|| rfc_s(T0 + 2000)),
+            deleted: true,
+            ..PodObs::default()
+        }));
+        log.push(LogLine::Job(JobObs {
+            recv_ms: T0 + 11_000,
+            name: job,
+            cronjob: Some(cj(0)),
+            scheduled: Some(rfc(T0)),
+            deleted: true,
+            ..JobObs::default()
+        }));
+        let mut lines = log.lines().into_iter();
+        let mut a = state::Analyzer::new(lines.next().expect("run_started")).expect("analyzer");
+        lines.for_each(|l| a.push(l));
+        assert_eq!(a.jobs_held(), 0, "the run was over before the log ended");
+        let r = a.finish().expect("results");
+        assert_eq!(
+            r.counts.started,
+            u64::from(container_ran),
+            "{container_ran}"
+        );
+        assert_eq!(
+            stage(&r, Stage::ScheduleToStarted, Clock::Client).count,
+            u64::from(container_ran)
+        );
+    }
+}
+
+/// A Pod line received at `recv_ms` for the run of `T0` of `cj(0)`.
+fn stray_pod(recv_ms: i64) -> LogLine {
+    let job = job_name(&cj(0), T0);
+    LogLine::Pod(PodObs {
+        recv_ms,
+        name: format!("{job}-stray"),
+        job: Some(job),
+        phase: Some("Pending".into()),
+        ..PodObs::default()
+    })
+}
+
+#[test]
+fn lines_received_years_away_are_anomalies_left_out_of_the_series() {
+    let plain = healthy().analyze();
+    let mut log = healthy();
+    // Year 9999, and the largest time there is.
+    log.push(stray_pod(253_402_300_799_000));
+    log.push(stray_pod(i64::MAX));
+    let r = log.analyze();
+    assert_eq!(r.anomalies.lines_out_of_span, 2);
+    assert_eq!(r.throughput.pending.len(), plain.throughput.pending.len());
+    assert_eq!(r.run.last_recv_ms, plain.run.last_recv_ms);
+    assert_eq!(r.counts, plain.counts);
+    assert_eq!(r.run.lines, plain.run.lines + 2);
+}
+
+#[test]
+fn a_measure_phase_received_at_time_zero_does_not_open_the_window() {
+    let s = scenario();
+    let mut log = Log::standard(&s, 1, "* * * * *", 2 * MIN);
+    log.phase(0, Phase::Measure);
+    let r = log.analyze();
+    assert_eq!(r.anomalies.lines_out_of_span, 1);
+    let w = r.window.expect("the log's own measure phase");
+    assert_eq!(w.start_ms, T0);
+    assert!(
+        r.throughput.pending.len() < 100,
+        "{}",
+        r.throughput.pending.len()
+    );
+    assert!(r.throughput.started_per_minute.len() <= 3);
+}
+
+#[test]
+fn a_line_within_the_run_span_is_kept() {
+    assert!(super::ingest::in_run_span(T0, T0 - 1000));
+    assert!(super::ingest::in_run_span(T0, T0 + 6 * 24 * 3_600_000));
+    assert!(!super::ingest::in_run_span(T0, 0));
+    assert!(!super::ingest::in_run_span(T0, i64::MAX));
+    assert!(!super::ingest::in_run_span(i64::MAX, i64::MIN));
+}

@@ -196,12 +196,42 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
         ((drain_ms - measure_ms) / 1000).unsigned_abs(),
         10,
     );
+    preamble(&mut out, cronjobs, &scenario)?;
+    ticks(&mut out, cronjobs, minutes_i, measure_ms)?;
+    out.line(&LogLine::Phase {
+        recv_ms: drain_ms,
+        phase: Phase::Drain,
+    })?;
+    out.line(&LogLine::Phase {
+        recv_ms: end_ms,
+        phase: Phase::Teardown,
+    })?;
+    out.line(&LogLine::RunEnded {
+        recv_ms: end_ms + 1,
+        reason: EndReason::Completed,
+    })?;
+    out.w
+        .flush()
+        .map_err(call::io(format!("write {}", path.display())))?;
+    Ok((out.lines, out.bytes))
+}
+
+fn cronjob_name(cj: u32) -> String {
+    format!("cb-{cj:05}")
+}
+
+/// The lines before the first tick: run_started, the apply phase, nodes, CronJobs, warmup.
+fn preamble(
+    out: &mut Wout<'_>,
+    cronjobs: u32,
+    scenario: &crate::scenario::Scenario,
+) -> Result<(), BenchError> {
     out.line(&LogLine::RunStarted(RunStarted {
         schema_version: SCHEMA_VERSION,
         recv_ms: T0_MS,
         run_id: "bench-analyze".into(),
         namespace: "bench-analyze".into(),
-        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
+        scenario: serde_json::to_value(scenario).unwrap_or_default(),
         cronbench_version: env!("CARGO_PKG_VERSION").into(),
         context: "cronbench-bench".into(),
         server_version: "v1.33.0".into(),
@@ -219,11 +249,10 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
             deleted: false,
         }))?;
     }
-    let name = |cj: u32| format!("cb-{cj:05}");
     for cj in 0..cronjobs {
         out.line(&LogLine::CronJobCreated {
             recv_ms: T0_MS + 100 + i64::from(cj) / 100,
-            name: name(cj),
+            name: cronjob_name(cj),
             schedule: "* * * * *".into(),
         })?;
     }
@@ -231,8 +260,18 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
         recv_ms: T0_MS + 1_000,
         phase: Phase::Warmup,
     })?;
+    Ok(())
+}
+
+/// Each tick's runs, and the deletion of the tick before's, in receive order.
+fn ticks(
+    out: &mut Wout<'_>,
+    cronjobs: u32,
+    minutes: i64,
+    measure_ms: i64,
+) -> Result<(), BenchError> {
     let mut minute_lines: Vec<LogLine> = Vec::new();
-    for m in 1..=minutes_i {
+    for m in 1..=minutes {
         let tick = T0_MS + m * 60_000;
         minute_lines.clear();
         if tick == measure_ms {
@@ -244,9 +283,14 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
         for cj in 0..cronjobs {
             // The controllers work through a tick's CronJobs over a few seconds.
             let j = i64::from(cj) * 3_000 / i64::from(cronjobs.max(1));
-            run_lines(&mut minute_lines, &name(cj), cj, tick, j);
+            run_lines(&mut minute_lines, &cronjob_name(cj), cj, tick, j);
             if m > 1 {
-                deletion_lines(&mut minute_lines, &name(cj), tick - 60_000, tick + j);
+                deletion_lines(
+                    &mut minute_lines,
+                    &cronjob_name(cj),
+                    tick - 60_000,
+                    tick + j,
+                );
             }
         }
         minute_lines.sort_by_key(LogLine::recv_ms);
@@ -254,22 +298,7 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
             out.line(l)?;
         }
     }
-    out.line(&LogLine::Phase {
-        recv_ms: drain_ms,
-        phase: Phase::Drain,
-    })?;
-    out.line(&LogLine::Phase {
-        recv_ms: end_ms,
-        phase: Phase::Teardown,
-    })?;
-    out.line(&LogLine::RunEnded {
-        recv_ms: end_ms + 1,
-        reason: EndReason::Completed,
-    })?;
-    out.w
-        .flush()
-        .map_err(call::io(format!("write {}", path.display())))?;
-    Ok((out.lines, out.bytes))
+    Ok(())
 }
 
 struct Wout<'a> {
@@ -296,7 +325,7 @@ fn job_name(cronjob: &str, tick: i64) -> String {
     format!("{cronjob}-{}", tick / 60_000)
 }
 
-/// The 12 lines of one run up to its completion.
+/// The 12 lines of one run up to its completion: created, bound, started, finished.
 fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) {
     let job = job_name(cronjob, tick);
     let pod = format!("{job}-{}", pod_suffix(cj, tick));
@@ -318,6 +347,25 @@ fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) 
         ..PodObs::default()
     };
     let t = tick + j;
+    creation_lines(out, cronjob, &job, &pod, t, &base_job, &base_pod);
+    let bound = PodObs {
+        node: Some(node),
+        scheduled_at: Some(ts_s(t + 450)),
+        ..base_pod
+    };
+    progress_lines(out, cronjob, &job, &pod, t, base_job, bound);
+}
+
+/// The Job and its Pod created, with their events.
+fn creation_lines(
+    out: &mut Vec<LogLine>,
+    cronjob: &str,
+    job: &str,
+    pod: &str,
+    t: i64,
+    base_job: &JobObs,
+    base_pod: &PodObs,
+) {
     out.push(LogLine::Job(JobObs {
         recv_ms: t + 300,
         ..base_job.clone()
@@ -337,7 +385,7 @@ fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) 
         t + 355,
         "SuccessfulCreate",
         "Job",
-        &job,
+        job,
         format!("Created pod: {pod}"),
     ));
     out.push(LogLine::Job(JobObs {
@@ -345,11 +393,19 @@ fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) 
         active: 1,
         ..base_job.clone()
     }));
-    let bound = PodObs {
-        node: Some(node.clone()),
-        scheduled_at: Some(ts_s(t + 450)),
-        ..base_pod.clone()
-    };
+}
+
+/// The Pod bound, started and finished, and the Job completed, with their events.
+fn progress_lines(
+    out: &mut Vec<LogLine>,
+    cronjob: &str,
+    job: &str,
+    pod: &str,
+    t: i64,
+    base_job: JobObs,
+    bound: PodObs,
+) {
+    let node = bound.node.clone().unwrap_or_default();
     out.push(LogLine::Pod(PodObs {
         recv_ms: t + 450,
         ..bound.clone()
@@ -358,7 +414,7 @@ fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) 
         t + 455,
         "Scheduled",
         "Pod",
-        &pod,
+        pod,
         format!("Successfully assigned bench-analyze/{pod} to {node}"),
     ));
     let running = PodObs {
@@ -386,7 +442,7 @@ fn run_lines(out: &mut Vec<LogLine>, cronjob: &str, cj: u32, tick: i64, j: i64) 
         t + 3_005,
         "Completed",
         "Job",
-        &job,
+        job,
         "Job completed".into(),
     ));
     out.push(event_line(

@@ -6,7 +6,7 @@
 //! `[start, end)`, and a run counts as started when its pod was first seen started
 //! (`PodObs::started`: a Failed pod only with a container start time).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::split_job_name;
+use crate::analyze::ingest::MAX_LINE_BYTES;
+use crate::analyze::runs::{RunEvent, Runs};
 use crate::schema::LogLine;
 
 pub const MINUTE_MS: i64 = 60_000;
@@ -158,46 +159,54 @@ pub fn window_start(now_ms: i64, margin_ms: i64) -> i64 {
     (now_ms + margin_ms).div_euclid(MINUTE_MS) * MINUTE_MS + MINUTE_MS
 }
 
-/// Per-run facts from the event log.
-#[derive(Debug, Default)]
+/// Per-run facts from the event log, as the log grows: the runs are reconstructed by
+/// [`Runs`] (the one reconstruction analyze and report use), and the ledger keeps only what a
+/// step is judged on, indexed by CronJob, so a check costs the step's ticks, not the log's
+/// length.
+#[derive(Debug)]
 pub struct Ledger {
     /// CronJob name -> its latest creation (client time).
     created: HashMap<String, i64>,
-    /// Job name -> (CronJob, scheduled time).
-    jobs: HashMap<String, (String, i64)>,
-    /// Job name -> when its first pod was first seen started.
-    started: HashMap<String, i64>,
+    runs: Runs,
+    /// CronJob -> scheduled time -> when a pod of that run was first seen started (any Job
+    /// of the schedule, any of its pods).
+    starts: HashMap<String, BTreeMap<i64, i64>>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            created: HashMap::new(),
+            runs: Runs::new(true),
+            starts: HashMap::new(),
+        }
+    }
 }
 
 impl Ledger {
-    pub fn push(&mut self, line: &LogLine) {
+    pub fn push(&mut self, line: LogLine) {
+        let starts = &mut self.starts;
+        let mut take = |e: RunEvent<'_>| {
+            if let RunEvent::Started {
+                cronjob,
+                scheduled_ms,
+                at_ms,
+            } = e
+            {
+                let s = starts
+                    .entry(cronjob.to_string())
+                    .or_default()
+                    .entry(scheduled_ms)
+                    .or_insert(at_ms);
+                *s = (*s).min(at_ms);
+            }
+        };
         match line {
             LogLine::CronJobCreated { recv_ms, name, .. } => {
-                self.created.insert(name.clone(), *recv_ms);
+                self.created.insert(name, recv_ms);
             }
-            LogLine::Job(j) => {
-                if self.jobs.contains_key(&j.name) {
-                    return;
-                }
-                let by_name = split_job_name(&j.name);
-                let scheduled = j
-                    .scheduled
-                    .as_deref()
-                    .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-                    .map(|t| t.as_millisecond())
-                    .or(by_name.map(|(_, t)| t));
-                let cronjob = j.cronjob.clone().or(by_name.map(|(c, _)| c.to_string()));
-                if let (Some(c), Some(t)) = (cronjob, scheduled) {
-                    self.jobs.insert(j.name.clone(), (c, t));
-                }
-            }
-            LogLine::Pod(p) => {
-                let started = p.started();
-                if let (true, Some(job)) = (started, p.job.as_ref()) {
-                    let e = self.started.entry(job.clone()).or_insert(p.recv_ms);
-                    *e = (*e).min(p.recv_ms);
-                }
-            }
+            LogLine::Job(j) => self.runs.push_job(j, &mut take),
+            LogLine::Pod(p) => self.runs.push_pod(p, &mut take),
             _ => {}
         }
     }
@@ -216,15 +225,6 @@ impl Ledger {
         start_within_s: f64,
     ) -> StepCounts {
         let within_ms = (start_within_s * 1000.0) as i64;
-        let mut any_start: HashMap<(&str, i64), i64> = HashMap::new();
-        for (job, (cj, t)) in &self.jobs {
-            if let Some(&s) = self.started.get(job) {
-                let e = any_start.entry((cj.as_str(), *t)).or_insert(s);
-                *e = (*e).min(s);
-            }
-        }
-        let mut expected = 0;
-        let (mut on_time, mut late, mut not_started) = (0, 0, 0);
         let mut boundaries: Vec<i64> = (1..)
             .map(|k| start_ms + k * MINUTE_MS)
             .take_while(|&b| b < at_ms.min(end_ms))
@@ -237,42 +237,44 @@ impl Ledger {
             } else {
                 MINUTE_MS
             };
+        let (mut expected, mut on_time, mut late, mut not_started) = (0, 0, 0, 0);
         for name in names {
             let Some(&created) = self.created.get(name) else {
                 continue;
             };
-            let mut t = first_tick;
-            while t < end_ms {
-                if t > created {
-                    expected += 1;
-                    let s = any_start
-                        .get(&(name.as_str(), t))
-                        .copied()
-                        .filter(|&s| s < at_ms);
-                    match s {
-                        Some(s) if s - t <= within_ms => on_time += 1,
-                        Some(_) => late += 1,
-                        _ => not_started += 1,
-                    }
-                    for (i, &b) in boundaries.iter().enumerate() {
-                        if t < b && s.is_none_or(|s| s >= b) {
-                            backlog[i] += 1;
-                        }
+            let starts = self.starts.get(name);
+            let ticks = (0..)
+                .map(|k| first_tick + k * MINUTE_MS)
+                .take_while(|&t| t < end_ms)
+                .filter(|&t| t > created);
+            for t in ticks {
+                expected += 1;
+                let s = starts
+                    .and_then(|m| m.get(&t))
+                    .copied()
+                    .filter(|&s| s < at_ms);
+                match s {
+                    Some(s) if s - t <= within_ms => on_time += 1,
+                    Some(_) => late += 1,
+                    _ => not_started += 1,
+                }
+                for (i, &b) in boundaries.iter().enumerate() {
+                    if t < b && s.is_none_or(|s| s >= b) {
+                        backlog[i] += 1;
                     }
                 }
-                t += MINUTE_MS;
             }
         }
         // Whole minutes only: each holds exactly one tick's burst of starts, so the rate is not
         // inflated by a second burst early in a partial minute.
         let whole = (at_ms.min(end_ms) - start_ms).div_euclid(MINUTE_MS).max(1);
-        let rate_end = start_ms + whole * MINUTE_MS;
-        let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-        let started_in_window = any_start
+        let rate_end = (start_ms + whole * MINUTE_MS).min(at_ms);
+        let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+        let started_in_window = wanted
             .iter()
-            .filter(|((cj, _), s)| {
-                wanted.contains(cj) && start_ms <= **s && **s < rate_end.min(at_ms)
-            })
+            .filter_map(|name| self.starts.get(*name))
+            .flat_map(|m| m.values())
+            .filter(|&&s| start_ms <= s && s < rate_end)
             .count();
         let minutes = ((end_ms - start_ms) as f64 / MINUTE_MS as f64).max(1e-9);
         StepCounts {
@@ -354,6 +356,10 @@ impl LogTail {
     }
 
     /// Reads what was appended since the last call and hands `f` the ledger of the log so far.
+    ///
+    /// Reads in chunks of [`MAX_LINE_BYTES`], so memory stays bounded however much was
+    /// appended; a line longer than that without a newline is an `InvalidData` error (it is no
+    /// event log line, and waiting for its end would hold it all).
     pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> std::io::Result<T> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut file = std::fs::File::open(&self.path)?;
@@ -362,24 +368,43 @@ impl LogTail {
             *st = TailState::default();
         }
         file.seek(SeekFrom::Start(st.offset))?;
-        let before = st.partial.len();
-        let read = file.read_to_end(&mut st.partial)?;
-        st.offset += read as u64;
-        let TailState {
-            partial, ledger, ..
-        } = &mut *st;
-        let complete = match partial[before..].iter().rposition(|&b| b == b'\n') {
-            Some(i) => before + i + 1,
-            None => return Ok(f(ledger)),
-        };
-        for line in partial[..complete].split(|&b| b == b'\n') {
-            // A line that does not parse was skipped by the whole-file read too.
-            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
-                ledger.push(&l);
+        let chunk = MAX_LINE_BYTES as u64;
+        loop {
+            let read = (&mut file).take(chunk).read_to_end(&mut st.partial)?;
+            st.offset += read as u64;
+            st.push_complete_lines();
+            if st.partial.len() > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "event log {}: the line ending at byte {} is longer than {} MiB without a newline; it is not an event log line (pass the run's events.jsonl)",
+                        self.path.display(),
+                        st.offset,
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
+            if (read as u64) < chunk {
+                break;
             }
         }
-        partial.drain(..complete);
-        Ok(f(ledger))
+        Ok(f(&st.ledger))
+    }
+}
+
+impl TailState {
+    /// Folds the complete lines read into the ledger; a partial last line waits.
+    fn push_complete_lines(&mut self) {
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        for line in self.partial[..=end].split(|&b| b == b'\n') {
+            // A line that does not parse was skipped by the whole-file read too.
+            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
+                self.ledger.push(l);
+            }
+        }
+        self.partial.drain(..=end);
     }
 }
 
@@ -425,7 +450,7 @@ mod tests {
     fn ledger(n: usize, minutes: i64, delay: impl Fn(usize, i64) -> Option<i64>) -> Ledger {
         let mut l = Ledger::default();
         for (i, name) in names(n).iter().enumerate() {
-            l.push(&LogLine::CronJobCreated {
+            l.push(LogLine::CronJobCreated {
                 recv_ms: T0 - 30_000 + i as i64,
                 name: name.clone(),
                 schedule: "* * * * *".into(),
@@ -433,14 +458,14 @@ mod tests {
             for k in 0..minutes {
                 let tick = T0 + k * MINUTE_MS;
                 let job = format!("{name}-{}", tick / MINUTE_MS);
-                l.push(&LogLine::Job(JobObs {
+                l.push(LogLine::Job(JobObs {
                     recv_ms: tick + 100,
                     name: job.clone(),
                     cronjob: Some(name.clone()),
                     ..JobObs::default()
                 }));
                 if let Some(d) = delay(i, k) {
-                    l.push(&LogLine::Pod(PodObs {
+                    l.push(LogLine::Pod(PodObs {
                         recv_ms: tick + d,
                         name: format!("{job}-x"),
                         job: Some(job),
@@ -527,7 +552,7 @@ mod tests {
     fn only_the_steps_cronjobs_and_ticks_after_creation_count() {
         let mut l = ledger(6, 2, |_, _| Some(1_000));
         // cb-00005 recreated mid-window: only its tick after that counts.
-        l.push(&LogLine::CronJobCreated {
+        l.push(LogLine::CronJobCreated {
             recv_ms: T0 + 30_000,
             name: "cb-00005".into(),
             schedule: "* * * * *".into(),
@@ -627,5 +652,74 @@ mod tests {
             (one.len() + two.len()) as u64
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_tail_refuses_a_line_longer_than_the_bound_instead_of_holding_it() {
+        let path = std::env::temp_dir().join(format!("cb-tail-long-{}.jsonl", std::process::id()));
+        let mut blob = created(0).into_bytes();
+        blob.resize(blob.len() + MAX_LINE_BYTES + 1, b'x');
+        std::fs::write(&path, &blob).expect("write");
+        let tail = LogTail::new(&path);
+        let err = tail
+            .with_ledger(|l| l.created.len())
+            .expect_err("an endless line");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("16 MiB"), "{err}");
+    }
+
+    /// The drain loop's cost per check on a long log: the tail reads the few lines appended
+    /// since the last check and the ledger counts one step's window. Measured, not asserted
+    /// (timings vary with the machine); run with
+    /// `cargo test --lib drain_check_time -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing on a 1,000,000-line log; run by hand"]
+    fn drain_check_time_on_a_long_log() {
+        use std::io::Write;
+        use std::time::Instant;
+        let dir = std::env::temp_dir().join(format!("cronbench-drain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("events.jsonl");
+        let t = Instant::now();
+        crate::bench::generate_log(&path, 500, 250).expect("generate");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines = text.lines().count();
+        let last = text.lines().last().expect("a last line").to_string();
+        drop(text);
+        println!("generated {lines} lines in {:?}", t.elapsed());
+        let at = serde_json::from_str::<LogLine>(&last)
+            .expect("json")
+            .recv_ms();
+        let start = (at - 5 * MINUTE_MS).div_euclid(MINUTE_MS) * MINUTE_MS;
+        let names: Vec<String> = (0..10).map(|i| format!("cb-{i:05}")).collect();
+        let tail = LogTail::new(&path);
+        let t = Instant::now();
+        let first = tail
+            .with_ledger(|l| l.counts(&names, (start, start + 5 * MINUTE_MS), at, 30.0))
+            .expect("first read");
+        println!(
+            "first read and count: {:?} ({} expected)",
+            t.elapsed(),
+            first.expected
+        );
+        let checks = 20;
+        let t = Instant::now();
+        for _ in 0..checks {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .expect("open");
+            for _ in 0..10 {
+                writeln!(f, "{last}").expect("append");
+            }
+            drop(f);
+            let c = tail
+                .with_ledger(|l| l.counts(&names, (start, start + 5 * MINUTE_MS), at, 30.0))
+                .expect("check");
+            assert_eq!(c, first);
+        }
+        println!("per check (10 new lines): {:?}", t.elapsed() / checks);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,13 +8,14 @@
 //! All times on x axes are minutes since [`ChartData::origin_ms`] (the measured window's start,
 //! or the run's start without a window).
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::analyze::AnalyzeError;
+use crate::analyze::ingest::{LineReader, in_run_span};
+use crate::analyze::runs::{RunEvent, Runs, Timeline};
 use crate::results::{Clock, Results, Stage, Window};
-use crate::schema::{JobObs, LogLine, PodObs};
+use crate::schema::LogLine;
 
 use super::ReportError;
 
@@ -106,25 +107,21 @@ pub struct RunTimeline {
 }
 
 impl RunTimeline {
-    /// The time the run reached an end point of a stage, by the name stage labels use
-    /// ("schedule", "job created", "pod created", "bound", "started", "finished").
-    fn at(&self, point: &str) -> Option<i64> {
-        match point {
-            "schedule" => Some(self.scheduled),
-            "job created" => self.job_created,
-            "pod created" => self.pod_created,
-            "bound" => self.bound,
-            "started" => self.started,
-            "finished" => self.finished,
-            _ => None,
+    /// The same timeline as the reconstruction's, whose stage end points it shares.
+    fn timeline(&self) -> Timeline {
+        Timeline {
+            scheduled: Some(self.scheduled),
+            job_created: self.job_created,
+            pod_created: self.pod_created,
+            bound: self.bound,
+            started: self.started,
+            finished: self.finished,
         }
     }
 
-    /// The latency of `stage`, when both ends were seen. Stages are named by their end points
-    /// (`Stage::label` is "from -> to"), so every stage between two known points works.
+    /// The latency of `stage`, when both its end points were seen.
     pub fn span(&self, stage: Stage) -> Option<i64> {
-        let (from, to) = stage.label().split_once(" -> ")?;
-        Some(self.at(to)? - self.at(from)?)
+        self.timeline().span(stage)
     }
 }
 
@@ -137,145 +134,66 @@ pub struct EventSeries {
     pub skipped_lines: u64,
 }
 
-#[derive(Debug, Default)]
-struct JobSeen {
-    cronjob: Option<String>,
-    scheduled: Option<i64>,
-    first_seen: i64,
-    completed: Option<i64>,
+/// Collects the client-clock timelines of the runs the reconstruction hands on.
+struct Timelines<'w> {
+    window: Option<&'w Window>,
+    /// From the `run_started` line.
+    run_start_ms: Option<i64>,
+    /// (scheduled, cronjob, timeline): ordered by schedule, then CronJob.
+    runs: Vec<(i64, String, RunTimeline)>,
 }
 
-#[derive(Debug, Default)]
-struct PodSeen {
-    job: Option<String>,
-    first_seen: i64,
-    bound: Option<i64>,
-    started: Option<i64>,
-    finished: Option<i64>,
-}
-
-fn min_opt(a: Option<i64>, b: i64) -> Option<i64> {
-    Some(a.map_or(b, |a| a.min(b)))
-}
-
-fn parse_ms(s: Option<&str>) -> Option<i64> {
-    s?.parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond())
-}
-
-/// `(cronjob, scheduled_ms)` from a Job name `{cronjob}-{unix minutes}`.
-fn from_job_name(name: &str) -> Option<(&str, i64)> {
-    let (prefix, suffix) = name.rsplit_once('-')?;
-    if prefix.is_empty() || suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+impl Timelines<'_> {
+    fn take(&mut self, event: RunEvent<'_>) {
+        let RunEvent::Over(run) = event else {
+            return;
+        };
+        let scheduled = run.scheduled_ms;
+        if self
+            .window
+            .is_some_and(|w| scheduled < w.start_ms || scheduled >= w.end_ms)
+        {
+            return;
+        }
+        let t = run.client();
+        self.runs.push((
+            scheduled,
+            run.cronjob.to_string(),
+            RunTimeline {
+                scheduled,
+                job_created: t.job_created,
+                pod_created: t.pod_created,
+                bound: t.bound,
+                started: t.started,
+                finished: t.finished,
+            },
+        ));
     }
-    Some((prefix, suffix.parse::<i64>().ok()?.checked_mul(60_000)?))
-}
 
-/// Folds log lines into per-Job and per-Pod state (memory per run, not per line).
-#[derive(Debug, Default)]
-struct Gather {
-    jobs: HashMap<String, JobSeen>,
-    pods: HashMap<String, PodSeen>,
-}
-
-impl Gather {
-    fn push(&mut self, line: LogLine) {
+    /// Folds `line` in (Jobs and Pods only). Lines received far outside the run's span are
+    /// left out, as analysis leaves them out.
+    fn push(&mut self, runs: &mut Runs, line: LogLine) {
+        if let LogLine::RunStarted(r) = &line {
+            self.run_start_ms.get_or_insert(r.recv_ms);
+        }
+        if self
+            .run_start_ms
+            .is_some_and(|start| !in_run_span(start, line.recv_ms()))
+        {
+            return;
+        }
         match line {
-            LogLine::Job(job) => self.job(job),
-            LogLine::Pod(pod) => self.pod(pod),
+            LogLine::Job(job) => runs.push_job(job, &mut |e| self.take(e)),
+            LogLine::Pod(pod) => runs.push_pod(pod, &mut |e| self.take(e)),
             _ => {}
         }
     }
 
-    fn job(&mut self, obs: JobObs) {
-        let scheduled = parse_ms(obs.scheduled.as_deref());
-        let st = self.jobs.entry(obs.name).or_insert_with(|| JobSeen {
-            first_seen: obs.recv_ms,
-            ..JobSeen::default()
-        });
-        st.first_seen = st.first_seen.min(obs.recv_ms);
-        if st.cronjob.is_none() {
-            st.cronjob = obs.cronjob;
-        }
-        st.scheduled = st.scheduled.or(scheduled);
-        if obs.completed.is_some() {
-            st.completed = min_opt(st.completed, obs.recv_ms);
-        }
-    }
-
-    fn pod(&mut self, obs: PodObs) {
-        let (started, bound, finished) = (obs.started(), obs.bound(), obs.finished());
-        let recv = obs.recv_ms;
-        let st = self.pods.entry(obs.name).or_insert_with(|| PodSeen {
-            first_seen: recv,
-            ..PodSeen::default()
-        });
-        st.first_seen = st.first_seen.min(recv);
-        if st.job.is_none() {
-            st.job = obs.job;
-        }
-        if bound {
-            st.bound = min_opt(st.bound, recv);
-        }
-        if started {
-            st.started = min_opt(st.started, recv);
-        }
-        if finished {
-            st.finished = min_opt(st.finished, recv);
-        }
-    }
-
-    /// One timeline per (cronjob, scheduled time): its first Job seen and that Job's first Pod.
-    fn finish(self, window: Option<&Window>) -> Vec<RunTimeline> {
-        let mut first_pod: HashMap<&str, (&str, &PodSeen)> = HashMap::new();
-        for (name, pod) in &self.pods {
-            let Some(job) = pod.job.as_deref() else {
-                continue;
-            };
-            let entry = first_pod.entry(job).or_insert((name.as_str(), pod));
-            if (pod.first_seen, name.as_str()) < (entry.1.first_seen, entry.0) {
-                *entry = (name.as_str(), pod);
-            }
-        }
-        let mut runs: BTreeMap<(&str, i64), (i64, &str, RunTimeline)> = BTreeMap::new();
-        for (name, job) in &self.jobs {
-            let by_name = from_job_name(name);
-            let Some(scheduled) = job.scheduled.or(by_name.map(|(_, s)| s)) else {
-                continue;
-            };
-            let Some(cronjob) = job.cronjob.as_deref().or(by_name.map(|(c, _)| c)) else {
-                continue;
-            };
-            if window.is_some_and(|w| scheduled < w.start_ms || scheduled >= w.end_ms) {
-                continue;
-            }
-            let pod = first_pod.get(name.as_str()).map(|(_, p)| *p);
-            let finished = match (job.completed, pod.and_then(|p| p.finished)) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let timeline = RunTimeline {
-                scheduled,
-                job_created: Some(job.first_seen),
-                pod_created: pod.map(|p| p.first_seen),
-                bound: pod.and_then(|p| p.bound),
-                started: pod.and_then(|p| p.started),
-                finished,
-            };
-            let candidate = (job.first_seen, name.as_str(), timeline);
-            runs.entry((cronjob, scheduled))
-                .and_modify(|e| {
-                    if (candidate.0, candidate.1) < (e.0, e.1) {
-                        *e = candidate;
-                    }
-                })
-                .or_insert(candidate);
-        }
-        let mut out: Vec<RunTimeline> = runs.into_values().map(|(_, _, t)| t).collect();
-        out.sort_by_key(|t| t.scheduled);
-        out
+    fn finish(mut self, runs: Runs) -> Vec<RunTimeline> {
+        runs.finish(&mut |e| self.take(e));
+        self.runs
+            .sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.runs.into_iter().map(|(_, _, t)| t).collect()
     }
 }
 
@@ -284,36 +202,31 @@ impl EventSeries {
     /// runs when `None`). Lines that do not parse (e.g. a cut-off last line) are skipped and
     /// counted.
     pub fn from_file(path: &Path, window: Option<&Window>) -> Result<EventSeries, ReportError> {
-        let file = File::open(path).map_err(|source| ReportError::Events {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut reader = BufReader::new(file);
-        let mut gather = Gather::default();
-        let mut skipped_lines = 0;
-        let mut buf = String::new();
-        loop {
-            buf.clear();
-            let n = reader
-                .read_line(&mut buf)
-                .map_err(|source| ReportError::Events {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            if n == 0 {
-                break;
+        let io_error = |e: AnalyzeError| match e {
+            AnalyzeError::Open { path, source } | AnalyzeError::Read { path, source, .. } => {
+                ReportError::Events { path, source }
             }
-            let text = buf.trim();
-            if text.is_empty() {
+            other => ReportError::Analyze(other),
+        };
+        let mut reader = LineReader::open(path).map_err(io_error)?;
+        let mut runs = Runs::new(true);
+        let mut timelines = Timelines {
+            window,
+            run_start_ms: None,
+            runs: Vec::new(),
+        };
+        let mut skipped_lines = 0;
+        while let Some(raw) = reader.next_line().map_err(io_error)? {
+            if raw.text.is_empty() {
                 continue;
             }
-            match serde_json::from_str::<LogLine>(text) {
-                Ok(line) => gather.push(line),
+            match serde_json::from_slice::<LogLine>(raw.text) {
+                Ok(line) => timelines.push(&mut runs, line),
                 Err(_) => skipped_lines += 1,
             }
         }
         Ok(EventSeries {
-            runs: gather.finish(window),
+            runs: timelines.finish(runs),
             skipped_lines,
         })
     }
@@ -323,12 +236,17 @@ impl EventSeries {
         lines: impl IntoIterator<Item = LogLine>,
         window: Option<&Window>,
     ) -> EventSeries {
-        let mut gather = Gather::default();
+        let mut runs = Runs::new(true);
+        let mut timelines = Timelines {
+            window,
+            run_start_ms: None,
+            runs: Vec::new(),
+        };
         for line in lines {
-            gather.push(line);
+            timelines.push(&mut runs, line);
         }
         EventSeries {
-            runs: gather.finish(window),
+            runs: timelines.finish(runs),
             skipped_lines: 0,
         }
     }
@@ -572,6 +490,7 @@ fn breakdown(ev: &EventSeries, m: impl Fn(i64) -> f64) -> StageBreakdown {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::runs::Point;
 
     #[test]
     fn quantile_nearest_rank() {
@@ -607,9 +526,10 @@ mod tests {
             finished: None,
         };
         for stage in Stage::ALL {
-            let (from, to) = stage.label().split_once(" -> ").expect("from -> to");
-            assert!(t.at(from).is_some() || from == "finished", "{from}");
-            assert!(t.at(to).is_some() || to == "finished", "{to}");
+            let (from, to) = Point::ends(stage);
+            let at = |p| t.timeline().at(p);
+            assert!(at(from).is_some() || from == Point::Finished, "{from:?}");
+            assert!(at(to).is_some() || to == Point::Finished, "{to:?}");
         }
         assert_eq!(t.span(Stage::ScheduleToJobCreated), Some(100));
         assert_eq!(t.span(Stage::BoundToStarted), Some(650));
@@ -618,12 +538,33 @@ mod tests {
     }
 
     #[test]
-    fn job_name_suffix() {
-        assert_eq!(
-            from_job_name("cb-00001-29453760"),
-            Some(("cb-00001", 29_453_760 * 60_000))
-        );
-        assert_eq!(from_job_name("nosuffix-abc"), None);
-        assert_eq!(from_job_name("-12"), None);
+    fn runs_received_far_outside_the_run_are_left_out_of_the_timelines() {
+        use crate::schema::{JobObs, RunStarted, SCHEMA_VERSION};
+        let t0 = 1_767_225_600_000_i64;
+        let job = |recv_ms: i64, minute: i64| {
+            LogLine::Job(JobObs {
+                recv_ms,
+                name: format!("cb-00000-{minute}"),
+                ..JobObs::default()
+            })
+        };
+        let lines = vec![
+            LogLine::RunStarted(RunStarted {
+                schema_version: SCHEMA_VERSION,
+                recv_ms: t0,
+                run_id: "r".into(),
+                namespace: "n".into(),
+                scenario: serde_json::Value::Null,
+                cronbench_version: "0".into(),
+                context: "c".into(),
+                server_version: "v".into(),
+                nodes: 1,
+            }),
+            job(t0 + 60_500, t0 / 60_000 + 1),
+            job(i64::MAX, t0 / 60_000 + 2),
+        ];
+        let ev = EventSeries::from_lines(lines, None);
+        assert_eq!(ev.runs.len(), 1, "{:?}", ev.runs);
+        assert_eq!(ev.runs[0].scheduled, t0 + 60_000);
     }
 }

@@ -178,6 +178,10 @@ fn anomaly_lines(results: &Results, events: Option<&EventSeries>) -> Vec<String>
         ),
         (a.watch_errors, "watch errors"),
         (a.out_of_order_lines, "out-of-order log lines"),
+        (
+            a.lines_out_of_span,
+            "log lines received far outside the run's time span, left out",
+        ),
     ];
     for (n, what) in flags {
         if n > 0 {

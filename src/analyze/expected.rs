@@ -1,0 +1,83 @@
+//! The runs the log should hold, from cron math: every tick of each CronJob's schedule in the
+//! window after the CronJob was created, matched against the runs observed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::AnalyzeError;
+use super::tally::run_key;
+use crate::results::{MISSED_LIST_MAX, RunKey, Window};
+use crate::scenario::{ScenarioError, parse_schedule};
+
+/// A CronJob as the log tells it.
+#[derive(Debug)]
+pub(super) struct CronJobSeen {
+    pub schedule: String,
+    pub created_ms: i64,
+}
+
+/// Expected runs, how many of them were observed, and the missed ones.
+#[derive(Debug, Default)]
+pub(super) struct Expected {
+    pub expected: u64,
+    pub matched: u64,
+    pub missed: u64,
+    /// The first [`MISSED_LIST_MAX`] missed runs, by scheduled time.
+    pub missed_runs: Vec<RunKey>,
+}
+
+/// Matches each CronJob's ticks in `w` against `observed(cronjob, tick)`. Schedules shared by
+/// many CronJobs are computed once.
+pub(super) fn expected_runs(
+    cronjobs: &BTreeMap<String, CronJobSeen>,
+    w: &Window,
+    observed: impl Fn(&str, i64) -> bool,
+) -> Result<Expected, AnalyzeError> {
+    let mut out = Expected::default();
+    let mut missed: Vec<(i64, &str)> = Vec::new();
+    let mut ticks_by_schedule: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (name, cj) in cronjobs {
+        if !ticks_by_schedule.contains_key(cj.schedule.as_str()) {
+            let ticks = window_ticks(&cj.schedule, w).map_err(|source| AnalyzeError::Schedule {
+                cronjob: name.clone(),
+                schedule: cj.schedule.clone(),
+                source: Box::new(source),
+            })?;
+            ticks_by_schedule.insert(cj.schedule.as_str(), ticks);
+        }
+        let ticks = ticks_by_schedule
+            .get(cj.schedule.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for &t in ticks.iter().filter(|&&t| t > cj.created_ms) {
+            out.expected += 1;
+            if observed(name.as_str(), t) {
+                out.matched += 1;
+            } else {
+                missed.push((t, name.as_str()));
+            }
+        }
+    }
+    out.missed = missed.len() as u64;
+    missed.sort_unstable();
+    out.missed_runs = missed
+        .iter()
+        .take(MISSED_LIST_MAX)
+        .map(|&(t, c)| run_key(c, t))
+        .collect();
+    Ok(out)
+}
+
+/// Ticks of `schedule` in the window, Unix ms, as the CronJob controller computes them (UTC).
+pub(super) fn window_ticks(schedule: &str, w: &Window) -> Result<Vec<i64>, ScenarioError> {
+    let bad_time = |source| ScenarioError::Time {
+        schedule: schedule.to_string(),
+        source,
+    };
+    let from = jiff::Timestamp::from_millisecond(w.start_ms).map_err(bad_time)?;
+    let to = jiff::Timestamp::from_millisecond(w.end_ms).map_err(bad_time)?;
+    Ok(parse_schedule(schedule)?
+        .ticks_between(from, to)?
+        .into_iter()
+        .map(|t| t.as_millisecond())
+        .collect())
+}
