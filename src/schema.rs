@@ -18,7 +18,7 @@ pub const RUN_LABEL: &str = "cronbench.io/run";
 pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
 /// One line of `events.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LogLine {
     /// First line of every log.
@@ -66,7 +66,7 @@ pub enum LogLine {
 }
 
 /// The two ends of a fault window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultPhase {
     Start,
@@ -92,7 +92,7 @@ impl LogLine {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunStarted {
     pub schema_version: u32,
@@ -106,7 +106,7 @@ pub struct RunStarted {
     pub nodes: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Creating the CronJobs.
@@ -121,7 +121,7 @@ pub enum Phase {
     Teardown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Completed,
@@ -130,7 +130,9 @@ pub enum EndReason {
 }
 
 /// A Job as observed: only the fields the analysis reads.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobObs {
     pub recv_ms: i64,
@@ -161,7 +163,9 @@ pub struct JobObs {
 }
 
 /// A Pod as observed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PodObs {
     pub recv_ms: i64,
@@ -191,7 +195,7 @@ pub struct PodObs {
 
 /// A Pod's `status.phase`. A phase this version does not know is kept as written, so a log
 /// read and written again is unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "String", into = "String")]
 pub enum PodPhase {
     Pending,
@@ -268,7 +272,7 @@ impl PodObs {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeObs {
     pub recv_ms: i64,
@@ -278,7 +282,7 @@ pub struct NodeObs {
     pub deleted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventObs {
     pub recv_ms: i64,

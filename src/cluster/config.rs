@@ -9,7 +9,9 @@ use super::Binaries;
 
 /// The knobs that bound CronJob throughput. `None` keeps the component's default, which is
 /// what a default cluster (and the seeds' study) runs with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema, clap::Args,
+)]
 pub struct Knobs {
     /// kube-controller-manager --concurrent-cron-job-syncs (default 5)
     #[arg(long)]
@@ -94,7 +96,7 @@ impl Knobs {
 }
 
 /// How long kwok takes for each step of a Job pod's life, once the scheduler has bound it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, clap::Args)]
 pub struct StageDelays {
     /// Bound pod -> Running (container started), milliseconds
     #[arg(long, default_value_t = 1000)]
