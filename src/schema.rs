@@ -42,7 +42,7 @@ pub enum LogLine {
     /// A watcher reported an error or restarted (it resumes on its own).
     WatchError {
         recv_ms: i64,
-        resource: String,
+        resource: WatchedResource,
         error: String,
     },
     /// `find-limit` brought the load to `cronjobs` for step `step` (its window starts at the
@@ -63,6 +63,16 @@ pub enum LogLine {
     },
     /// Last line of a run that ended normally or was interrupted.
     RunEnded { recv_ms: i64, reason: EndReason },
+}
+
+/// A resource the observer watches, named in its `watch_error` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchedResource {
+    Jobs,
+    Pods,
+    Nodes,
+    Events,
 }
 
 /// The two ends of a fault window.
