@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 use super::super::cgroups::Hierarchy;
+use super::super::config::{self, Component};
 use super::super::realnodes::{NodeBinaries, NodeRuntime};
-use super::super::{Binaries, ClusterError, config, kubelet, netns, nodes};
+use super::super::{Binaries, ClusterError, kubelet, netns, nodes};
 use super::{ClusterInfo, LocalCluster, UpOptions};
 use crate::call;
 
@@ -269,20 +270,24 @@ fn real_node_flags() -> Vec<config::Flag> {
     vec![
         // The namespace has no default route, from which the apiserver would pick its address.
         (
-            "kube-apiserver",
+            Component::KubeApiserver,
             "advertise-address",
             netns::CONTROL_PLANE_IP.to_string(),
         ),
         // `kubectl logs` reaches the kubelet by IP: there is no DNS for node names.
         (
-            "kube-apiserver",
+            Component::KubeApiserver,
             "kubelet-preferred-address-types",
             "InternalIP".into(),
         ),
         // By default the kwok controller takes over every node, real ones too.
-        ("kwok-controller", "manage-all-nodes", "false".into()),
         (
-            "kwok-controller",
+            Component::KwokController,
+            "manage-all-nodes",
+            "false".into(),
+        ),
+        (
+            Component::KwokController,
             "manage-nodes-with-annotation-selector",
             "kwok.x-k8s.io/node=fake".into(),
         ),
