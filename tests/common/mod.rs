@@ -28,7 +28,7 @@ pub fn skip(reason: &str) {
 /// binaries `scripts/setup` builds, and for real nodes root and the node binaries too.
 pub fn cluster_unavailable(extra: &[&str]) -> Option<String> {
     if let Err(e) = Binaries::locate() {
-        return Some(format!("cluster binaries not built: {e}"));
+        return Some(e.to_string());
     }
     let real_nodes = extra.windows(2).any(|w| w == ["--node-runtime", "kubelet"]);
     if real_nodes && let Err(e) = NodeBinaries::locate() {
