@@ -12,7 +12,7 @@ use crate::schema::EndReason;
 pub use crate::schema::SCHEMA_VERSION;
 
 /// Everything the analysis of one run found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Results {
     /// Always [`SCHEMA_VERSION`] when written by this version.
     pub schema_version: u32,
@@ -39,7 +39,7 @@ pub struct Results {
 /// scheduled from `slo.p99_schedule_to_start_s` before the fault's start to its end, inclusive:
 /// the runs scheduled during the fault plus those that were still within their start SLO when
 /// it began (a restart seconds after a tick delays that tick's runs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultWindow {
     pub kind: crate::scenario::FaultKind,
     /// Client time the fault was applied.
@@ -91,7 +91,7 @@ impl FaultWindow {
 }
 
 /// Run metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     pub run_id: String,
     pub namespace: String,
@@ -116,7 +116,7 @@ pub struct RunInfo {
 }
 
 /// How the end of the measured window was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowEnd {
     /// The `drain` phase line.
@@ -126,7 +126,7 @@ pub enum WindowEnd {
 }
 
 /// The measured window: runs scheduled at `start_ms <= t < end_ms` count toward the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Window {
     pub start_ms: i64,
     pub end_ms: i64,
@@ -135,7 +135,7 @@ pub struct Window {
 }
 
 /// Run counts. "In the window" means scheduled inside the measured window.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts {
     /// CronJobs created (`cron_job_created` lines).
     pub cronjobs: u64,
@@ -175,7 +175,7 @@ pub struct Counts {
 pub const MISSED_LIST_MAX: usize = 100;
 
 /// One scheduled run of one CronJob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunKey {
     pub cronjob: String,
     /// RFC 3339.
@@ -183,7 +183,7 @@ pub struct RunKey {
     pub scheduled_ms: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DuplicateRun {
     pub run: RunKey,
     /// All Jobs seen for this run, first seen first.
@@ -192,7 +192,19 @@ pub struct DuplicateRun {
 
 /// A stage of a run's timeline (scheduled -> job created -> pod created -> pod bound ->
 /// container started -> finished), plus two end-to-end spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     ScheduleToJobCreated,
@@ -234,7 +246,19 @@ impl Stage {
 }
 
 /// Which clock a latency was measured with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Clock {
     /// The harness's receive time of the first observation showing the stage reached.
@@ -271,7 +295,7 @@ impl Clock {
 /// are lower bounds when `outliers > 0`; `max_ms` is exact. Negative values (a later stage
 /// seen before an earlier one, e.g. from second rounding of API timestamps) are counted in
 /// `negatives` and are not in the histogram.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageStats {
     pub stage: Stage,
     pub clock: Clock,
@@ -299,7 +323,7 @@ pub struct StageStats {
 pub const LATENCY_MAX_MS: u64 = 3_600_000;
 
 /// Starts in one wall-clock minute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MinuteCount {
     /// Start of the minute.
     pub minute_ms: i64,
@@ -307,7 +331,7 @@ pub struct MinuteCount {
 }
 
 /// Pods created but not started (nor finished, nor deleted) at one instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PendingPoint {
     pub t_ms: i64,
     pub pending: u64,
@@ -316,7 +340,7 @@ pub struct PendingPoint {
 /// Step of [`Throughput::pending`].
 pub const PENDING_STEP_MS: i64 = 10_000;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     /// Pods of any run whose start (client clock) falls in the window.
     pub started_in_window: u64,
@@ -333,7 +357,7 @@ pub struct Throughput {
 }
 
 /// Starts per node in the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeStats {
     pub node: String,
     pub started: u64,
@@ -346,7 +370,7 @@ pub struct NodeStats {
 }
 
 /// A verdict check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
     /// Mean starts per minute over the window >= `slo.target_jobs_per_minute`.
@@ -365,7 +389,7 @@ pub enum Check {
 }
 
 /// How a measured value is compared with its threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     AtLeast,
@@ -420,7 +444,7 @@ impl Check {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckResult {
     pub check: Check,
     /// [`Check::name`].
@@ -434,7 +458,7 @@ pub struct CheckResult {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// All checks pass and the run completed (an interrupted run never passes).
     pub pass: bool,
@@ -443,7 +467,7 @@ pub struct Verdict {
 }
 
 /// Things in the log that look wrong but do not stop the analysis.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Anomalies {
     /// Negative latencies per stage and clock (also in [`StageStats::negatives`]).
     pub negative_latencies: Vec<NegativeCount>,
@@ -471,7 +495,7 @@ pub struct Anomalies {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NegativeCount {
     pub stage: Stage,
     pub clock: Clock,

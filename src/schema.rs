@@ -18,7 +18,7 @@ pub const RUN_LABEL: &str = "cronbench.io/run";
 pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
 /// One line of `events.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LogLine {
     /// First line of every log.
@@ -42,7 +42,7 @@ pub enum LogLine {
     /// A watcher reported an error or restarted (it resumes on its own).
     WatchError {
         recv_ms: i64,
-        resource: String,
+        resource: WatchedResource,
         error: String,
     },
     /// `find-limit` brought the load to `cronjobs` for step `step` (its window starts at the
@@ -65,8 +65,18 @@ pub enum LogLine {
     RunEnded { recv_ms: i64, reason: EndReason },
 }
 
+/// A resource the observer watches, named in its `watch_error` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchedResource {
+    Jobs,
+    Pods,
+    Nodes,
+    Events,
+}
+
 /// The two ends of a fault window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultPhase {
     Start,
@@ -92,7 +102,7 @@ impl LogLine {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunStarted {
     pub schema_version: u32,
@@ -106,7 +116,7 @@ pub struct RunStarted {
     pub nodes: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Creating the CronJobs.
@@ -121,7 +131,7 @@ pub enum Phase {
     Teardown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Completed,
@@ -130,7 +140,9 @@ pub enum EndReason {
 }
 
 /// A Job as observed: only the fields the analysis reads.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct JobObs {
     pub recv_ms: i64,
@@ -161,7 +173,9 @@ pub struct JobObs {
 }
 
 /// A Pod as observed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct PodObs {
     pub recv_ms: i64,
@@ -191,7 +205,7 @@ pub struct PodObs {
 
 /// A Pod's `status.phase`. A phase this version does not know is kept as written, so a log
 /// read and written again is unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "String", into = "String")]
 pub enum PodPhase {
     Pending,
@@ -268,7 +282,7 @@ impl PodObs {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeObs {
     pub recv_ms: i64,
@@ -278,7 +292,7 @@ pub struct NodeObs {
     pub deleted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventObs {
     pub recv_ms: i64,

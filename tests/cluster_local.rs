@@ -30,7 +30,9 @@ fn hello_cronjob() -> CronJob {
 
 #[tokio::test]
 async fn integration_cronjob_runs_to_completion_on_a_kwok_node_and_down_leaves_nothing() {
-    let cluster = TestCluster::up("it-cluster", &["--nodes", "3"]);
+    let Some(cluster) = TestCluster::up("it-cluster", &["--nodes", "3"]) else {
+        return;
+    };
 
     let again = cronbench(&["cluster", "up", "--name", "it-cluster"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
@@ -133,10 +135,62 @@ fn cluster_up_without_binaries_names_the_setup_command() {
 
 #[test]
 fn cluster_down_of_a_cluster_that_is_not_up_says_so() {
+    // `cluster down` locates the binaries before it looks for the cluster.
+    if let Some(reason) = common::cluster_unavailable(&[]) {
+        common::skip(&reason);
+        return;
+    }
     let out = cronbench(&["cluster", "down", "--name", "never-started"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("not up"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Runs this test binary's cluster test alone, with an empty cache (no binaries), as a plain
+/// `cargo test` on a machine without `scripts/setup` would.
+fn cluster_test_without_binaries(require: bool) -> std::process::Output {
+    let empty = std::env::temp_dir().join(format!("cronbench-empty-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("an empty cache dir");
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([
+        "--exact",
+        "integration_cronjob_runs_to_completion_on_a_kwok_node_and_down_leaves_nothing",
+        "--test-threads",
+        "1",
+    ])
+    .env("CRONBENCH_CACHE", &empty)
+    .env_remove("CRONBENCH_BIN_DIR")
+    .env_remove(common::REQUIRE_CLUSTER);
+    if require {
+        cmd.env(common::REQUIRE_CLUSTER, "1");
+    }
+    let out = cmd.output().expect("the test binary runs");
+    let _ = std::fs::remove_dir_all(&empty);
+    out
+}
+
+#[test]
+fn cluster_test_skips_naming_scripts_setup_when_the_binaries_are_not_built() {
+    let out = cluster_test_without_binaries(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stderr.contains("skipped: the local cluster's binaries are not built")
+            && stderr.contains("scripts/setup"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn cluster_test_fails_instead_of_skipping_when_scripts_test_requires_clusters() {
+    let out = cluster_test_without_binaries(true);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CRONBENCH_REQUIRE_CLUSTER=1"),
         "{}",
         text(&out)
     );

@@ -15,7 +15,9 @@ use kube::api::{Api, ListParams};
 
 #[tokio::test]
 async fn integration_gameday_records_every_job_through_restarts_and_names_the_fault_windows() {
-    let cluster = TestCluster::up("it-gameday", &["--nodes", "2"]);
+    let Some(cluster) = TestCluster::up("it-gameday", &["--nodes", "2"]) else {
+        return;
+    };
     let out =
         std::env::temp_dir().join(format!("cronbench-test-it-gameday-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);

@@ -32,10 +32,12 @@ fn find_limit(
 
 #[tokio::test]
 async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck() {
-    let cluster = TestCluster::up(
+    let Some(cluster) = TestCluster::up(
         "it-limit",
         &["--nodes", "3", "--kcm-api-qps", "2", "--kcm-api-burst", "2"],
-    );
+    ) else {
+        return;
+    };
     let out = std::env::temp_dir().join(format!("cronbench-it-limit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = find_limit(&cluster, &out, &["--start", "10", "--max-minutes", "7"]);
@@ -107,7 +109,9 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
 /// and the cluster's node count is put back afterwards.
 #[tokio::test]
 async fn integration_sweep_searches_once_per_node_count_and_restores_the_nodes() {
-    let cluster = TestCluster::up("it-sweep", &["--nodes", "3"]);
+    let Some(cluster) = TestCluster::up("it-sweep", &["--nodes", "3"]) else {
+        return;
+    };
     let out = std::env::temp_dir().join(format!("cronbench-it-sweep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = find_limit(

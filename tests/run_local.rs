@@ -33,7 +33,7 @@ fn p50(r: &Results, stage: Stage) -> u64 {
 async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
     const DELAY_MS: u64 = 2000;
     let _serial = ONE_AT_A_TIME.lock().await;
-    let cluster = TestCluster::up(
+    let Some(cluster) = TestCluster::up(
         "it-run",
         &[
             "--nodes",
@@ -41,7 +41,9 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
             "--pod-start-delay-ms",
             &DELAY_MS.to_string(),
         ],
-    );
+    ) else {
+        return;
+    };
     let out = tempdir("it-run");
     let kubeconfig = cluster.kubeconfig.display().to_string();
     let run = cronbench(&[
@@ -101,7 +103,9 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
 #[tokio::test]
 async fn integration_ctrl_c_tears_down_and_still_writes_results() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let cluster = TestCluster::up("it-intr", &["--nodes", "1"]);
+    let Some(cluster) = TestCluster::up("it-intr", &["--nodes", "1"]) else {
+        return;
+    };
     let out = tempdir("it-intr");
     let child = Command::new(env!("CARGO_BIN_EXE_cronbench"))
         .args(["run", "tests/scenarios/quick.yaml", "--kubeconfig"])

@@ -11,7 +11,7 @@ pub const BENCH_SCHEMA_VERSION: u32 = 1;
 /// The 1, 5 and 15 minute load averages of the machine at one instant.
 pub type LoadAvg = [f64; 3];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bench {
     pub schema_version: u32,
@@ -34,7 +34,7 @@ pub struct Bench {
     pub errors: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterFacts {
     pub name: String,
@@ -46,7 +46,7 @@ pub struct ClusterFacts {
 }
 
 /// One timed creation of CronJobs followed by its teardown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRound {
     /// `cronbench` (the run's applier) or `bare` (a kube-rs create loop).
@@ -61,7 +61,7 @@ pub struct CreateRound {
     pub load_avg: LoadAvg,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Create {
     /// CronJobs each tool created, over its rounds.
@@ -86,7 +86,7 @@ pub struct Create {
     pub qps_load_avg: LoadAvg,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Accuracy {
     /// kwok's bound -> started delay D, without jitter.
@@ -111,7 +111,7 @@ pub struct Accuracy {
     pub load_avg_end: LoadAvg,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Observe {
     /// Every-minute CronJobs the harness watched.
@@ -148,7 +148,7 @@ pub struct Observe {
 }
 
 /// One tool's figures on the peer comparison's load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolFigures {
     pub cronjobs: u64,
@@ -162,7 +162,7 @@ pub struct ToolFigures {
     pub wall_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Peer {
     pub tool: String,
@@ -187,7 +187,7 @@ pub struct Peer {
 }
 
 /// `cronbench analyze` against a parse-only loop on one log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyzeLength {
     pub events: u64,
@@ -203,7 +203,7 @@ pub struct AnalyzeLength {
     pub load_avg: LoadAvg,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Analyze {
     /// Every-minute CronJobs of the generated logs (the same at both lengths, so the same
@@ -218,14 +218,14 @@ pub struct Analyze {
     pub memory_growth: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     AtLeast,
     AtMost,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,

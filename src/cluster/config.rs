@@ -9,7 +9,9 @@ use super::Binaries;
 
 /// The knobs that bound CronJob throughput. `None` keeps the component's default, which is
 /// what a default cluster (and the seeds' study) runs with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema, clap::Args,
+)]
 pub struct Knobs {
     /// kube-controller-manager --concurrent-cron-job-syncs (default 5)
     #[arg(long)]
@@ -43,14 +45,14 @@ pub struct Knobs {
 
 impl Knobs {
     /// `(component, flag, value)` for every knob that is set.
-    pub fn flags(&self) -> Vec<(&'static str, &'static str, String)> {
+    pub fn flags(&self) -> Vec<Flag> {
         let mut out = Vec::new();
         let mut push = |component, flag, value: Option<String>| {
             if let Some(v) = value {
                 out.push((component, flag, v));
             }
         };
-        let kcm = "kube-controller-manager";
+        let kcm = Component::KubeControllerManager;
         push(
             kcm,
             "concurrent-cron-job-syncs",
@@ -67,7 +69,7 @@ impl Knobs {
             "kube-api-burst",
             self.kcm_api_burst.map(|v| v.to_string()),
         );
-        let sched = "kube-scheduler";
+        let sched = Component::KubeScheduler;
         push(
             sched,
             "kube-api-qps",
@@ -78,7 +80,7 @@ impl Knobs {
             "kube-api-burst",
             self.scheduler_api_burst.map(|v| v.to_string()),
         );
-        let api = "kube-apiserver";
+        let api = Component::KubeApiserver;
         push(
             api,
             "max-requests-inflight",
@@ -94,7 +96,7 @@ impl Knobs {
 }
 
 /// How long kwok takes for each step of a Job pod's life, once the scheduler has bound it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, clap::Args)]
 pub struct StageDelays {
     /// Bound pod -> Running (container started), milliseconds
     #[arg(long, default_value_t = 1000)]
@@ -126,8 +128,29 @@ fn delay(ms: u64, jitter_ms: u64) -> Value {
     }
 }
 
+/// A control-plane component whose flags kwokctl's `componentsPatches` set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    KubeApiserver,
+    KubeControllerManager,
+    KubeScheduler,
+    KwokController,
+}
+
+impl Component {
+    /// kwokctl's name for the component.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::KubeApiserver => "kube-apiserver",
+            Component::KubeControllerManager => "kube-controller-manager",
+            Component::KubeScheduler => "kube-scheduler",
+            Component::KwokController => "kwok-controller",
+        }
+    }
+}
+
 /// A component flag: `(component, flag, value)`.
-pub type Flag = (&'static str, &'static str, String);
+pub type Flag = (Component, &'static str, String);
 
 /// What a kubelet-mode cluster adds to the configuration: component flags (after the knobs)
 /// and fixed ports for components (kwokctl `options` keys such as `kubeSchedulerPort`).
@@ -201,9 +224,9 @@ fn components_patches(knobs: &Knobs, extra: &[Flag]) -> Vec<Value> {
     // One instance each: leader election buys nothing, and on a loaded 2-core machine a missed
     // lease renewal makes the controller manager exit mid-run.
     let no_election = || vec![json!({ "key": "leader-elect", "value": "false" })];
-    let mut by_component: Vec<(&str, Vec<Value>)> = vec![
-        ("kube-controller-manager", no_election()),
-        ("kube-scheduler", no_election()),
+    let mut by_component: Vec<(Component, Vec<Value>)> = vec![
+        (Component::KubeControllerManager, no_election()),
+        (Component::KubeScheduler, no_election()),
     ];
     for (component, flag, value) in knobs.flags().into_iter().chain(extra.iter().cloned()) {
         let arg = json!({ "key": flag, "value": value });
@@ -214,7 +237,7 @@ fn components_patches(knobs: &Knobs, extra: &[Flag]) -> Vec<Value> {
     }
     by_component
         .into_iter()
-        .map(|(name, args)| json!({ "name": name, "extraArgs": args }))
+        .map(|(component, args)| json!({ "name": component.name(), "extraArgs": args }))
         .collect()
 }
 
@@ -461,11 +484,15 @@ mod tests {
     fn extra_flags_join_their_component_s_patch() {
         let extra = [
             (
-                "kube-apiserver",
+                Component::KubeApiserver,
                 "advertise-address",
                 "10.250.0.1".to_string(),
             ),
-            ("kwok-controller", "manage-all-nodes", "false".to_string()),
+            (
+                Component::KwokController,
+                "manage-all-nodes",
+                "false".to_string(),
+            ),
         ];
         let cfg = render(
             &bins(),

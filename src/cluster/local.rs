@@ -2,17 +2,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 
-use super::kubelet::{self, KubeletKnobs};
-use super::realnodes::{NodeBinaries, NodeRuntime, RealNodes};
-use super::{
-    Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root, config, netns, nodes,
-};
+use super::kubelet::KubeletKnobs;
+use super::realnodes::{NodeRuntime, RealNodes};
+use super::{Binaries, ClusterError, Knobs, StageDelays, binaries::cache_root};
 use crate::call;
+
+mod up;
 
 /// What `cluster up` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -159,163 +159,6 @@ impl LocalCluster {
             cluster: self.name.clone(),
             dir: self.dir.clone(),
         }
-    }
-
-    /// Starts the cluster and waits for its nodes to be Ready.
-    pub async fn up(&self, bins: &Binaries, opts: &UpOptions) -> Result<ClusterInfo, ClusterError> {
-        let started = Instant::now();
-        if self.dir.exists() || self.real_nodes().netns().exists() {
-            if self.info()?.is_some() && self.components().iter().any(|c| c.running) {
-                return Err(ClusterError::AlreadyUp {
-                    name: self.name.clone(),
-                    kubeconfig: self.kubeconfig(),
-                });
-            }
-            // A crashed or half-started cluster left its state: clear it before starting anew.
-            self.down(bins).await?;
-        }
-        let node_bins = match opts.runtime {
-            NodeRuntime::Kwok => None,
-            NodeRuntime::Kubelet => Some(NodeBinaries::locate()?),
-        };
-        std::fs::create_dir_all(&self.dir)
-            .map_err(call::io(format!("create {}", self.dir.display())))?;
-        // One cluster start at a time on this machine: kwokctl picks its components' ports
-        // (etcd, metrics) by probing for free ones, and two starts at the same instant took the
-        // same etcd port, so two apiservers served one cluster's data (seen when two tests
-        // started clusters together). The lock is held until the components have bound them.
-        let _start_lock = start_lock(&self.dir)?;
-        let port = pick_port(opts.port)?;
-        let mut extra = config::Extra::default();
-        let mut forwarded = vec![port];
-        let mut hierarchy = None;
-        if opts.runtime == NodeRuntime::Kubelet {
-            match self.real_nodes().prepare(opts.nodes) {
-                Ok(h) => hierarchy = Some(h),
-                Err(e) => {
-                    let _ = self.down(bins).await;
-                    return Err(e);
-                }
-            }
-            // The controller manager's and scheduler's metrics (find-limit reads them) on
-            // ports that are free on the host too, so that they can be forwarded there.
-            while forwarded.len() < 3 {
-                let p = pick_port(None)?;
-                if !forwarded.contains(&p) {
-                    forwarded.push(p);
-                }
-            }
-            let (kcm, scheduler) = (forwarded[1], forwarded[2]);
-            extra = config::Extra {
-                flags: real_node_flags(),
-                ports: vec![
-                    ("kubeControllerManagerPort", kcm),
-                    ("kubeSchedulerPort", scheduler),
-                ],
-            };
-        }
-        let config_path = self.dir.join("kwokctl.yaml");
-        let cfg = config::render(bins, port, &opts.knobs, &opts.delays, &extra);
-        std::fs::write(&config_path, cfg)
-            .map_err(call::io(format!("write {}", config_path.display())))?;
-
-        let create = self
-            .kwokctl(bins)
-            .args(["create", "cluster", "--wait", "2m", "--config"])
-            .arg(&config_path)
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .output()
-            .await
-            .map_err(call::io("run kwokctl create cluster"))?;
-        if !create.status.success() {
-            let err = self.command_error("kwokctl create cluster", &create);
-            // Leave nothing half-started behind.
-            let _ = self.down(bins).await;
-            return Err(err);
-        }
-        let rename = Command::new(bins.path("kubectl"))
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(["config", "rename-context"])
-            .arg(format!("kwok-{}", self.kwok_name()))
-            .arg(self.context())
-            .output()
-            .await
-            .map_err(call::io("run kubectl config rename-context"))?;
-        if !rename.status.success() {
-            let err = self.command_error("kubectl config rename-context", &rename);
-            let _ = self.down(bins).await;
-            return Err(err);
-        }
-        let mut info = ClusterInfo {
-            name: self.name.clone(),
-            context: self.context(),
-            kubeconfig: self.kubeconfig(),
-            port,
-            binaries: bins.dir.clone(),
-            nodes: opts.nodes,
-            knobs: opts.knobs.clone(),
-            delays: opts.delays.clone(),
-            node_runtime: opts.runtime,
-            kubelet: opts.kubelet.clone(),
-            up_seconds: 0.0,
-        };
-        let ready = async {
-            let label = match (&node_bins, hierarchy) {
-                (Some(node_bins), Some(hierarchy)) => {
-                    let real = self.real_nodes();
-                    real.start_forwarders(&forwarded)?;
-                    real.start(
-                        opts.nodes,
-                        hierarchy,
-                        bins,
-                        node_bins,
-                        &opts.kubelet,
-                        &self.kubeconfig(),
-                    )?;
-                    kubelet::NODE_LABEL
-                }
-                _ => nodes::NODE_LABEL,
-            };
-            let client = self.client().await?;
-            if opts.runtime == NodeRuntime::Kwok {
-                nodes::create(&client, opts.nodes).await?;
-            }
-            // Real kubelets register, start their runtime and report Ready in about 10 s
-            // each on an idle 2-core machine; allow for a loaded one.
-            let timeout = match opts.runtime {
-                NodeRuntime::Kwok => Duration::from_secs(60),
-                NodeRuntime::Kubelet => Duration::from_secs(60 + 30 * u64::from(opts.nodes)),
-            };
-            // A component that dies while the nodes come up (a kubelet refusing its
-            // configuration, say) fails at once, not at the timeout.
-            let died = async {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if let Some(e) = self.dead_component() {
-                        return Err(e);
-                    }
-                }
-            };
-            tokio::select! {
-                ready = nodes::wait_ready(&client, label, opts.nodes, timeout) => ready,
-                dead = died => dead,
-            }
-        };
-        if let Err(e) = ready.await {
-            let e = self.dead_component().unwrap_or(e);
-            let _ = self.down(bins).await;
-            return Err(e);
-        }
-        info.up_seconds = started.elapsed().as_secs_f64();
-        let json = serde_json::to_vec_pretty(&info).map_err(|e| ClusterError::Kubeconfig {
-            path: self.info_path(),
-            reason: e.to_string(),
-        })?;
-        std::fs::write(self.info_path(), json)
-            .map_err(call::io(format!("write {}", self.info_path().display())))?;
-        Ok(info)
     }
 
     /// Stops every process of the cluster and removes its state. Works on a cluster that
@@ -491,62 +334,6 @@ pub async fn client_for(path: &Path, context: Option<&str>) -> Result<kube::Clie
     Ok(kube::Client::try_from(config).map_err(call::api("building a client"))?)
 }
 
-/// An exclusive lock on `clusters/start.lock` beside the cluster's state directory, released
-/// when the returned file is dropped.
-fn start_lock(cluster_dir: &Path) -> Result<std::fs::File, ClusterError> {
-    let path = cluster_dir
-        .parent()
-        .unwrap_or(cluster_dir)
-        .join("start.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(call::io(format!("open {}", path.display())))?;
-    file.lock()
-        .map_err(call::io(format!("lock {}", path.display())))?;
-    Ok(file)
-}
-
-fn pick_port(wanted: Option<u16>) -> Result<u16, ClusterError> {
-    match std::net::TcpListener::bind(("127.0.0.1", wanted.unwrap_or(0))) {
-        Ok(l) => Ok(l
-            .local_addr()
-            .map_err(call::io("read the chosen port"))?
-            .port()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ClusterError::PortInUse {
-            port: wanted.unwrap_or(0),
-        }),
-        Err(e) => Err(call::io("bind a port on 127.0.0.1")(e).into()),
-    }
-}
-
-/// Flags of a control plane whose nodes are real kubelets in the cluster's namespace.
-fn real_node_flags() -> Vec<config::Flag> {
-    vec![
-        // The namespace has no default route, from which the apiserver would pick its address.
-        (
-            "kube-apiserver",
-            "advertise-address",
-            netns::CONTROL_PLANE_IP.to_string(),
-        ),
-        // `kubectl logs` reaches the kubelet by IP: there is no DNS for node names.
-        (
-            "kube-apiserver",
-            "kubelet-preferred-address-types",
-            "InternalIP".into(),
-        ),
-        // By default the kwok controller takes over every node, real ones too.
-        ("kwok-controller", "manage-all-nodes", "false".into()),
-        (
-            "kwok-controller",
-            "manage-nodes-with-annotation-selector",
-            "kwok.x-k8s.io/node=fake".into(),
-        ),
-    ]
-}
-
 fn pid_alive(pid: u32) -> bool {
     // A zombie has a /proc entry but is dead.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -580,17 +367,6 @@ mod tests {
         assert!(LocalCluster::new("Local").is_err());
         assert!(LocalCluster::new("-x").is_err());
         assert!(LocalCluster::new("").is_err());
-    }
-
-    #[test]
-    fn a_taken_port_is_named_in_the_error() {
-        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
-        let err = pick_port(Some(port)).unwrap_err().to_string();
-        assert!(
-            err.contains(&port.to_string()) && err.contains("--port"),
-            "{err}"
-        );
     }
 
     #[test]

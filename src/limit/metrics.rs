@@ -97,7 +97,9 @@ pub fn sum(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64>
 }
 
 /// A component whose metrics are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Component {
     KubeControllerManager,
@@ -105,7 +107,7 @@ pub enum Component {
 }
 
 /// The series read at one instant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Snapshot {
     pub cronjob_skew_sum_s: Option<f64>,
     pub cronjob_skew_count: Option<f64>,
@@ -180,7 +182,7 @@ impl Snapshot {
 
 /// What the components said about one step: means over the step (from counter deltas) and
 /// gauges at its end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepMetrics {
     /// Mean delay of the CronJob controller creating a Job after its schedule, seconds.
     pub cronjob_job_creation_skew_mean_s: Option<f64>,

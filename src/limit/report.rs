@@ -20,7 +20,7 @@ pub const PIPELINE: [(Stage, &str); 4] = [
 ];
 
 /// One stage's latency in one step (client clock, runs scheduled in the step's window).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageLatency {
     pub stage: Stage,
     pub count: u64,
@@ -29,7 +29,7 @@ pub struct StageLatency {
 }
 
 /// Pods started on one node during a step's window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeRate {
     pub node: String,
     pub started: u64,
@@ -39,7 +39,7 @@ pub struct NodeRate {
 }
 
 /// One step of the search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepRecord {
     pub step: u32,
     pub cronjobs: u32,
@@ -57,7 +57,7 @@ pub struct StepRecord {
 
 /// How the wait for an overload to drain ended: `drained` false means the step was judged on
 /// part of the previous step's backlog.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrainRecord {
     pub waited_s: f64,
     pub drained: bool,
@@ -123,7 +123,7 @@ impl StepRecord {
 }
 
 /// One point of the capacity curve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CurvePoint {
     pub cronjobs: u32,
     pub offered_per_minute: f64,
@@ -133,7 +133,7 @@ pub struct CurvePoint {
 }
 
 /// The stage named as the bottleneck, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bottleneck {
     pub stage: Stage,
     pub component: String,
@@ -258,7 +258,7 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
 }
 
 /// `limit.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LimitReport {
     pub schema_version: u32,
     pub search_id: String,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// Search parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchConfig {
     /// Load of the first step (every-minute CronJobs = offered jobs per minute).
     pub start: u32,
@@ -58,7 +58,7 @@ pub struct Observation {
 }
 
 /// Where the search is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     /// Nothing observed yet; the first step holds `start`.
@@ -73,7 +73,7 @@ pub enum State {
 }
 
 /// Why the search stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The interval is within the precision.
@@ -89,7 +89,7 @@ pub enum StopReason {
 }
 
 /// What the search found: the highest sustainable load and the lowest unsustainable one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// Highest load that held (`None`: none did).
     pub sustainable: Option<u32>,

@@ -21,7 +21,7 @@ use crate::schema::LogLine;
 pub const MINUTE_MS: i64 = 60_000;
 
 /// What makes a step sustainable.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Criteria {
     /// A run is on time when its pod starts within this many seconds of its schedule.
     pub start_within_s: f64,
@@ -45,14 +45,14 @@ impl Default for Criteria {
 }
 
 /// Runs not started at a minute boundary, of those scheduled in the window before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BacklogPoint {
     pub t_ms: i64,
     pub backlog: u64,
 }
 
 /// What the ledger saw of one step's window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepCounts {
     pub window_start_ms: i64,
     pub window_end_ms: i64,
@@ -82,7 +82,7 @@ impl StepCounts {
 }
 
 /// Why a step did not hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Failure {
     /// No run was expected in the window: nothing to judge, so it does not count as held.
@@ -98,7 +98,7 @@ pub enum Failure {
 }
 
 /// The judgement of one step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepVerdict {
     pub sustainable: bool,
     pub failures: Vec<Failure>,

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 pub use log::{LogError, LogSender, now_ms};
 use slim::{Event, Job, Node, Pod};
 
-use crate::schema::{LogLine, RUN_LABEL};
+use crate::schema::{LogLine, RUN_LABEL, WatchedResource};
 
 /// Counters for the live display; the event log remains the source of truth.
 #[derive(Debug, Default)]
@@ -39,6 +39,18 @@ impl Live {
             .filter(|t| now_ms - **t > limit_ms)
             .count();
         (self.pending.len(), stuck)
+    }
+
+    /// Counts a changed pod (by name hash): pending from its first sighting until it
+    /// started or was deleted; started once, when a pending pod starts.
+    fn pod_seen(&mut self, key: u64, recv_ms: i64, started: bool, deleted: bool, first: bool) {
+        if deleted || started {
+            if self.pending.remove(&key).is_some() && started {
+                self.started += 1;
+            }
+        } else if first {
+            self.pending.insert(key, recv_ms);
+        }
     }
 }
 
@@ -77,98 +89,22 @@ impl Observer {
     ) -> Observer {
         let live = SharedLive::default();
         let labelled = watcher::Config::default().labels(&format!("{RUN_LABEL}={run_id}"));
-        let mut tasks = Vec::new();
-
-        // Per object, a hash of its name -> a hash of its last observation (16 bytes): a resend
-        // is told from a change without keeping the observation.
-        let mut last_jobs: HashMap<u64, u64> = HashMap::new();
-        let (l, lv) = (log.clone(), live.clone());
-        tasks.push(spawn_watch(
-            Api::<Job>::namespaced(client.clone(), namespace),
-            labelled.clone(),
-            log.clone(),
-            "jobs",
-            move |job, recv_ms, deleted| {
-                let obs = convert::job(job, recv_ms, deleted);
-                let key = convert::hash_of(&obs.name);
-                if deleted {
-                    last_jobs.remove(&key);
-                } else {
-                    let print = convert::job_print(&obs);
-                    match last_jobs.insert(key, print) {
-                        Some(prev) if prev == print => return,
-                        Some(_) => {}
-                        None => lock(&lv).jobs += 1,
-                    }
-                }
-                l.send(LogLine::Job(obs));
-            },
-        ));
-
-        let mut last_pods: HashMap<u64, u64> = HashMap::new();
-        let (l, lv) = (log.clone(), live.clone());
-        tasks.push(spawn_watch(
-            Api::<Pod>::namespaced(client.clone(), namespace),
-            labelled,
-            log.clone(),
-            "pods",
-            move |pod, recv_ms, deleted| {
-                let obs = convert::pod(pod, recv_ms, deleted);
-                let key = convert::hash_of(&obs.name);
-                let print = convert::pod_print(&obs);
-                let prev = if deleted {
-                    last_pods.remove(&key)
-                } else {
-                    last_pods.insert(key, print)
-                };
-                if !deleted && prev == Some(print) {
-                    return;
-                }
-                {
-                    let mut live = lock(&lv);
-                    let started = obs.started();
-                    if deleted || started {
-                        if live.pending.remove(&key).is_some() && started {
-                            live.started += 1;
-                        }
-                    } else if prev.is_none() {
-                        live.pending.insert(key, recv_ms);
-                    }
-                }
-                l.send(LogLine::Pod(obs));
-            },
-        ));
-
-        let mut last_ready: HashMap<String, bool> = HashMap::new();
-        let l = log.clone();
-        tasks.push(spawn_watch(
-            Api::<Node>::all(client.clone()),
-            watcher::Config::default(),
-            log.clone(),
-            "nodes",
-            move |node, recv_ms, deleted| {
-                let obs = convert::node(node, recv_ms, deleted);
-                // Heartbeats change nodes every few seconds; only readiness matters here.
-                if !deleted && last_ready.get(&obs.name) == Some(&obs.ready) {
-                    return;
-                }
-                last_ready.insert(obs.name.clone(), obs.ready);
-                l.send(LogLine::Node(obs));
-            },
-        ));
-
-        let l = log.clone();
-        tasks.push(spawn_watch(
-            Api::<Event>::namespaced(client.clone(), namespace),
-            watcher::Config::default(),
-            log.clone(),
-            "events",
-            move |event, recv_ms, deleted| {
-                if !deleted {
-                    l.send(LogLine::Event(convert::event(event, recv_ms)));
-                }
-            },
-        ));
+        let tasks = vec![
+            watch_jobs(
+                Api::namespaced(client.clone(), namespace),
+                labelled.clone(),
+                log,
+                &live,
+            ),
+            watch_pods(
+                Api::namespaced(client.clone(), namespace),
+                labelled,
+                log,
+                &live,
+            ),
+            watch_nodes(Api::all(client.clone()), log),
+            watch_events(Api::namespaced(client.clone(), namespace), log),
+        ];
         Observer { tasks, live }
     }
 
@@ -179,11 +115,118 @@ impl Observer {
     }
 }
 
+/// Per object, a hash of its name -> a hash of its last observation (16 bytes): a resend is
+/// told from a change without keeping the observation.
+type LastSeen = HashMap<u64, u64>;
+
+/// Jobs: every change is logged once (resends are dropped); new Jobs are counted.
+fn watch_jobs(
+    api: Api<Job>,
+    config: watcher::Config,
+    log: &LogSender,
+    live: &SharedLive,
+) -> tokio::task::JoinHandle<()> {
+    let mut last = LastSeen::new();
+    let (l, lv) = (log.clone(), live.clone());
+    spawn_watch(
+        api,
+        config,
+        log.clone(),
+        WatchedResource::Jobs,
+        move |job, recv_ms, deleted| {
+            let obs = convert::job(job, recv_ms, deleted);
+            let key = convert::hash_of(&obs.name);
+            if deleted {
+                last.remove(&key);
+            } else {
+                let print = convert::job_print(&obs);
+                match last.insert(key, print) {
+                    Some(prev) if prev == print => return,
+                    Some(_) => {}
+                    None => lock(&lv).jobs += 1,
+                }
+            }
+            l.send(LogLine::Job(obs));
+        },
+    )
+}
+
+/// Pods: every change is logged once (resends are dropped); the live counter follows them
+/// from first seen to started.
+fn watch_pods(
+    api: Api<Pod>,
+    config: watcher::Config,
+    log: &LogSender,
+    live: &SharedLive,
+) -> tokio::task::JoinHandle<()> {
+    let mut last = LastSeen::new();
+    let (l, lv) = (log.clone(), live.clone());
+    spawn_watch(
+        api,
+        config,
+        log.clone(),
+        WatchedResource::Pods,
+        move |pod, recv_ms, deleted| {
+            let obs = convert::pod(pod, recv_ms, deleted);
+            let key = convert::hash_of(&obs.name);
+            let print = convert::pod_print(&obs);
+            let prev = if deleted {
+                last.remove(&key)
+            } else {
+                last.insert(key, print)
+            };
+            if !deleted && prev == Some(print) {
+                return;
+            }
+            lock(&lv).pod_seen(key, recv_ms, obs.started(), deleted, prev.is_none());
+            l.send(LogLine::Pod(obs));
+        },
+    )
+}
+
+/// Nodes: heartbeats change them every few seconds; only readiness changes are logged.
+fn watch_nodes(api: Api<Node>, log: &LogSender) -> tokio::task::JoinHandle<()> {
+    let mut last_ready: HashMap<String, bool> = HashMap::new();
+    let l = log.clone();
+    let config = watcher::Config::default();
+    spawn_watch(
+        api,
+        config,
+        log.clone(),
+        WatchedResource::Nodes,
+        move |node, recv_ms, deleted| {
+            let obs = convert::node(node, recv_ms, deleted);
+            if !deleted && last_ready.get(&obs.name) == Some(&obs.ready) {
+                return;
+            }
+            last_ready.insert(obs.name.clone(), obs.ready);
+            l.send(LogLine::Node(obs));
+        },
+    )
+}
+
+/// Events: each one logged as it arrives; their deletion (expiry) is not news.
+fn watch_events(api: Api<Event>, log: &LogSender) -> tokio::task::JoinHandle<()> {
+    let l = log.clone();
+    let config = watcher::Config::default();
+    spawn_watch(
+        api,
+        config,
+        log.clone(),
+        WatchedResource::Events,
+        move |event, recv_ms, deleted| {
+            if !deleted {
+                l.send(LogLine::Event(convert::event(event, recv_ms)));
+            }
+        },
+    )
+}
+
 fn spawn_watch<K>(
     api: Api<K>,
     config: watcher::Config,
     log: LogSender,
-    resource: &'static str,
+    resource: WatchedResource,
     mut on: impl FnMut(&K, i64, bool) + Send + 'static,
 ) -> tokio::task::JoinHandle<()>
 where
@@ -198,7 +241,7 @@ where
 async fn drive<K>(
     stream: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
     log: &LogSender,
-    resource: &'static str,
+    resource: WatchedResource,
     on: &mut impl FnMut(&K, i64, bool),
 ) {
     let mut stream = std::pin::pin!(stream);
@@ -212,9 +255,48 @@ async fn drive<K>(
             Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
             Err(e) => log.send(LogLine::WatchError {
                 recv_ms,
-                resource: resource.to_string(),
+                resource,
                 error: e.to_string(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_counts_a_pod_pending_until_it_starts_and_started_once() {
+        let mut live = Live::default();
+        live.pod_seen(1, 1_000, false, false, true);
+        live.pod_seen(1, 2_000, false, false, false);
+        assert_eq!(
+            live.pending(5_000, 3_500),
+            (1, 1),
+            "pending since its first sighting"
+        );
+        live.pod_seen(1, 6_000, true, false, false);
+        live.pod_seen(1, 7_000, true, false, false);
+        assert_eq!((live.started, live.pending(8_000, 0)), (1, (0, 0)));
+    }
+
+    #[test]
+    fn live_drops_a_deleted_pending_pod_without_counting_a_start() {
+        let mut live = Live::default();
+        live.pod_seen(2, 1_000, false, false, true);
+        live.pod_seen(2, 2_000, false, true, false);
+        assert_eq!((live.started, live.pending(3_000, 0)), (0, (0, 0)));
+    }
+
+    #[test]
+    fn watch_error_lines_name_the_resource_as_before() {
+        let line = LogLine::WatchError {
+            recv_ms: 1,
+            resource: WatchedResource::Pods,
+            error: "watch stream ended".into(),
+        };
+        let json = serde_json::to_string(&line).expect("serializes");
+        assert!(json.contains(r#""resource":"pods""#), "{json}");
     }
 }

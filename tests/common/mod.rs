@@ -1,8 +1,41 @@
 //! Helpers for integration tests that talk to a real local cluster.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use cronbench::cluster::{Binaries, NodeBinaries};
+
+/// Set to `1` by `scripts/test`: there every test must run, so a missing prerequisite is a
+/// failure instead of a skip (a suite that skips its cluster tests would pass having tested
+/// nothing of the cluster).
+pub const REQUIRE_CLUSTER: &str = "CRONBENCH_REQUIRE_CLUSTER";
+
+/// Skips the calling test, or fails it under [`REQUIRE_CLUSTER`]. The caller returns right
+/// after. The line goes straight to stderr so that a plain `cargo test`, which hides what
+/// passing tests print, still shows it.
+pub fn skip(reason: &str) {
+    let required = std::env::var_os(REQUIRE_CLUSTER).is_some_and(|v| v == "1");
+    assert!(
+        !required,
+        "cannot run: {reason} ({REQUIRE_CLUSTER}=1, as scripts/test sets, forbids skipping)"
+    );
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
+}
+
+/// Why a local cluster with these `cluster up` flags cannot start here, if it cannot: the
+/// binaries `scripts/setup` builds, and for real nodes root and the node binaries too.
+pub fn cluster_unavailable(extra: &[&str]) -> Option<String> {
+    if let Err(e) = Binaries::locate() {
+        return Some(e.to_string());
+    }
+    let real_nodes = extra.windows(2).any(|w| w == ["--node-runtime", "kubelet"]);
+    if real_nodes && let Err(e) = NodeBinaries::locate() {
+        return Some(format!("real nodes cannot start: {e}"));
+    }
+    None
+}
 
 /// Runs the cronbench binary built for this test run.
 pub fn cronbench(args: &[&str]) -> Output {
@@ -31,8 +64,13 @@ pub struct TestCluster {
 
 impl TestCluster {
     /// Starts `cronbench cluster up --name NAME` with extra flags; panics with the command's
-    /// output if it fails (a missing part must fail loudly).
-    pub fn up(name: &str, extra: &[&str]) -> TestCluster {
+    /// output if it fails (a missing part must fail loudly). `None` when the cluster's
+    /// prerequisites are not installed: the test is skipped (see [`skip`]) and should return.
+    pub fn up(name: &str, extra: &[&str]) -> Option<TestCluster> {
+        if let Some(reason) = cluster_unavailable(extra) {
+            skip(&reason);
+            return None;
+        }
         // A previous crashed test may have left it: clear it first.
         let _ = cronbench(&["cluster", "down", "--name", name]);
         let mut args = vec!["cluster", "up", "--name", name];
@@ -40,11 +78,11 @@ impl TestCluster {
         let out = cronbench(&args);
         assert!(out.status.success(), "cluster up failed: {}", text(&out));
         let cluster = cronbench::cluster::LocalCluster::new(name).expect("valid name");
-        TestCluster {
+        Some(TestCluster {
             name: name.to_string(),
             kubeconfig: cluster.kubeconfig(),
             context: cluster.context(),
-        }
+        })
     }
 
     pub async fn client(&self) -> kube::Client {
