@@ -83,8 +83,8 @@ pub enum ScenarioError {
 
     /// A folder of job definitions could not be listed.
     #[error(
-        "could not list the job definitions in {}: {}; make load.jobs_dir name an existing \
-         folder (relative to the scenario file)",
+        "could not list the job definitions in {}: {}; make load.jobs_dir name a folder of \
+         job definitions (relative to the scenario file)",
         path.display(),
         read_advice(cause, "folder")
     )]
@@ -136,6 +136,22 @@ impl ScenarioError {
         match self {
             ScenarioError::Parse { problem } => vec![problem],
             ScenarioError::Invalid { problems, .. } => problems,
+            ScenarioError::NotUtf8 { path, line, offset } => vec![Problem::new(
+                path,
+                Some(format!("line {line}")),
+                format!(
+                    "the file is not UTF-8 text (byte {offset} is not valid UTF-8); save it as \
+                     UTF-8"
+                ),
+            )],
+            ScenarioError::TooLarge { path, max } => vec![Problem::new(
+                path,
+                None::<String>,
+                format!(
+                    "the file is larger than {max} bytes, the most cronbench reads; split the job \
+                     definitions across files"
+                ),
+            )],
             other => vec![Problem::new(file, None::<String>, other.to_string())],
         }
     }
@@ -144,6 +160,11 @@ impl ScenarioError {
 /// What went wrong reading a file or folder, and what to do, in words (not the OS error code).
 fn read_advice(cause: &std::io::Error, what: &str) -> String {
     use std::io::ErrorKind;
+    if cause.raw_os_error() == Some(libc::ELOOP) {
+        return "it is a symbolic link that loops back on itself; point it at a real file or \
+                remove it"
+            .to_string();
+    }
     match cause.kind() {
         ErrorKind::NotFound => format!(
             "there is no such {what}; check the path (a relative path starts at the current folder)"
@@ -156,7 +177,7 @@ fn read_advice(cause: &std::io::Error, what: &str) -> String {
              definitions)"
                 .to_string()
         }
-        ErrorKind::NotADirectory => format!("it is not a folder; name a {what}"),
+        ErrorKind::NotADirectory => "it is a file, not a folder".to_string(),
         _ => format!("{cause}; check that it is a readable {what}"),
     }
 }

@@ -174,6 +174,13 @@ fn unknown_message(text: &str) -> String {
             jobdefs::JOB_DEFINITION_EXAMPLE
         );
     }
+    let docs = documents(text).map(|d| d.len()).unwrap_or(0);
+    if docs > 1 && keys.iter().all(|k| SCENARIO_KEYS.contains(&k.as_str())) {
+        return format!(
+            "the file holds {docs} YAML documents (separated by '---'); a scenario is one \
+             document: remove the '---' and merge or delete what follows"
+        );
+    }
     let found = if keys.is_empty() {
         "no top-level keys (it is not a mapping)".to_string()
     } else {

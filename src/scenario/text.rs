@@ -87,7 +87,15 @@ pub fn parse_error(path: &Path, doc: Doc, err: &serde_saphyr::Error) -> Scenario
 /// The library's message without its location prefix, in the project's words, with a fix.
 fn reword(raw: &str, doc: Doc) -> String {
     let msg = strip_location(raw.trim().trim_start_matches("error: "));
+    // The place is already in the problem's name.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains("column") => &msg[..i],
+        _ => msg,
+    };
     let example = doc.example();
+    if let Some(said) = plain_syntax(msg) {
+        return format!("{said} (see {example})");
+    }
     if let Some(rest) = msg.split_once("duplicate mapping key: ").map(|(_, r)| r) {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return format!("the key '{key}' appears twice in one mapping; keep one of them");
@@ -141,6 +149,29 @@ fn reword(raw: &str, doc: Doc) -> String {
         .next()
         .unwrap_or(msg);
     format!("{msg}; fix the YAML there (see {example})")
+}
+
+/// The parser's terse phrases for common mistakes, in words with a fix.
+fn plain_syntax(msg: &str) -> Option<String> {
+    let said = if msg.contains("non-finite float") {
+        let value = msg.split('`').nth(1).unwrap_or("it");
+        format!("'{value}' is not a finite number; write a number such as 50 or 0.5")
+    } else if msg.starts_with("expected sequence start") {
+        "expected a list here; write [a, b] or one '- item' per line".to_string()
+    } else if msg.starts_with("expected mapping start") {
+        "expected a mapping here; write key: value pairs (or {key: value})".to_string()
+    } else if msg.starts_with("expected string scalar") {
+        "expected a single string here; quote it ('like this')".to_string()
+    } else if msg.starts_with("invalid floating point") {
+        "expected a number here, such as 50 or 0.5".to_string()
+    } else if msg.contains("recursion limit") {
+        "the YAML nests deeper than cronbench reads; a scenario needs at most a few levels: \
+         remove the extra brackets"
+            .to_string()
+    } else {
+        return None;
+    };
+    Some(said)
 }
 
 fn strip_location(msg: &str) -> &str {
