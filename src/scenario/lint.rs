@@ -196,7 +196,12 @@ fn unknown_message(text: &str) -> String {
 fn summary(defs: &[CronJobDef], target: Option<f64>) -> LintSummary {
     LintSummary {
         cronjobs: defs.len(),
-        jobs_per_minute: jobs_per_minute(defs),
+        // An empty sum is -0.0, printed "-0.00".
+        jobs_per_minute: if defs.is_empty() {
+            0.0
+        } else {
+            jobs_per_minute(defs)
+        },
         target_jobs_per_minute: target,
     }
 }

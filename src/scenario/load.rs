@@ -571,6 +571,27 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_the_bench_writes_as_json_reads_back_and_passes_every_check() {
+        // As bench/child.rs builds it: every-minute CronJobs on kwok nodes, unlimited apply.
+        let mut s = Scenario::default();
+        s.load.cronjobs = 200;
+        s.load.node_selector = BTreeMap::from([("type".into(), "kwok".into())]);
+        s.load.tolerations = vec![Toleration {
+            key: Some("kwok.x-k8s.io/node".into()),
+            operator: Some("Exists".into()),
+            value: None,
+            effect: Some("NoSchedule".into()),
+        }];
+        s.apply.qps = 0.0;
+        s.slo.target_jobs_per_minute = 200.0;
+        let json = serde_json::to_string_pretty(&s).unwrap_or_default();
+        let back = Scenario::parse_str(&json, Path::new("scenario.yaml")).unwrap();
+        assert_eq!(back, s);
+        let checked = back.check(Path::new("scenario.yaml"));
+        assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
+    }
+
+    #[test]
     fn scenario_dir_of_bare_file_is_current_dir() {
         assert_eq!(scenario_dir(Path::new("s.yaml")), PathBuf::from("."));
         assert_eq!(scenario_dir(Path::new("a/s.yaml")), PathBuf::from("a"));
