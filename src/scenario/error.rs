@@ -166,6 +166,7 @@ fn read_advice(cause: &std::io::Error, what: &str) -> String {
             .to_string();
     }
     match cause.kind() {
+        ErrorKind::NotFound if what == "folder" => "there is no such folder".to_string(),
         ErrorKind::NotFound => format!(
             "there is no such {what}; check the path (a relative path starts at the current folder)"
         ),

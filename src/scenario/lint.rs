@@ -156,17 +156,8 @@ fn detect(text: &str) -> Result<LintKind, serde_saphyr::Error> {
 }
 
 fn unknown_message(text: &str) -> String {
-    let keys: Vec<String> = documents(text)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|d| {
-            top_keys(d)
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    if text.trim().is_empty() || documents(text).is_ok_and(|d| d.iter().all(|d| d.is_null())) {
+    let docs = documents(text).unwrap_or_default();
+    if docs.iter().all(serde_json::Value::is_null) {
         return format!(
             "the file is empty; write a scenario (see {}; `{{}}` takes every default) or job \
              definitions (see {})",
@@ -174,11 +165,22 @@ fn unknown_message(text: &str) -> String {
             jobdefs::JOB_DEFINITION_EXAMPLE
         );
     }
-    let docs = documents(text).map(|d| d.len()).unwrap_or(0);
-    if docs > 1 && keys.iter().all(|k| SCENARIO_KEYS.contains(&k.as_str())) {
+    let keys: Vec<&str> = docs.iter().flat_map(top_keys).collect();
+    if docs.len() > 1 && keys.iter().all(|k| SCENARIO_KEYS.contains(k)) {
         return format!(
-            "the file holds {docs} YAML documents (separated by '---'); a scenario is one \
-             document: remove the '---' and merge or delete what follows"
+            "the file holds {} YAML documents (separated by '---'); a scenario is one \
+             document: remove the '---' and merge or delete what follows",
+            docs.len()
+        );
+    }
+    if let Some((typo, key)) = keys
+        .iter()
+        .find_map(|k| near_scenario_key(k).map(|n| (k, n)))
+    {
+        return format!(
+            "unknown top-level key '{typo}'; did you mean '{key}'? A scenario's top-level keys \
+             are {}",
+            SCENARIO_KEYS.join(", ")
         );
     }
     let found = if keys.is_empty() {
@@ -191,6 +193,35 @@ fn unknown_message(text: &str) -> String {
          {} (one document), a job definition has name, kubernetes, command, resources",
         SCENARIO_KEYS.join(", ")
     )
+}
+
+/// The scenario key `key` is a likely typo of, if it is not one.
+fn near_scenario_key(key: &str) -> Option<&'static str> {
+    if SCENARIO_KEYS.contains(&key) {
+        return None;
+    }
+    SCENARIO_KEYS
+        .into_iter()
+        // One letter off for short keys ("foo" is not "slo"), two for long ones.
+        .find(|k| edit_distance(&key.to_ascii_lowercase(), k) <= (k.len() / 4).max(1))
+}
+
+/// Levenshtein distance; keys are short, so the quadratic table is small.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 fn summary(defs: &[CronJobDef], target: Option<f64>) -> LintSummary {
