@@ -25,8 +25,22 @@ pub const MAX_TOTAL_COMMAND_BYTES: u64 = 64 * 1024 * 1024;
 /// written as milliseconds), and the per-second series of a run are sized by it.
 pub const MAX_DURATION_S: u64 = 30 * 24 * 3600;
 
+/// The lowest creation rate above 0 (unlimited): one creation every 1000 s. The pacer's slot
+/// length is `1 / qps`, which must stay a representable duration.
+pub const MIN_QPS: f64 = 0.001;
+
 /// The most requests in flight while creating CronJobs.
 pub const MAX_CONCURRENCY: usize = 1000;
+
+/// A number as a message shows it: in exponent form when tiny or huge (`1e-300`, not three
+/// hundred zeros).
+pub fn show(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
 
 /// Problems with `duration`, as (key path, message).
 pub fn duration_problems(d: &Durations) -> Vec<(String, String)> {
@@ -171,16 +185,22 @@ pub fn window_problem(defs: &[CronJobDef], d: &Durations) -> Option<(String, Str
         }
     }
     let marks: Vec<usize> = (0..GAP_HORIZON_MIN).filter(|i| ticks[*i]).collect();
-    // One tick or none in 8 days: the gap is at least the horizon.
-    let gap_s = if marks.len() <= 1 {
-        GAP_HORIZON_MIN * 60
-    } else {
-        marks
-            .windows(2)
-            .map(|w| (w[1] - w[0]) * 60)
-            .max()
-            .unwrap_or(0)
-    };
+    if marks.len() <= 1 {
+        return Some((
+            "duration.measure_s".to_string(),
+            format!(
+                "the CronJobs' schedules fire at most once in 8 days, so a measure window of \
+                 {} s (duration.measure_s) can contain no tick and the run would measure \
+                 nothing; schedule the CronJobs at least hourly for a run of minutes",
+                d.measure_s
+            ),
+        ));
+    }
+    let gap_s = marks
+        .windows(2)
+        .map(|w| (w[1] - w[0]) * 60)
+        .max()
+        .unwrap_or(0);
     (gap_s as u64 > d.measure_s).then(|| {
         (
             "duration.measure_s".to_string(),

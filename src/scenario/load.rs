@@ -332,6 +332,17 @@ fn apply_problems(apply: &super::Apply) -> Vec<(String, String)> {
             ),
         );
     }
+    if apply.qps > 0.0 && apply.qps < bounds::MIN_QPS {
+        push(
+            "apply.qps",
+            format!(
+                "apply.qps is {}, below the bound of {} (one creation every 1000 s, longer than \
+                 a run's phases); raise it, or set it to 0 for unlimited",
+                bounds::show(apply.qps),
+                bounds::MIN_QPS
+            ),
+        );
+    }
     if apply.qps > 0.0 && apply.burst == 0 {
         push(
             "apply.burst",
@@ -393,6 +404,17 @@ fn slo_problems(slo: &super::Slo) -> Vec<(String, String)> {
             push(
                 field,
                 format!("{field} is {v}; set it to a number of seconds above 0"),
+            );
+        } else if v > bounds::MAX_DURATION_S as f64 {
+            push(
+                field,
+                format!(
+                    "{field} is {} s, above the bound of {} s (30 days, the longest phase of \
+                     a run); set it to {} or less",
+                    bounds::show(v),
+                    bounds::MAX_DURATION_S,
+                    bounds::MAX_DURATION_S
+                ),
             );
         }
     }
