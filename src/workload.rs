@@ -68,10 +68,10 @@ pub fn cronjob(
         .map(|t| {
             let mut o = serde_json::Map::new();
             for (k, v) in [
-                ("key", &t.key),
-                ("operator", &t.operator),
-                ("value", &t.value),
-                ("effect", &t.effect),
+                ("key", t.key.as_deref()),
+                ("operator", t.operator.as_ref().map(|o| o.as_str())),
+                ("value", t.value.as_deref()),
+                ("effect", t.effect.as_ref().map(|e| e.as_str())),
             ] {
                 if let Some(v) = v {
                     o.insert(k.into(), json!(v));
@@ -82,7 +82,7 @@ pub fn cronjob(
         .collect();
     let mut spec = json!({
         "schedule": def.schedule,
-        "concurrencyPolicy": load.concurrency_policy,
+        "concurrencyPolicy": load.concurrency_policy.as_str(),
         "successfulJobsHistoryLimit": load.successful_jobs_history_limit,
         "failedJobsHistoryLimit": load.failed_jobs_history_limit,
         "jobTemplate": {
@@ -99,7 +99,7 @@ pub fn cronjob(
                         "containers": [{
                             "name": "job",
                             "image": load.image,
-                            "imagePullPolicy": load.image_pull_policy,
+                            "imagePullPolicy": load.image_pull_policy.as_str(),
                             "command": def.command,
                             "resources": {
                                 "requests": def.resources.requests,

@@ -112,3 +112,39 @@ fn a_truncated_utf16_kubeconfig_is_a_clean_error_for_run_and_clean() {
     }
     let _ = std::fs::remove_file(&kc);
 }
+
+#[test]
+fn bench_check_refuses_another_schema_version_naming_the_file_both_versions_and_the_fix() {
+    let fixture = std::fs::read_to_string("tests/fixtures/bench-quick.json").expect("fixture");
+    let future = fixture.replacen("\"schema_version\": 1", "\"schema_version\": 999", 1);
+    assert_ne!(fixture, future, "the fixture has schema_version 1");
+    let path =
+        std::env::temp_dir().join(format!("cronbench-bench-999-{}.json", std::process::id()));
+    std::fs::write(&path, future).expect("write bench.json");
+    let out = cronbench(&["bench-check", &path.display().to_string()]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&path.display().to_string())
+            && err.contains("schema_version is 999")
+            && err.contains("version 1")
+            && err.contains("cronbench bench"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_refuses_an_empty_scenario_that_lint_rejects_instead_of_running_defaults() {
+    let path = std::env::temp_dir().join(format!("cronbench-empty-{}.yaml", std::process::id()));
+    std::fs::write(&path, "").expect("write scenario");
+    let out = cronbench(&[
+        "run",
+        &path.display().to_string(),
+        "--context",
+        "cronbench-x",
+    ]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr(&out).contains("the file is empty"), "{}", text(&out));
+}

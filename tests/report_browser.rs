@@ -4,8 +4,6 @@
 
 mod common;
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -130,6 +128,12 @@ fn report_renders_in_headless_chromium() {
 
 #[test]
 fn history_page_renders_its_trend_charts_in_headless_chromium() {
+    if !Path::new(CHROMIUM).exists() {
+        common::skip(&format!(
+            "{CHROMIUM} is missing: install it with `apt-get install chromium` (or run scripts/setup)"
+        ));
+        return;
+    }
     let work = TempDir::new("history-browser");
     let runs = common::planted_history(&work.0.join("runs"));
     let opts = cronbench::changepoint::Options::default();

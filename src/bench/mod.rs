@@ -42,6 +42,18 @@ pub enum BenchError {
     Child { what: String, detail: String },
     #[error("interrupted")]
     Interrupted,
+    /// A bench.json of another schema version: its fields may mean something else. Not
+    /// retryable with this build.
+    #[error(
+        "{}: schema_version is {found}, but this cronbench reads bench.json version {expected}; \
+         check it with the cronbench that wrote it, or run `cronbench bench` again with this one",
+        path.display()
+    )]
+    SchemaVersion {
+        path: PathBuf,
+        found: u64,
+        expected: u32,
+    },
 }
 
 /// The parts of the bench, for `--only`.
@@ -168,6 +180,22 @@ pub fn write_bench(dir: &Path, bench: &Bench) -> Result<PathBuf, BenchError> {
 /// Reads a `bench.json`.
 pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
     let bytes = std::fs::read(path).map_err(call::io(format!("read {}", path.display())))?;
+    // The version first: another version's fields may not parse, or parse and mean otherwise.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u64>,
+    }
+    if let Ok(Version {
+        schema_version: Some(found),
+    }) = serde_json::from_slice(&bytes)
+        && found != u64::from(report::BENCH_SCHEMA_VERSION)
+    {
+        return Err(BenchError::SchemaVersion {
+            path: path.to_path_buf(),
+            found,
+            expected: report::BENCH_SCHEMA_VERSION,
+        });
+    }
     Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
 }
 

@@ -123,47 +123,7 @@ pub fn parse_schedule(schedule: &str) -> Result<Schedule, ScenarioError> {
              instead); remove the prefix: cronbench runs every CronJob in UTC",
         ));
     }
-    let expanded = if schedule.starts_with('@') {
-        if schedule.starts_with("@every") {
-            return Err(invalid(
-                schedule,
-                "'@every' runs relative to the last run, so cronbench cannot predict its ticks; \
-                 write a 5-field expression such as '*/5 * * * *'",
-            ));
-        }
-        match MACROS.iter().find(|(name, _)| *name == schedule) {
-            Some((_, expr)) => *expr,
-            None => {
-                return Err(invalid(
-                    schedule,
-                    "unknown macro; use one of @yearly, @annually, @monthly, @weekly, @daily, \
-                     @midnight, @hourly (lowercase, nothing else on the line) or a 5-field \
-                     expression",
-                ));
-            }
-        }
-    } else {
-        schedule
-    };
-    let parts: Vec<&str> = expanded.split_whitespace().collect();
-    if parts.len() != 5 {
-        let hint = match parts.len() {
-            6 | 7 => {
-                "Kubernetes CronJobs have no seconds or year field; remove the extra field(s) so \
-                 it reads minute hour day-of-month month day-of-week"
-            }
-            _ => "write minute hour day-of-month month day-of-week, e.g. '*/5 * * * *'",
-        };
-        return Err(invalid(
-            schedule,
-            format!(
-                "expected exactly 5 fields (minute hour day-of-month month day-of-week), found \
-                 {}; {hint}",
-                parts.len()
-            ),
-        ));
-    }
-
+    let parts = five_fields(schedule, expand_macro(schedule)?)?;
     let mut bits = [0u64; 5];
     let mut stars = [false; 5];
     for (i, (part, field)) in parts.iter().zip(FIELDS.iter()).enumerate() {
@@ -171,22 +131,18 @@ pub fn parse_schedule(schedule: &str) -> Result<Schedule, ScenarioError> {
         bits[i] = b;
         stars[i] = star;
     }
-
     let pattern = parts_to_croner(&bits, &stars);
     let cron = CronParser::builder()
         .seconds(Seconds::Disallowed)
         .year(Year::Disallowed)
         .build()
         .parse(&pattern)
-        .map_err(|e| {
+        .map_err(|_| {
             invalid(
                 schedule,
-                format!(
-                    "the cron library rejected it as '{pattern}': {e}; simplify the expression"
-                ),
+                format!("it could not be walked as '{pattern}'; simplify the expression"),
             )
         })?;
-
     Ok(Schedule {
         expression: schedule.to_string(),
         bits,
@@ -194,6 +150,55 @@ pub fn parse_schedule(schedule: &str) -> Result<Schedule, ScenarioError> {
         dow_star: stars[4],
         cron,
     })
+}
+
+/// The 5-field expression a `@macro` stands for, or the schedule itself.
+fn expand_macro(schedule: &str) -> Result<&str, ScenarioError> {
+    if !schedule.starts_with('@') {
+        return Ok(schedule);
+    }
+    if schedule.starts_with("@every") {
+        return Err(invalid(
+            schedule,
+            "'@every' runs relative to the last run, so cronbench cannot predict its ticks; \
+             write a 5-field expression such as '*/5 * * * *'",
+        ));
+    }
+    MACROS
+        .iter()
+        .find(|(name, _)| *name == schedule)
+        .map(|(_, expr)| *expr)
+        .ok_or_else(|| {
+            invalid(
+                schedule,
+                "unknown macro; use one of @yearly, @annually, @monthly, @weekly, @daily, \
+                 @midnight, @hourly (lowercase, nothing else on the line) or a 5-field \
+                 expression",
+            )
+        })
+}
+
+/// Exactly five whitespace-separated fields, or an error saying what the extra ones look like.
+fn five_fields<'a>(schedule: &str, expanded: &'a str) -> Result<Vec<&'a str>, ScenarioError> {
+    let parts: Vec<&str> = expanded.split_whitespace().collect();
+    if parts.len() == 5 {
+        return Ok(parts);
+    }
+    let hint = match parts.len() {
+        6 | 7 => {
+            "Kubernetes CronJobs have no seconds or year field; remove the extra field(s) so \
+             it reads minute hour day-of-month month day-of-week"
+        }
+        _ => "write minute hour day-of-month month day-of-week, e.g. '*/5 * * * *'",
+    };
+    Err(invalid(
+        schedule,
+        format!(
+            "expected exactly 5 fields (minute hour day-of-month month day-of-week), found \
+             {}; {hint}",
+            parts.len()
+        ),
+    ))
 }
 
 /// A field is a comma-separated list of ranges (robfig/cron `getField`; empty items are skipped).
@@ -211,21 +216,7 @@ fn parse_field(part: &str, field: &Field) -> Result<(u64, bool), String> {
 /// `*`, `?`, `N`, `N-M`, each optionally followed by `/step` (robfig/cron v3 `getRange`).
 fn parse_range(item: &str, field: &Field) -> Result<(u64, bool), String> {
     let name = field.name;
-    for unsupported in ['L', 'W', '#'] {
-        if item.contains(unsupported) || item.contains(unsupported.to_ascii_lowercase()) {
-            // Month and day names contain these letters ("wed", "jul"), so only complain when
-            // the item is not made of names.
-            if !item
-                .split(['-', '/'])
-                .all(|t| field.names.iter().any(|n| n.eq_ignore_ascii_case(t)) || is_digits(t))
-            {
-                return Err(format!(
-                    "{name} field '{item}' uses '{unsupported}', which the Kubernetes cron parser \
-                     does not support (no L, W or #); list the values explicitly, e.g. '1,15'"
-                ));
-            }
-        }
-    }
+    check_supported(item, field)?;
     let mut range_and_step = item.split('/');
     let range = range_and_step.next().unwrap_or_default();
     let step = range_and_step.next();
@@ -234,29 +225,14 @@ fn parse_range(item: &str, field: &Field) -> Result<(u64, bool), String> {
             "{name} field '{item}' has more than one '/'; write range/step, e.g. '0-30/5'"
         ));
     }
-    let low_and_high: Vec<&str> = range.split('-').collect();
-    let (start, mut end, mut star) = if low_and_high[0] == "*" || low_and_high[0] == "?" {
-        (field.min, field.max, true)
-    } else {
-        let start = value(low_and_high[0], item, field)?;
-        let end = match low_and_high.len() {
-            1 => start,
-            2 => value(low_and_high[1], item, field)?,
-            _ => {
-                return Err(format!(
-                    "{name} field '{item}' has more than one '-'; write a range as start-end"
-                ));
-            }
-        };
-        (start, end, false)
-    };
+    let (start, mut end, mut star, single) = range_bounds(range, item, field)?;
     let step = match step {
         None => 1,
         Some(step) => {
             let step = number(step).ok_or_else(|| {
                 format!("{name} field '{item}': step '{step}' is not a number; write e.g. '*/5'")
             })?;
-            if low_and_high.len() == 1 && !star {
+            if single && !star {
                 // robfig: "N/step" means "N-max/step".
                 end = field.max;
             }
@@ -266,23 +242,74 @@ fn parse_range(item: &str, field: &Field) -> Result<(u64, bool), String> {
             step
         }
     };
-    if start < field.min {
+    check_range(item, field, start, end, step)?;
+    let mut bits = 0u64;
+    let mut v = start;
+    while v <= end {
+        bits |= 1 << v;
+        v = v.saturating_add(step);
+    }
+    Ok((bits, star))
+}
+
+/// Rejects `L`, `W` and `#`, which robfig/cron does not know.
+fn check_supported(item: &str, field: &Field) -> Result<(), String> {
+    for unsupported in ['L', 'W', '#'] {
+        if item.contains(unsupported) || item.contains(unsupported.to_ascii_lowercase()) {
+            // Month and day names contain these letters ("wed", "jul"), so only complain when
+            // the item is not made of names.
+            if !item
+                .split(['-', '/'])
+                .all(|t| field.names.iter().any(|n| n.eq_ignore_ascii_case(t)) || is_digits(t))
+            {
+                return Err(format!(
+                    "{} field '{item}' uses '{unsupported}', which the Kubernetes cron parser \
+                     does not support (no L, W or #); list the values explicitly, e.g. '1,15'",
+                    field.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The start and end of `N`, `N-M`, `*` or `?`, whether it was a star, and whether it was a
+/// single value.
+fn range_bounds(range: &str, item: &str, field: &Field) -> Result<(u32, u32, bool, bool), String> {
+    let low_and_high: Vec<&str> = range.split('-').collect();
+    if low_and_high[0] == "*" || low_and_high[0] == "?" {
+        return Ok((field.min, field.max, true, low_and_high.len() == 1));
+    }
+    let start = value(low_and_high[0], item, field)?;
+    let end = match low_and_high.len() {
+        1 => start,
+        2 => value(low_and_high[1], item, field)?,
+        _ => {
+            return Err(format!(
+                "{} field '{item}' has more than one '-'; write a range as start-end",
+                field.name
+            ));
+        }
+    };
+    Ok((start, end, false, low_and_high.len() == 1))
+}
+
+/// The range lies within the field's bounds, runs forwards and has a positive step.
+fn check_range(item: &str, field: &Field, start: u32, end: u32, step: u32) -> Result<(), String> {
+    let (name, min, max) = (field.name, field.min, field.max);
+    if start < min {
         return Err(format!(
-            "{name} field '{item}': {start} is below the minimum {min}; use {min}-{max}",
-            min = field.min,
-            max = field.max
+            "{name} field '{item}': {start} is below the minimum {min}; use {min}-{max}"
         ));
     }
-    if end > field.max {
-        let hint = if field.name == "day-of-week" && end == 7 {
+    if end > max {
+        let hint = if name == "day-of-week" && end == 7 {
             " (Kubernetes does not accept 7 for Sunday; use 0 or SUN)"
         } else {
             ""
         };
         return Err(format!(
-            "{name} field '{item}': {end} is above the maximum {max}{hint}; use {min}-{max}",
-            min = field.min,
-            max = field.max
+            "{name} field '{item}': {end} is above the maximum {max}{hint}; use {min}-{max}"
         ));
     }
     if start > end {
@@ -296,13 +323,7 @@ fn parse_range(item: &str, field: &Field) -> Result<(u64, bool), String> {
             "{name} field '{item}': a step must be a positive number; use /1 or more"
         ));
     }
-    let mut bits = 0u64;
-    let mut v = start;
-    while v <= end {
-        bits |= 1 << v;
-        v = v.saturating_add(step);
-    }
-    Ok((bits, star))
+    Ok(())
 }
 
 fn is_digits(s: &str) -> bool {

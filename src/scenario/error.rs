@@ -41,47 +41,65 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The largest scenario or job-definition file cronbench reads, in bytes. The biggest shipped
+/// scenario is under 2 KiB and a thousand job definitions fit in 1 MiB; the bound keeps a stray
+/// file (a log, `/dev/zero`, a 50 MB command) from being read into memory whole.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Why loading, validating or analysing a scenario failed.
+///
+/// None of these is retryable: each names the file and what to change in it. Causes are printed
+/// in the message, once, and are not chained as `source` (the CLI prints the chain, which would
+/// repeat them).
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// A file could not be read.
-    #[error("could not read {}: {source}; check that the path exists and is readable", path.display())]
+    #[error("could not read {}: {}", path.display(), read_advice(cause, "file"))]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
+    },
+
+    /// A file is larger than [`MAX_FILE_BYTES`].
+    #[error(
+        "{}: the file is larger than {max} bytes, the most cronbench reads (scenarios and job \
+         definitions are small; this is likely the wrong file); pass a scenario or split the job \
+         definitions across files",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, max: u64 },
+
+    /// A file is not UTF-8 text.
+    #[error(
+        "{}: line {line}: the file is not UTF-8 text (byte {offset} is not valid UTF-8); save it \
+         as UTF-8",
+        path.display()
+    )]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        offset: usize,
     },
 
     /// A folder of job definitions could not be listed.
     #[error(
-        "could not list the job definitions in {}: {source}; make sure load.jobs_dir names an \
-         existing folder (relative to the scenario file)",
-        path.display()
+        "could not list the job definitions in {}: {}; make load.jobs_dir name a folder of \
+         job definitions (relative to the scenario file)",
+        path.display(),
+        read_advice(cause, "folder")
     )]
     ReadDir {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A file is not valid YAML, or does not have the expected shape (unknown keys, wrong types).
-    #[error(
-        "could not parse {} as {what}: {source}\nfix the YAML there; unknown keys are rejected \
-         (see {example} for the accepted keys)",
-        path.display()
-    )]
-    Parse {
-        path: PathBuf,
-        /// "a scenario" or "job definitions".
-        what: &'static str,
-        /// A shipped file showing the accepted keys.
-        example: &'static str,
-        #[source]
-        source: Box<serde_saphyr::Error>,
-    },
+    #[error("{}", problem)]
+    Parse { problem: Problem },
 
-    /// A file parsed but holds values Kubernetes (or cronbench) would reject.
-    #[error("{} has {} problem(s):\n{}", path.display(), problems.len(), list(problems))]
+    /// A file parsed but holds values Kubernetes (or cronbench) would reject. The first line is
+    /// the first problem, as `lint` prints it.
+    #[error("{}\n{}: {} problem(s); fix them and run again", list(problems), path.display(), problems.len())]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
@@ -92,10 +110,7 @@ pub enum ScenarioError {
     Schedule { schedule: String, reason: String },
 
     /// Computing the times a (valid) schedule fires failed in the cron library.
-    #[error(
-        "could not compute when schedule '{schedule}' fires: {source}; use a simpler 5-field \
-         schedule"
-    )]
+    #[error("could not compute when schedule '{schedule}' fires (use a simpler 5-field schedule)")]
     Ticks {
         schedule: String,
         #[source]
@@ -104,7 +119,8 @@ pub enum ScenarioError {
 
     /// A time could not be converted while computing schedule ticks.
     #[error(
-        "could not compute when schedule '{schedule}' fires: {source}; use times between the years 1 and 9999"
+        "could not compute when schedule '{schedule}' fires (use times between the years 1 and \
+         9999)"
     )]
     Time {
         schedule: String,
@@ -113,10 +129,66 @@ pub enum ScenarioError {
     },
 }
 
+impl ScenarioError {
+    /// The problems in this error, for a lint report: a parse error is one problem, `Invalid` is
+    /// its list, anything else one problem about the whole file.
+    pub fn into_problems(self, file: &std::path::Path) -> Vec<Problem> {
+        match self {
+            ScenarioError::Parse { problem } => vec![problem],
+            ScenarioError::Invalid { problems, .. } => problems,
+            ScenarioError::NotUtf8 { path, line, offset } => vec![Problem::new(
+                path,
+                Some(format!("line {line}")),
+                format!(
+                    "the file is not UTF-8 text (byte {offset} is not valid UTF-8); save it as \
+                     UTF-8"
+                ),
+            )],
+            ScenarioError::TooLarge { path, max } => vec![Problem::new(
+                path,
+                None::<String>,
+                format!(
+                    "the file is larger than {max} bytes, the most cronbench reads; split the job \
+                     definitions across files"
+                ),
+            )],
+            other => vec![Problem::new(file, None::<String>, other.to_string())],
+        }
+    }
+}
+
+/// What went wrong reading a file or folder, and what to do, in words (not the OS error code).
+fn read_advice(cause: &std::io::Error, what: &str) -> String {
+    use std::io::ErrorKind;
+    if cause.raw_os_error() == Some(libc::ELOOP) {
+        return "it is a symbolic link that loops back on itself; point it at a real file or \
+                remove it"
+            .to_string();
+    }
+    match cause.kind() {
+        ErrorKind::NotFound if what == "folder" => "there is no such folder".to_string(),
+        ErrorKind::NotFound => format!(
+            "there is no such {what}; check the path (a relative path starts at the current folder)"
+        ),
+        ErrorKind::PermissionDenied => {
+            format!("permission denied; make the {what} readable by this user")
+        }
+        ErrorKind::IsADirectory => {
+            "it is a folder; pass the scenario's .yaml file (lint also takes a folder of job \
+             definitions)"
+                .to_string()
+        }
+        ErrorKind::NotADirectory => "it is a file, not a folder".to_string(),
+        _ => format!("{cause}; check that it is a readable {what}"),
+    }
+}
+
+/// One problem a line, the first at the start so the first line of the error is the first
+/// problem, as `lint` prints it.
 fn list(problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| format!("  - {p}"))
+        .map(Problem::to_string)
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -132,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_error_lists_every_problem_with_file_and_name() {
+    fn invalid_error_starts_with_the_first_problem_and_lists_every_one() {
         let err = ScenarioError::Invalid {
             path: "s.yaml".into(),
             problems: vec![
@@ -145,8 +217,26 @@ mod tests {
             ],
         };
         let text = err.to_string();
-        assert!(text.contains("s.yaml has 2 problem(s)"), "{text}");
-        assert!(text.contains("s.yaml: apply.qps: qps is -1"), "{text}");
+        assert!(text.starts_with("s.yaml: apply.qps: qps is -1"), "{text}");
         assert!(text.contains("j.yaml: empty file"), "{text}");
+        assert!(
+            text.ends_with("s.yaml: 2 problem(s); fix them and run again"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_named_once_with_the_fix_and_no_os_error_code() {
+        let err = ScenarioError::Read {
+            path: "x.yaml".into(),
+            cause: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "could not read x.yaml: there is no such file; check the path (a relative path \
+             starts at the current folder)"
+        );
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

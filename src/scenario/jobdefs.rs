@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::bounds;
 use super::cron::parse_schedule;
-use super::validate::{name_problems, resources_problems};
+use super::text::{self, Doc};
+use super::validate::{limit_problems, name_problems, resources_problems};
 use super::{CronJobDef, Problem, Resources, ScenarioError};
 
 /// A shipped example of the format, named in parse errors.
@@ -77,28 +79,22 @@ impl std::fmt::Display for Place {
 
 /// Reads every document of one job-definition file.
 pub fn read_file(path: &Path) -> Result<Vec<JobDefinition>, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_str(&text, path)
+    parse_str(&text::read_text(path)?, path)
 }
 
 /// Parses job definitions from YAML text; `path` is used in errors.
 pub fn parse_str(text: &str, path: &Path) -> Result<Vec<JobDefinition>, ScenarioError> {
-    serde_saphyr::from_multiple(text).map_err(|source| ScenarioError::Parse {
-        path: path.to_path_buf(),
-        what: "job definitions",
-        example: JOB_DEFINITION_EXAMPLE,
-        source: Box::new(source),
-    })
+    serde_saphyr::from_multiple(text).map_err(|e| text::parse_error(path, Doc::JobDefinitions, &e))
 }
 
 /// The `*.yaml` and `*.yml` files directly in `dir`, sorted by name.
+///
+/// An entry that cannot be followed (a symbolic link loop, a dangling link) is an error naming
+/// it: skipping it would silently run fewer CronJobs than the folder holds.
 pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    let read_dir_err = |source| ScenarioError::ReadDir {
+    let read_dir_err = |cause| ScenarioError::ReadDir {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_dir_err)? {
@@ -107,7 +103,14 @@ pub fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e == "yaml" || e == "yml");
-        if yaml && path.is_file() {
+        if !yaml {
+            continue;
+        }
+        let meta = std::fs::metadata(&path).map_err(|cause| ScenarioError::Read {
+            path: path.clone(),
+            cause,
+        })?;
+        if meta.is_file() {
             files.push(path);
         }
     }
@@ -147,6 +150,8 @@ pub fn check_def(def: &CronJobDef, file: &Path, problems: &mut Vec<Problem>) {
             "resources.limits",
             &def.resources.limits,
         ))
+        .chain(limit_problems("resources", &def.resources))
+        .chain(bounds::command_size_problem("the command", &def.command))
     {
         problems.push(Problem::new(file, name, msg));
     }
@@ -188,12 +193,29 @@ pub fn load_files(files: &[PathBuf]) -> Result<Loaded, ScenarioError> {
     for file in files {
         let parsed = match read_file(file) {
             Ok(parsed) => parsed,
-            Err(e @ ScenarioError::Parse { .. }) => {
-                problems.push(Problem::new(file, None::<String>, e.to_string()));
+            Err(
+                e @ (ScenarioError::Parse { .. }
+                | ScenarioError::NotUtf8 { .. }
+                | ScenarioError::TooLarge { .. }),
+            ) => {
+                problems.extend(e.into_problems(file));
                 continue;
             }
             Err(e) => return Err(e),
         };
+        if (defs.len() + parsed.len()) as u64 > bounds::MAX_CRONJOBS {
+            problems.push(Problem::new(
+                file,
+                None::<String>,
+                format!(
+                    "the job definitions add up to more than {} CronJobs, the bound for one \
+                     run (one process creates, watches and analyses every CronJob); the files \
+                     from this one on were not read: split them across scenarios",
+                    bounds::MAX_CRONJOBS
+                ),
+            ));
+            break;
+        }
         if parsed.is_empty() {
             problems.push(Problem::new(
                 file,
@@ -271,7 +293,7 @@ resources:
         let msg = err.to_string();
         assert!(msg.contains("jobs/x.yaml"), "{msg}");
         assert!(msg.contains("retries"), "{msg}");
-        assert!(msg.contains("unknown keys are rejected"), "{msg}");
+        assert!(msg.contains("unknown key 'retries'"), "{msg}");
     }
 
     #[test]

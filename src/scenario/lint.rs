@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::cron::jobs_per_minute;
 use super::jobdefs;
 use super::load::SCENARIO_KEYS;
+use super::text::{self, Doc};
 use super::{CronJobDef, Problem, Scenario, ScenarioError};
 
 /// What was linted.
@@ -83,6 +84,12 @@ impl fmt::Display for LintReport {
 /// single document only has keys among name, load, apply, duration, slo. Problems in the input
 /// are collected in the report; `Err` only when the path itself cannot be read.
 pub fn lint(path: &Path) -> Result<LintReport, ScenarioError> {
+    Ok(inspect(path)?.0)
+}
+
+/// The one reading of a path that `lint` and every command loading a scenario share
+/// ([`Scenario::from_file`]): the report, and the scenario when the file is one and parsed.
+pub(crate) fn inspect(path: &Path) -> Result<(LintReport, Option<Scenario>), ScenarioError> {
     if path.is_dir() {
         let files = jobdefs::list_dir(path)?;
         let mut report = lint_job_files(path, &files)?;
@@ -93,33 +100,31 @@ pub fn lint(path: &Path) -> Result<LintReport, ScenarioError> {
                 "the folder has no *.yaml or *.yml files; add job definitions or lint a file",
             ));
         }
-        return Ok(report);
+        return Ok((report, None));
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = text::read_text(path)?;
     let kind = match detect(&text) {
         Ok(kind) => kind,
         Err(e) => {
-            return Ok(unknown_report(
-                path,
-                format!("the file is not valid YAML: {e}\nfix the YAML syntax"),
-            ));
+            let problem = text::yaml_problem(path, Doc::Yaml, &e);
+            return Ok((report_of(path, LintKind::Unknown, vec![problem]), None));
         }
     };
-    match kind {
-        LintKind::Scenario => Ok(lint_scenario(path, &text)),
-        LintKind::JobDefinitions => lint_job_files(path, &[path.to_path_buf()]),
-        LintKind::Unknown => Ok(unknown_report(path, unknown_message(&text))),
-    }
+    Ok(match kind {
+        LintKind::Scenario => lint_scenario(path, &text),
+        LintKind::JobDefinitions => (lint_job_files(path, &[path.to_path_buf()])?, None),
+        LintKind::Unknown => {
+            let problem = Problem::new(path, None::<String>, unknown_message(&text));
+            (report_of(path, LintKind::Unknown, vec![problem]), None)
+        }
+    })
 }
 
-fn unknown_report(path: &Path, message: String) -> LintReport {
+fn report_of(path: &Path, kind: LintKind, problems: Vec<Problem>) -> LintReport {
     LintReport {
         path: path.to_path_buf(),
-        kind: LintKind::Unknown,
-        problems: vec![Problem::new(path, None::<String>, message)],
+        kind,
+        problems,
         summary: summary(&[], None),
     }
 }
@@ -151,18 +156,35 @@ fn detect(text: &str) -> Result<LintKind, serde_saphyr::Error> {
 }
 
 fn unknown_message(text: &str) -> String {
-    let keys: Vec<String> = documents(text)
-        .unwrap_or_default()
+    let docs = documents(text).unwrap_or_default();
+    if docs.iter().all(serde_json::Value::is_null) {
+        return format!(
+            "the file is empty; write a scenario (see {}; `{{}}` takes every default) or job \
+             definitions (see {})",
+            super::load::SCENARIO_EXAMPLE,
+            jobdefs::JOB_DEFINITION_EXAMPLE
+        );
+    }
+    let keys: Vec<&str> = docs.iter().flat_map(top_keys).collect();
+    if docs.len() > 1 && keys.iter().all(|k| SCENARIO_KEYS.contains(k)) {
+        return format!(
+            "the file holds {} YAML documents (separated by '---'); a scenario is one \
+             document: remove the '---' and merge or delete what follows",
+            docs.len()
+        );
+    }
+    if let Some((typo, key)) = keys
         .iter()
-        .flat_map(|d| {
-            top_keys(d)
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+        .find_map(|k| near_scenario_key(k).map(|n| (k, n)))
+    {
+        return format!(
+            "unknown top-level key '{typo}'; did you mean '{key}'? A scenario's top-level keys \
+             are {}",
+            SCENARIO_KEYS.join(", ")
+        );
+    }
     let found = if keys.is_empty() {
-        "no top-level keys (the file is empty or not a mapping)".to_string()
+        "no top-level keys (it is not a mapping)".to_string()
     } else {
         format!("top-level keys {}", keys.join(", "))
     };
@@ -173,31 +195,64 @@ fn unknown_message(text: &str) -> String {
     )
 }
 
+/// The scenario key `key` is a likely typo of, if it is not one.
+fn near_scenario_key(key: &str) -> Option<&'static str> {
+    if SCENARIO_KEYS.contains(&key) {
+        return None;
+    }
+    SCENARIO_KEYS
+        .into_iter()
+        // One letter off for short keys ("foo" is not "slo"), two for long ones.
+        .find(|k| edit_distance(&key.to_ascii_lowercase(), k) <= (k.len() / 4).max(1))
+}
+
+/// Levenshtein distance; keys are short, so the quadratic table is small.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 fn summary(defs: &[CronJobDef], target: Option<f64>) -> LintSummary {
     LintSummary {
         cronjobs: defs.len(),
-        jobs_per_minute: jobs_per_minute(defs),
+        // An empty sum is -0.0, printed "-0.00".
+        jobs_per_minute: if defs.is_empty() {
+            0.0
+        } else {
+            jobs_per_minute(defs)
+        },
         target_jobs_per_minute: target,
     }
 }
 
-fn lint_scenario(path: &Path, text: &str) -> LintReport {
+fn lint_scenario(path: &Path, text: &str) -> (LintReport, Option<Scenario>) {
     match Scenario::parse_str(text, path) {
         Ok(scenario) => {
             let checked = scenario.check(path);
-            LintReport {
+            let report = LintReport {
                 path: path.to_path_buf(),
                 kind: LintKind::Scenario,
                 summary: summary(&checked.defs, Some(scenario.slo.target_jobs_per_minute)),
                 problems: checked.problems,
-            }
+            };
+            (report, Some(scenario))
         }
-        Err(e) => LintReport {
-            path: path.to_path_buf(),
-            kind: LintKind::Scenario,
-            problems: vec![Problem::new(path, None::<String>, e.to_string())],
-            summary: summary(&[], None),
-        },
+        Err(e) => (
+            report_of(path, LintKind::Scenario, e.into_problems(path)),
+            None,
+        ),
     }
 }
 
@@ -302,7 +357,8 @@ mod tests {
         dir.write("jobs/one.yaml", JOB);
         let s = dir.write(
             "s.yaml",
-            "name: t\nload: {jobs_dir: jobs}\nslo: {target_jobs_per_minute: 0.05}\n",
+            "name: t\nload: {jobs_dir: jobs}\nduration: {measure_s: 900}\n\
+             slo: {target_jobs_per_minute: 0.05}\n",
         );
         let report = lint(&s).unwrap();
         assert_eq!(report.kind, LintKind::Scenario);
@@ -345,8 +401,9 @@ mod tests {
         );
         let f = dir.write("y.yaml", "a: [\n");
         let report = lint(&f).unwrap();
+        assert_eq!(report.problems[0].name.as_deref(), Some("line 1, column 4"));
         assert!(
-            report.problems[0].message.contains("not valid YAML"),
+            report.problems[0].message.contains("fix the YAML there"),
             "{report}"
         );
     }

@@ -2,12 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use super::bounds;
 use super::cron::{jobs_per_minute, parse_schedule};
 use super::jobdefs;
+use super::text::{self, Doc};
 use super::validate::{
-    name_problems, node_selector_problems, resources_problems, toleration_problems,
+    limit_problems, name_problems, node_selector_problems, resources_problems, toleration_problems,
+    word_problem,
 };
-use super::{CronJobDef, Problem, Scenario, ScenarioError};
+use super::{ConcurrencyPolicy, CronJobDef, ImagePullPolicy, Problem, Scenario, ScenarioError};
 
 /// A shipped scenario showing every key, named in parse errors.
 pub const SCENARIO_EXAMPLE: &str = "scenarios/smoke.yaml";
@@ -24,37 +27,36 @@ pub struct Checked {
 
 impl Scenario {
     /// Reads, parses and validates a scenario file, including the job definitions in
-    /// `load.jobs_dir` if set. Unknown keys are rejected; every problem is reported at once.
+    /// `load.jobs_dir` if set: the same checks as `cronbench lint`, so a file lint rejects never
+    /// runs. Unknown keys are rejected; every problem is reported at once.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario = Scenario::parse_file(path)?;
-        let checked = scenario.check(path);
-        if checked.problems.is_empty() {
-            Ok(scenario)
-        } else {
-            Err(ScenarioError::Invalid {
+        let (report, scenario) = super::lint::inspect(path)?;
+        match scenario {
+            Some(scenario) if report.problems.is_empty() => Ok(scenario),
+            _ if !report.problems.is_empty() => Err(ScenarioError::Invalid {
                 path: path.to_path_buf(),
-                problems: checked.problems,
-            })
+                problems: report.problems,
+            }),
+            _ => Err(ScenarioError::Invalid {
+                path: path.to_path_buf(),
+                problems: vec![Problem::new(
+                    path,
+                    None::<String>,
+                    "this file holds job definitions, not a scenario; pass a scenario whose \
+                     load.jobs_dir names their folder (see scenarios/jobs-example.yaml)",
+                )],
+            }),
         }
     }
 
     /// Reads and parses a scenario file without validating it.
     pub fn parse_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Scenario::parse_str(&text, path)
+        Scenario::parse_str(&text::read_text(path)?, path)
     }
 
     /// Parses scenario YAML without validating it; `path` is used in errors.
     pub fn parse_str(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        serde_saphyr::from_str(text).map_err(|source| ScenarioError::Parse {
-            path: path.to_path_buf(),
-            what: "a scenario",
-            example: SCENARIO_EXAMPLE,
-            source: Box::new(source),
-        })
+        serde_saphyr::from_str(text).map_err(|e| text::parse_error(path, Doc::Scenario, &e))
     }
 
     /// The CronJobs to create.
@@ -92,26 +94,41 @@ impl Scenario {
             ),
         };
         // With broken CronJobs (e.g. a bad schedule) the rate would be wrong; fix those first.
-        let check_target = !defs.is_empty() && def_problems.is_empty();
+        let check_defs = !defs.is_empty() && def_problems.is_empty();
         problems.extend(def_problems);
-        if check_target {
-            let rate = jobs_per_minute(&defs);
-            let target = self.slo.target_jobs_per_minute;
-            if rate + 1e-9 < target {
-                problems.push(Problem::new(
-                    file,
-                    Some("slo.target_jobs_per_minute"),
-                    format!(
-                        "the {} CronJobs schedule {rate:.2} jobs per minute on average, below the \
-                         target of {target}, so the run can never pass; add CronJobs \
-                         (load.cronjobs), schedule them more often, or lower \
-                         slo.target_jobs_per_minute",
-                        defs.len()
-                    ),
-                ));
-            }
+        if check_defs {
+            problems.extend(self.defs_problems(file, &defs));
         }
         Checked { defs, problems }
+    }
+
+    /// Checks of the resolved CronJobs against the rest of the scenario: the target rate, the
+    /// apply time and the measure window.
+    fn defs_problems(&self, file: &Path, defs: &[CronJobDef]) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let rate = jobs_per_minute(defs);
+        let target = self.slo.target_jobs_per_minute;
+        if rate + 1e-9 < target {
+            out.push((
+                "slo.target_jobs_per_minute".to_string(),
+                format!(
+                    "the {} CronJobs schedule {rate:.2} jobs per minute on average, below the \
+                     target of {target}, so the run can never pass; add CronJobs \
+                     (load.cronjobs), schedule them more often, or lower \
+                     slo.target_jobs_per_minute",
+                    defs.len()
+                ),
+            ));
+        }
+        out.extend(bounds::apply_time_problem(
+            &self.apply,
+            &self.duration,
+            defs.len(),
+        ));
+        out.extend(bounds::window_problem(defs, &self.duration));
+        out.into_iter()
+            .map(|(field, msg)| Problem::new(file, Some(field), msg))
+            .collect()
     }
 
     fn defs_and_problems(
@@ -120,6 +137,15 @@ impl Scenario {
         scenario_dir: &Path,
     ) -> Result<(Vec<CronJobDef>, Vec<Problem>), ScenarioError> {
         match &self.load.jobs_dir {
+            Some(dir) if dir.as_os_str().is_empty() => Ok((
+                Vec::new(),
+                vec![Problem::new(
+                    file,
+                    Some("load.jobs_dir"),
+                    "load.jobs_dir is empty; name the folder of job definitions (relative to the \
+                     scenario file), or remove the key to use load.cronjobs",
+                )],
+            )),
             Some(dir) => {
                 let dir = scenario_dir.join(dir);
                 let files = jobdefs::list_dir(&dir)?;
@@ -158,6 +184,14 @@ impl Scenario {
                 "load.cronjobs",
                 "load.cronjobs is 0; set it to 1 or more, or set load.jobs_dir".to_string(),
             );
+        }
+        let too_many = bounds::inline_count_problems(load.cronjobs, &load.command);
+        if !too_many.is_empty() {
+            // Building them is what the bound prevents.
+            for (field, msg) in too_many {
+                push(&field, msg);
+            }
+            return (Vec::new(), problems);
         }
         let defs: Vec<CronJobDef> = (0..load.cronjobs)
             .map(|i| CronJobDef {
@@ -202,6 +236,7 @@ impl Scenario {
                 "load.resources.limits",
                 &load.resources.limits,
             ))
+            .chain(limit_problems("load.resources", &load.resources))
         {
             push("load.resources", msg);
         }
@@ -210,46 +245,44 @@ impl Scenario {
 
     /// Problems with the scenario's own fields (not the CronJobs' names, schedules or resources).
     fn field_problems(&self, file: &Path) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let mut push =
-            |field: &str, msg: String| problems.push(Problem::new(file, Some(field), msg));
-        let load = &self.load;
-
+        let mut out = Vec::new();
         if self.name.trim().is_empty() {
-            push(
-                "name",
-                "name is empty; give the scenario a name for reports".into(),
-            );
+            out.push((
+                "name".to_string(),
+                "name is empty; give the scenario a name for reports".to_string(),
+            ));
         }
+        out.extend(self.load_problems());
+        out.extend(apply_problems(&self.apply));
+        out.extend(bounds::duration_problems(&self.duration));
+        out.extend(slo_problems(&self.slo));
+        out.extend(super::validate::fault_problems(
+            &self.faults,
+            &self.duration,
+        ));
+        out.into_iter()
+            .map(|(field, msg)| Problem::new(file, Some(field), msg))
+            .collect()
+    }
+
+    /// Problems with `load`'s pod settings, as (key path, message).
+    fn load_problems(&self) -> Vec<(String, String)> {
+        let load = &self.load;
+        let mut out = Vec::new();
+        let mut push = |field: &str, msg: String| out.push((field.to_string(), msg));
         if load.image.trim().is_empty() {
             push(
                 "load.image",
                 "load.image is empty; set an image such as busybox:1.36".into(),
             );
         }
-        if !matches!(
-            load.image_pull_policy.as_str(),
-            "Always" | "IfNotPresent" | "Never"
-        ) {
-            push(
-                "load.image_pull_policy",
-                format!(
-                    "load.image_pull_policy is '{}'; use Always, IfNotPresent or Never",
-                    load.image_pull_policy
-                ),
-            );
+        if let Some(word) = load.image_pull_policy.unknown() {
+            let field = "load.image_pull_policy";
+            push(field, word_problem(field, word, ImagePullPolicy::ALLOWED));
         }
-        if !matches!(
-            load.concurrency_policy.as_str(),
-            "Allow" | "Forbid" | "Replace"
-        ) {
-            push(
-                "load.concurrency_policy",
-                format!(
-                    "load.concurrency_policy is '{}'; use Allow, Forbid or Replace (capitalised)",
-                    load.concurrency_policy
-                ),
-            );
+        if let Some(word) = load.concurrency_policy.unknown() {
+            let field = "load.concurrency_policy";
+            push(field, word_problem(field, word, ConcurrencyPolicy::ALLOWED));
         }
         for (field, v) in [
             (
@@ -277,80 +310,115 @@ impl Scenario {
             push("load.node_selector", msg);
         }
         for (i, t) in load.tolerations.iter().enumerate() {
-            for msg in toleration_problems(t) {
-                push(&format!("load.tolerations[{i}]"), msg);
+            let field = format!("load.tolerations[{i}]");
+            for msg in toleration_problems(&field, t) {
+                push(&field, msg);
             }
         }
-
-        let apply = &self.apply;
-        if !(apply.qps.is_finite() && apply.qps >= 0.0) {
-            push(
-                "apply.qps",
-                format!(
-                    "apply.qps is {}; set it to 0 or more (0 means unlimited)",
-                    apply.qps
-                ),
-            );
-        }
-        if apply.qps > 0.0 && apply.burst == 0 {
-            push(
-                "apply.burst",
-                "apply.burst is 0, so no request could ever start; set it to 1 or more".into(),
-            );
-        }
-        if apply.concurrency < 1 {
-            push(
-                "apply.concurrency",
-                "apply.concurrency is 0; set it to 1 or more requests in flight".into(),
-            );
-        }
-
-        if self.duration.measure_s == 0 {
-            push(
-                "duration.measure_s",
-                "duration.measure_s is 0, so nothing would be measured; set it above 0 (e.g. 180)"
-                    .into(),
-            );
-        }
-
-        let slo = &self.slo;
-        if !(slo.target_jobs_per_minute.is_finite() && slo.target_jobs_per_minute > 0.0) {
-            push(
-                "slo.target_jobs_per_minute",
-                format!(
-                    "slo.target_jobs_per_minute is {}; set it above 0",
-                    slo.target_jobs_per_minute
-                ),
-            );
-        }
-        for (field, v) in [
-            ("slo.min_started_share", slo.min_started_share),
-            ("slo.min_completed_share", slo.min_completed_share),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                push(
-                    field,
-                    format!("{field} is {v}; a share is between 0 and 1 (e.g. 0.9999)"),
-                );
-            }
-        }
-        for (field, v) in [
-            ("slo.p99_schedule_to_start_s", slo.p99_schedule_to_start_s),
-            ("slo.start_within_s", slo.start_within_s),
-            ("slo.max_pending_s", slo.max_pending_s),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                push(
-                    field,
-                    format!("{field} is {v}; set it to a number of seconds above 0"),
-                );
-            }
-        }
-        for (field, msg) in super::validate::fault_problems(&self.faults, &self.duration) {
-            push(&field, msg);
-        }
-        problems
+        out
     }
+}
+
+/// Problems with `apply`, as (key path, message).
+fn apply_problems(apply: &super::Apply) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut push = |field: &str, msg: String| out.push((field.to_string(), msg));
+    if !(apply.qps.is_finite() && apply.qps >= 0.0) {
+        push(
+            "apply.qps",
+            format!(
+                "apply.qps is {}; set it to 0 or more (0 means unlimited)",
+                apply.qps
+            ),
+        );
+    }
+    if apply.qps > 0.0 && apply.qps < bounds::MIN_QPS {
+        push(
+            "apply.qps",
+            format!(
+                "apply.qps is {}, below the bound of {} (one creation every 1000 s, longer than \
+                 a run's phases); raise it, or set it to 0 for unlimited",
+                bounds::show(apply.qps),
+                bounds::MIN_QPS
+            ),
+        );
+    }
+    if apply.qps > 0.0 && apply.burst == 0 {
+        push(
+            "apply.burst",
+            "apply.burst is 0, so no request could ever start; set it to 1 or more".into(),
+        );
+    }
+    if apply.concurrency < 1 {
+        push(
+            "apply.concurrency",
+            "apply.concurrency is 0; set it to 1 or more requests in flight".into(),
+        );
+    }
+    if apply.concurrency > bounds::MAX_CONCURRENCY {
+        push(
+            "apply.concurrency",
+            format!(
+                "apply.concurrency is {}, above the bound of {}: the apiserver serves at most \
+                 400 mutating requests at once by default and queues the rest; set it to {} or \
+                 less",
+                apply.concurrency,
+                bounds::MAX_CONCURRENCY,
+                bounds::MAX_CONCURRENCY
+            ),
+        );
+    }
+    out
+}
+
+/// Problems with `slo`, as (key path, message).
+fn slo_problems(slo: &super::Slo) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut push = |field: &str, msg: String| out.push((field.to_string(), msg));
+    if !(slo.target_jobs_per_minute.is_finite() && slo.target_jobs_per_minute > 0.0) {
+        push(
+            "slo.target_jobs_per_minute",
+            format!(
+                "slo.target_jobs_per_minute is {}; set it above 0",
+                slo.target_jobs_per_minute
+            ),
+        );
+    }
+    for (field, v) in [
+        ("slo.min_started_share", slo.min_started_share),
+        ("slo.min_completed_share", slo.min_completed_share),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            push(
+                field,
+                format!("{field} is {v}; a share is between 0 and 1 (e.g. 0.9999)"),
+            );
+        }
+    }
+    for (field, v) in [
+        ("slo.p99_schedule_to_start_s", slo.p99_schedule_to_start_s),
+        ("slo.start_within_s", slo.start_within_s),
+        ("slo.max_pending_s", slo.max_pending_s),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            push(
+                field,
+                format!("{field} is {v}; set it to a number of seconds above 0"),
+            );
+        } else if v > bounds::MAX_DURATION_S as f64 {
+            push(
+                field,
+                format!(
+                    "{field} is {} s, above the bound of {} s (30 days, the longest phase of \
+                     a run); set it to {} or less",
+                    bounds::show(v),
+                    bounds::MAX_DURATION_S,
+                    bounds::MAX_DURATION_S
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// The folder a scenario file is in (`.` for a bare file name).
@@ -522,6 +590,27 @@ mod tests {
         );
         let err = s.cronjob_defs(Path::new("/tmp/x")).unwrap_err();
         assert!(matches!(err, ScenarioError::ReadDir { .. }));
+    }
+
+    #[test]
+    fn a_scenario_the_bench_writes_as_json_reads_back_and_passes_every_check() {
+        // As bench/child.rs builds it: every-minute CronJobs on kwok nodes, unlimited apply.
+        let mut s = Scenario::default();
+        s.load.cronjobs = 200;
+        s.load.node_selector = BTreeMap::from([("type".into(), "kwok".into())]);
+        s.load.tolerations = vec![Toleration {
+            key: Some("kwok.x-k8s.io/node".into()),
+            operator: Some("Exists".into()),
+            value: None,
+            effect: Some("NoSchedule".into()),
+        }];
+        s.apply.qps = 0.0;
+        s.slo.target_jobs_per_minute = 200.0;
+        let json = serde_json::to_string_pretty(&s).unwrap_or_default();
+        let back = Scenario::parse_str(&json, Path::new("scenario.yaml")).unwrap();
+        assert_eq!(back, s);
+        let checked = back.check(Path::new("scenario.yaml"));
+        assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
     }
 
     #[test]

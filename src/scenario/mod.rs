@@ -7,15 +7,19 @@
 //! - [`cron`] parses schedules as Kubernetes does and computes ticks and rates.
 //! - [`lint()`] checks a scenario, a job-definition file or a folder of them.
 
+pub mod bounds;
 pub mod cron;
 mod error;
 pub mod jobdefs;
+mod kinds;
 pub mod lint;
 mod load;
+mod text;
 pub mod validate;
 
 pub use cron::{Schedule, jobs_per_minute, parse_schedule, ticks_between};
-pub use error::{Problem, ScenarioError};
+pub use error::{MAX_FILE_BYTES, Problem, ScenarioError};
+pub use kinds::{ConcurrencyPolicy, ImagePullPolicy, TolerationEffect, TolerationOperator};
 pub use lint::{LintKind, LintReport, LintSummary, lint};
 pub use load::{Checked, SCENARIO_EXAMPLE, SCENARIO_KEYS, scenario_dir};
 
@@ -138,12 +142,11 @@ pub struct Load {
     pub schedule: String,
     pub command: Vec<String>,
     pub image: String,
-    pub image_pull_policy: String,
+    pub image_pull_policy: ImagePullPolicy,
     pub resources: Resources,
     /// Names are `{name_prefix}{index:05}`.
     pub name_prefix: String,
-    /// Allow, Forbid or Replace.
-    pub concurrency_policy: String,
+    pub concurrency_policy: ConcurrencyPolicy,
     pub successful_jobs_history_limit: i32,
     pub failed_jobs_history_limit: i32,
     pub starting_deadline_seconds: Option<i64>,
@@ -165,9 +168,9 @@ pub struct Resources {
 #[serde(default, deny_unknown_fields)]
 pub struct Toleration {
     pub key: Option<String>,
-    pub operator: Option<String>,
+    pub operator: Option<TolerationOperator>,
     pub value: Option<String>,
-    pub effect: Option<String>,
+    pub effect: Option<TolerationEffect>,
 }
 
 /// How the CronJobs are created.
@@ -235,7 +238,7 @@ impl Default for Load {
             schedule: "* * * * *".into(),
             command: vec!["bash".into(), "-c".into(), "echo hello world".into()],
             image: "busybox:1.36".into(),
-            image_pull_policy: "IfNotPresent".into(),
+            image_pull_policy: ImagePullPolicy::IfNotPresent,
             resources: Resources {
                 requests: BTreeMap::from([
                     ("cpu".into(), "10m".into()),
@@ -244,7 +247,7 @@ impl Default for Load {
                 limits: BTreeMap::new(),
             },
             name_prefix: "cb-".into(),
-            concurrency_policy: "Allow".into(),
+            concurrency_policy: ConcurrencyPolicy::Allow,
             successful_jobs_history_limit: 3,
             failed_jobs_history_limit: 1,
             starting_deadline_seconds: None,

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Durations, Fault, FaultKind, Toleration};
+use super::{
+    Durations, Fault, FaultKind, Resources, Toleration, TolerationEffect, TolerationOperator,
+};
 
 /// Kubernetes limits CronJob names to 52 characters: the controller appends an 11-character
 /// suffix (`-` and a minute timestamp) to make Job names, which must fit in 63.
@@ -144,6 +146,60 @@ pub fn resources_problems(what: &str, map: &BTreeMap<String, String>) -> Vec<Str
     out
 }
 
+/// A quantity's value (cores, bytes), for comparing a request with its limit; `None` when it
+/// does not parse (`quantity_problem` reports that).
+pub fn quantity_value(q: &str) -> Option<f64> {
+    if quantity_problem(q).is_some() {
+        return None;
+    }
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        exp => 10f64.powi(exp.get(1..)?.parse().ok()?),
+    };
+    Some(number * scale)
+}
+
+/// Requests above their limits, which the apiserver rejects; `what` is the key path
+/// (`load.resources`).
+pub fn limit_problems(what: &str, r: &Resources) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, request) in &r.requests {
+        let Some(limit) = r.limits.get(name) else {
+            continue;
+        };
+        if let (Some(req), Some(lim)) = (quantity_value(request), quantity_value(limit))
+            && req > lim
+        {
+            out.push(format!(
+                "{what}.requests.{name} is {request}, above {what}.limits.{name} {limit}; \
+                 Kubernetes rejects a request above its limit: lower the request or raise the \
+                 limit"
+            ));
+        }
+    }
+    out
+}
+
 fn is_label_name(s: &str) -> bool {
     let alnum = |c: char| c.is_ascii_alphanumeric();
     !s.is_empty()
@@ -197,15 +253,29 @@ pub fn node_selector_problems(selector: &BTreeMap<String, String>) -> Vec<String
     out
 }
 
-/// Problems with a toleration, as Kubernetes validates pod tolerations.
-pub fn toleration_problems(t: &Toleration) -> Vec<String> {
+/// The message for a word Kubernetes does not accept at `field`, naming the allowed ones.
+pub fn word_problem(field: &str, word: &str, allowed: &[&str]) -> String {
+    let close = allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(word))
+        .map(|a| format!(" (words are case-sensitive: write {a})"))
+        .unwrap_or_default();
+    format!(
+        "{field} is '{word}', which Kubernetes does not accept{close}; use one of {}",
+        allowed.join(", ")
+    )
+}
+
+/// Problems with a toleration, as Kubernetes validates pod tolerations; `field` is its key path
+/// (`load.tolerations[0]`).
+pub fn toleration_problems(field: &str, t: &Toleration) -> Vec<String> {
     let mut out = Vec::new();
     let key = t.key.as_deref().unwrap_or("");
     if !key.is_empty() {
         out.extend(label_key_problem(key));
     }
-    match t.operator.as_deref() {
-        None | Some("Equal") => {
+    match &t.operator {
+        None | Some(TolerationOperator::Equal) => {
             if key.is_empty() {
                 out.push(
                     "a toleration without a key must use operator Exists; set operator: Exists or \
@@ -217,7 +287,7 @@ pub fn toleration_problems(t: &Toleration) -> Vec<String> {
                 out.extend(label_value_problem(v));
             }
         }
-        Some("Exists") => {
+        Some(TolerationOperator::Exists) => {
             if t.value.as_deref().is_some_and(|v| !v.is_empty()) {
                 out.push(
                     "a toleration with operator Exists must not have a value; remove the value"
@@ -225,16 +295,19 @@ pub fn toleration_problems(t: &Toleration) -> Vec<String> {
                 );
             }
         }
-        Some(other) => out.push(format!(
-            "toleration operator '{other}' is not supported; use Equal or Exists"
+        Some(TolerationOperator::Other(word)) => out.push(word_problem(
+            &format!("{field}.operator"),
+            word,
+            TolerationOperator::ALLOWED,
         )),
     }
-    match t.effect.as_deref() {
-        None | Some("") | Some("NoSchedule") | Some("PreferNoSchedule") | Some("NoExecute") => {}
-        Some(other) => out.push(format!(
-            "toleration effect '{other}' is not supported; use NoSchedule, PreferNoSchedule, \
-             NoExecute, or leave it out to match all effects"
-        )),
+    if let Some(word) = t.effect.as_ref().and_then(TolerationEffect::unknown)
+        && !word.is_empty()
+    {
+        out.push(format!(
+            "{}, or leave it out to match every effect",
+            word_problem(&format!("{field}.effect"), word, TolerationEffect::ALLOWED)
+        ));
     }
     out
 }
@@ -244,7 +317,7 @@ pub fn toleration_problems(t: &Toleration) -> Vec<String> {
 /// belongs to `delete-node` only, and two faults never hold the same component at once.
 pub fn fault_problems(faults: &[Fault], d: &Durations) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let total = d.warmup_s + d.measure_s + d.drain_s;
+    let total = super::bounds::run_seconds(d);
     for (i, f) in faults.iter().enumerate() {
         let field = format!("faults[{i}]");
         if f.duration_s == 0 {
@@ -379,7 +452,7 @@ mod tests {
             value: None,
             effect: Some("NoSchedule".into()),
         };
-        assert!(toleration_problems(&t).is_empty());
+        assert!(toleration_problems("t", &t).is_empty());
     }
 
     #[test]
@@ -390,13 +463,13 @@ mod tests {
             value: Some("v".into()),
             effect: Some("NoRun".into()),
         };
-        let p = toleration_problems(&t);
+        let p = toleration_problems("t", &t);
         assert_eq!(p.len(), 2, "{p:?}");
         let keyless = Toleration {
             operator: Some("Equal".into()),
             ..Toleration::default()
         };
-        assert_eq!(toleration_problems(&keyless).len(), 1);
+        assert_eq!(toleration_problems("t", &keyless).len(), 1);
     }
 
     #[test]
