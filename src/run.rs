@@ -97,7 +97,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             phases(&session, &scenario, &defs, schedule.as_ref()),
         )
         .await;
-    let closed = session.close(end, schedule).await?;
+    let undo_faults = async {
+        if let Some(schedule) = schedule {
+            schedule.finish().await;
+        }
+    };
+    let closed = session.close(end, undo_faults).await?;
     closed.dir.write_harness(&closed.stats)?;
     let results = analyze::analyze_file(closed.dir.file(RunFile::Events))?;
     closed.dir.write_json(RunFile::Results, &results)?;

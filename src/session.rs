@@ -20,7 +20,6 @@ use kube::api::{Api, DeleteParams, ListParams};
 use crate::call::{self, CallError};
 use crate::cluster::ClusterTarget;
 use crate::cluster::preflight::{self, ClusterFacts, PreflightError};
-use crate::faults;
 use crate::observe::log::LogStats;
 use crate::observe::{self, LogError, LogSender, Observer, now_ms};
 use crate::scenario::Scenario;
@@ -126,7 +125,12 @@ pub struct RunDir {
 impl RunDir {
     /// `out`, else `runs/<id>`, created if missing.
     pub fn create(out: Option<&Path>, id: &str) -> Result<RunDir, CallError> {
-        let path = out.map_or_else(|| PathBuf::from("runs").join(id), Path::to_path_buf);
+        RunDir::create_at(out.map_or_else(|| PathBuf::from("runs").join(id), Path::to_path_buf))
+    }
+
+    /// `path`, created if missing.
+    pub fn create_at(path: impl Into<PathBuf>) -> Result<RunDir, CallError> {
+        let path = path.into();
         std::fs::create_dir_all(&path)
             .map_err(call::io(format!("create run directory {}", path.display())))?;
         Ok(RunDir { path })
@@ -367,17 +371,15 @@ impl Session {
         }
     }
 
-    /// Ends the run: faults still applied are undone first (teardown needs the whole
-    /// cluster), then the Teardown line, the watchers stopped, the namespace deleted (kept
-    /// after a completed run with `keep`), the `run_ended` line and the log flushed.
+    /// Ends the run: `undo` first (a game day's faults still applied: teardown needs the
+    /// whole cluster), then the Teardown line, the watchers stopped, the namespace deleted
+    /// (kept after a completed run with `keep`), the `run_ended` line and the log flushed.
     pub async fn close(
         self,
         end: EndReason,
-        faults: Option<faults::Schedule>,
+        undo: impl Future<Output = ()>,
     ) -> Result<Closed, SessionError> {
-        if let Some(schedule) = faults {
-            schedule.finish().await;
-        }
+        undo.await;
         self.phase(Phase::Teardown);
         self.observer.stop();
         let leftover = if self.keep && end == EndReason::Completed {

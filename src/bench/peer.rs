@@ -283,7 +283,9 @@ async fn compare(
     let created = *span
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let closed = session.close(EndReason::Completed, None).await?;
+    let closed = session
+        .close(EndReason::Completed, std::future::ready(()))
+        .await?;
     if let Some(ns) = closed.leftover {
         eprintln!("  namespace {ns} still terminating");
     }

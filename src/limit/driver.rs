@@ -157,7 +157,7 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     if end != EndReason::Completed {
         ended_early(&mut report, search.interrupt(), error.as_ref());
     }
-    let closed = session.close(end, None).await?;
+    let closed = session.close(end, std::future::ready(())).await?;
     report.state = search.state.clone();
     report.wall_s = started.elapsed().as_secs_f64();
     report.summarize(search.bounds());

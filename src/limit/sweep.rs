@@ -151,7 +151,7 @@ pub async fn sweep(
         ));
     }
     let (client, context) = sweepable(opts).await?;
-    let dir = RunDir::create(Some(dir), "")?;
+    let dir = RunDir::create_at(dir)?;
     let before = nodes::count(&client).await.map_err(LimitError::Cluster)?;
     let started = tokio::time::Instant::now();
     let mut report = SweepReport {
