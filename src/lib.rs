@@ -19,4 +19,5 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod schema;
+pub mod session;
 pub mod workload;

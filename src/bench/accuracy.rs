@@ -7,6 +7,7 @@ use super::child::{self, ClusterRef};
 use super::report::Accuracy;
 use super::{ACCURACY_DELAY_MS, BenchError, POD_RUN_MS, Sizes, proc};
 use crate::results::{Clock, Stage};
+use crate::session::RunFile;
 
 /// The first tick falls in the warm-up and is not counted: kwok's first pods after it starts
 /// wait for its cold start (measured: kwok saw the first tick's bound pods 40-90 ms after
@@ -37,7 +38,7 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy
             what: "the accuracy run".into(),
             detail: format!(
                 "no bound -> started sample in {}",
-                run.dir.join("results.json").display()
+                run.dir.join(RunFile::Results.name()).display()
             ),
         });
     };

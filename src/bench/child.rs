@@ -11,6 +11,7 @@ use crate::call;
 use crate::cluster::LocalCluster;
 use crate::scenario::Scenario;
 use crate::schema::{LogLine, Phase};
+use crate::session::{RunDir, RunFile};
 
 /// The bench cluster as a child process reaches it.
 #[derive(Debug, Clone)]
@@ -46,7 +47,7 @@ pub async fn run_scenario(
     dir: &Path,
 ) -> Result<ChildRun, BenchError> {
     std::fs::create_dir_all(dir).map_err(call::io(format!("create {}", dir.display())))?;
-    let scenario_path = dir.join("scenario.yaml");
+    let scenario_path = dir.join(RunFile::Scenario.name());
     // JSON is YAML: the scenario parser reads it as written.
     let text = serde_json::to_string_pretty(scenario)
         .map_err(call::other("serialize the bench scenario"))?;
@@ -54,54 +55,14 @@ pub async fn run_scenario(
         .map_err(call::io(format!("write {}", scenario_path.display())))?;
     let run_dir = dir.join("run");
     let log_path = dir.join("run.log");
-    let log = std::fs::File::create(&log_path)
-        .map_err(call::io(format!("create {}", log_path.display())))?;
-    let log2 = log
-        .try_clone()
-        .map_err(call::io(format!("open {}", log_path.display())))?;
     let peak_path = dir.join("peak_rss_kb");
-    let mut cmd = Command::new(proc::cronbench_exe()?);
-    cmd.arg("run")
-        .arg(&scenario_path)
-        .arg("--kubeconfig")
-        .arg(&ctx.kubeconfig)
-        .arg("--context")
-        .arg(&ctx.context)
-        .arg("--out")
-        .arg(&run_dir)
-        .env(proc::PEAK_RSS_ENV, &peak_path)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
-    let cp_pids: Vec<Option<u32>> = {
-        let components = ctx.cluster.components();
-        CONTROL_PLANE
-            .iter()
-            .map(|name| {
-                components
-                    .iter()
-                    .find(|c| c.component == *name)
-                    .and_then(|c| c.pid)
-            })
-            .collect()
-    };
+    let cmd = run_command(ctx, &scenario_path, &run_dir, &log_path, &peak_path)?;
+    let cp_pids = control_plane_pids(&ctx.cluster);
     let mut child = Child::spawn(cmd, "cronbench run (child)")?;
     let mut samples = Vec::new();
     let mut exit = child
         .wait_sampling(Duration::from_secs(1), |pid| {
-            let (Some(cpu_s), Some(mem)) = (proc::cpu_s(pid), proc::mem(pid)) else {
-                return;
-            };
-            let mut cp = [0.0; 3];
-            for (slot, pid) in cp.iter_mut().zip(&cp_pids) {
-                *slot = pid.and_then(proc::cpu_s).unwrap_or(0.0);
-            }
-            samples.push(Sample {
-                t_ms: crate::observe::now_ms(),
-                cpu_s,
-                rss_kb: mem.rss_kb,
-                cp_cpu_s: cp,
-            });
+            samples.extend(sample(pid, &cp_pids));
         })
         .await?;
     if let Some(kb) = proc::read_peak_rss(&peak_path) {
@@ -110,23 +71,86 @@ pub async fn run_scenario(
     write_samples(&dir.join("samples.csv"), &samples)?;
     // Exit 1 is a missed SLO of the cluster: the harness's figures still stand.
     if !matches!(exit.code, Some(0 | 1)) {
-        let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<&str> = tail.lines().rev().take(15).collect();
-        return Err(BenchError::Child {
-            what: format!("cronbench run {}", scenario_path.display()),
-            detail: format!(
-                "exit {:?}; last lines of {}:\n{}",
-                exit.code,
-                log_path.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            ),
-        });
+        return Err(failed(&scenario_path, &exit, &log_path));
     }
     Ok(ChildRun {
         dir: run_dir,
         exit,
         samples,
     })
+}
+
+/// `cronbench run` on the bench cluster, its output into `log_path`.
+fn run_command(
+    ctx: &ClusterRef,
+    scenario_path: &Path,
+    run_dir: &Path,
+    log_path: &Path,
+    peak_path: &Path,
+) -> Result<Command, BenchError> {
+    let log = std::fs::File::create(log_path)
+        .map_err(call::io(format!("create {}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(call::io(format!("open {}", log_path.display())))?;
+    let mut cmd = Command::new(proc::cronbench_exe()?);
+    cmd.arg("run")
+        .arg(scenario_path)
+        .arg("--kubeconfig")
+        .arg(&ctx.kubeconfig)
+        .arg("--context")
+        .arg(&ctx.context)
+        .arg("--out")
+        .arg(run_dir)
+        .env(proc::PEAK_RSS_ENV, peak_path)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    Ok(cmd)
+}
+
+/// The pids of [`CONTROL_PLANE`], in that order.
+fn control_plane_pids(cluster: &LocalCluster) -> Vec<Option<u32>> {
+    let components = cluster.components();
+    CONTROL_PLANE
+        .iter()
+        .map(|name| {
+            components
+                .iter()
+                .find(|c| c.component == *name)
+                .and_then(|c| c.pid)
+        })
+        .collect()
+}
+
+/// One reading of the child `pid` and the control plane; none when the child is gone.
+fn sample(pid: u32, cp_pids: &[Option<u32>]) -> Option<Sample> {
+    let (cpu_s, mem) = (proc::cpu_s(pid)?, proc::mem(pid)?);
+    let mut cp = [0.0; 3];
+    for (slot, pid) in cp.iter_mut().zip(cp_pids) {
+        *slot = pid.and_then(proc::cpu_s).unwrap_or(0.0);
+    }
+    Some(Sample {
+        t_ms: crate::observe::now_ms(),
+        cpu_s,
+        rss_kb: mem.rss_kb,
+        cp_cpu_s: cp,
+    })
+}
+
+/// The child's failure, with the last lines of its output.
+fn failed(scenario_path: &Path, exit: &Exit, log_path: &Path) -> BenchError {
+    let tail = std::fs::read_to_string(log_path).unwrap_or_default();
+    let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+    BenchError::Child {
+        what: format!("cronbench run {}", scenario_path.display()),
+        detail: format!(
+            "exit {:?}; last lines of {}:\n{}",
+            exit.code,
+            log_path.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ),
+    }
 }
 
 fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
@@ -176,21 +200,16 @@ pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
 
 /// The run's `results.json`.
 pub fn results(run_dir: &Path) -> Result<crate::results::Results, BenchError> {
-    let path = run_dir.join("results.json");
-    let bytes = std::fs::read(&path).map_err(call::io(format!("read {}", path.display())))?;
-    Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
+    Ok(RunDir::existing(run_dir).read_json(RunFile::Results)?)
 }
 
 /// The run's `harness.json` record lag.
 pub fn record_lag(run_dir: &Path) -> Result<crate::observe::log::RecordLag, BenchError> {
-    let path = run_dir.join("harness.json");
-    let bytes = std::fs::read(&path).map_err(call::io(format!("read {}", path.display())))?;
     #[derive(serde::Deserialize)]
     struct Harness {
         record_lag: crate::observe::log::RecordLag,
     }
-    let harness = serde_json::from_slice::<Harness>(&bytes)
-        .map_err(call::other(format!("parse {}", path.display())))?;
+    let harness: Harness = RunDir::existing(run_dir).read_json(RunFile::Harness)?;
     Ok(harness.record_lag)
 }
 

@@ -14,6 +14,7 @@ use super::{BenchError, Sizes, proc};
 use crate::call;
 use crate::observe;
 use crate::scenario::Scenario;
+use crate::session::{self, RunKind};
 use crate::workload::{self, Pace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +121,7 @@ async fn round(
     qps: Option<f64>,
     out: &Path,
 ) -> Result<CreateRound, BenchError> {
-    let id = format!("{}-create-{index}", crate::run::run_id());
+    let id = RunKind::CreateRound(index).new_id();
     let objs = objects(n, &id)?;
     workload::create_namespace(client, &id).await?;
     let load_avg = proc::load_avg();
@@ -132,7 +133,7 @@ async fn round(
     };
     let seconds = started.elapsed().as_secs_f64();
     let t = Instant::now();
-    let leftover = crate::run::teardown(client, &id).await;
+    let leftover = session::teardown(client, &id).await;
     let teardown_s = t.elapsed().as_secs_f64();
     let created = created?;
     if let Some(ns) = leftover {

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::call;
 use crate::cluster::{Binaries, ClusterError, Knobs, LocalCluster, StageDelays, UpOptions};
+use crate::session::{RunDir, RunFile, until_interrupted};
 pub use analyze::generate as generate_log;
 pub use report::Bench;
 
@@ -36,6 +37,8 @@ pub enum BenchError {
     Analyze(#[from] crate::analyze::AnalyzeError),
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     #[error(transparent)]
     Call(#[from] call::CallError),
     #[error("{what} failed: {detail}")]
@@ -168,13 +171,11 @@ fn now_rfc3339() -> String {
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
-/// Writes `bench.json` (pretty) into `dir`.
+/// Writes `bench.json` (pretty, whole or not at all) into `dir`.
 pub fn write_bench(dir: &Path, bench: &Bench) -> Result<PathBuf, BenchError> {
-    let path = dir.join("bench.json");
-    let json = serde_json::to_vec_pretty(bench)
-        .map_err(call::other(format!("serialize {}", path.display())))?;
-    std::fs::write(&path, json).map_err(call::io(format!("write {}", path.display())))?;
-    Ok(path)
+    let dir = RunDir::existing(dir);
+    dir.write_json(RunFile::Bench, bench)?;
+    Ok(dir.file(RunFile::Bench))
 }
 
 /// Reads a `bench.json`.
@@ -203,11 +204,44 @@ pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
 /// listed in `errors` and their targets fail.
 pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     let sizes = Sizes::new(opts.quick);
-    let wants = |p: Part| opts.only.is_empty() || opts.only.contains(&p);
     std::fs::create_dir_all(&opts.out)
         .map_err(call::io(format!("create {}", opts.out.display())))?;
     let up = cluster_options();
-    let mut bench = Bench {
+    let mut bench = new_bench(opts, &up);
+    let needs_cluster = [Part::Create, Part::Accuracy, Part::Observe, Part::Peer]
+        .into_iter()
+        .any(|p| opts.wants(p));
+    if needs_cluster {
+        on_cluster(opts, &sizes, &up, &mut bench).await?;
+    }
+    if opts.wants(Part::Analyze) {
+        eprintln!(
+            "bench: analyze (>= {} events, two lengths)",
+            sizes.analyze_min_events
+        );
+        let r = until_interrupted(analyze::run(&sizes, &opts.out))
+            .await
+            .ok_or(BenchError::Interrupted)?;
+        match r {
+            Ok(a) => bench.analyze = Some(a),
+            Err(e) => bench.errors.push(format!("analyze: {e}")),
+        }
+    }
+    bench.finished = now_rfc3339();
+    bench.judge();
+    write_bench(&opts.out, &bench)?;
+    Ok(bench)
+}
+
+impl BenchOptions {
+    fn wants(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
+}
+
+/// `bench.json` before any part ran.
+fn new_bench(opts: &BenchOptions, up: &UpOptions) -> Bench {
+    Bench {
         schema_version: report::BENCH_SCHEMA_VERSION,
         cronbench_version: env!("CARGO_PKG_VERSION").to_string(),
         build: if cfg!(debug_assertions) {
@@ -234,101 +268,88 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
         analyze: None,
         targets: Vec::new(),
         errors: Vec::new(),
-    };
+    }
+}
 
-    let needs_cluster = [Part::Create, Part::Accuracy, Part::Observe, Part::Peer]
-        .into_iter()
-        .any(wants);
-    if needs_cluster {
-        let bins = Binaries::locate()?;
-        let cluster = LocalCluster::new(&opts.cluster)?;
-        let body = async {
-            eprintln!(
-                "bench: starting cluster `{}` ({} kwok nodes, knobs raised, pod start delay {} ms)",
-                opts.cluster, up.nodes, ACCURACY_DELAY_MS
-            );
-            let info = cluster.up(&bins, &up).await?;
-            bench.cluster.up_seconds = info.up_seconds;
-            let client = cluster.client().await?;
-            let ctx = child::ClusterRef {
-                kubeconfig: cluster.kubeconfig(),
-                context: cluster.context(),
-                cluster: cluster.clone(),
-            };
-            if wants(Part::Create) {
-                eprintln!("bench: create ({} CronJobs per tool)", sizes.create_objects);
-                match create::run(&client, &sizes, &opts.out).await {
-                    Ok(c) => bench.create = Some(c),
-                    Err(e) => bench.errors.push(format!("create: {e}")),
-                }
-            }
-            if wants(Part::Accuracy) {
-                eprintln!("bench: accuracy (D = {ACCURACY_DELAY_MS} ms)");
-                match accuracy::run(&ctx, &sizes, &opts.out).await {
-                    Ok(a) => bench.accuracy = Some(a),
-                    Err(e) => bench.errors.push(format!("accuracy: {e}")),
-                }
-            }
-            let mut observed = None;
-            if wants(Part::Observe) {
-                eprintln!(
-                    "bench: observe ({} every-minute CronJobs, {} s window)",
-                    sizes.observe_cronjobs, sizes.observe_measure_s
-                );
-                match observe::run(&ctx, &sizes, &opts.out).await {
-                    Ok((o, figures)) => {
-                        bench.observe = Some(o);
-                        observed = Some(figures);
-                    }
-                    Err(e) => bench.errors.push(format!("observe: {e}")),
-                }
-            }
-            if wants(Part::Peer) {
-                eprintln!("bench: peer (kube-burner)");
-                bench.peer = Some(
-                    peer::run(
-                        &ctx,
-                        &client,
-                        &sizes,
-                        &opts.out,
-                        opts.kube_burner.as_deref(),
-                        observed,
-                    )
-                    .await,
-                );
-            }
-            Ok::<(), BenchError>(())
-        };
-        let outcome = tokio::select! {
-            r = body => r,
-            _ = tokio::signal::ctrl_c() => Err(BenchError::Interrupted),
-        };
-        eprintln!("bench: stopping cluster `{}`", opts.cluster);
-        if let Err(e) = cluster.down(&bins).await {
-            bench.errors.push(format!("cluster down: {e}"));
-        }
-        match outcome {
-            Ok(()) => {}
-            Err(BenchError::Interrupted) => return Err(BenchError::Interrupted),
-            Err(e) => bench.errors.push(e.to_string()),
+/// Starts the bench cluster, runs the parts that need it (Ctrl-C ends them) and stops it
+/// whatever happened; a part's error is kept in `bench.errors`.
+async fn on_cluster(
+    opts: &BenchOptions,
+    sizes: &Sizes,
+    up: &UpOptions,
+    bench: &mut Bench,
+) -> Result<(), BenchError> {
+    let bins = Binaries::locate()?;
+    let cluster = LocalCluster::new(&opts.cluster)?;
+    let outcome = until_interrupted(cluster_parts(opts, sizes, up, &cluster, &bins, bench)).await;
+    eprintln!("bench: stopping cluster `{}`", opts.cluster);
+    if let Err(e) = cluster.down(&bins).await {
+        bench.errors.push(format!("cluster down: {e}"));
+    }
+    match outcome {
+        None | Some(Err(BenchError::Interrupted)) => Err(BenchError::Interrupted),
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => {
+            bench.errors.push(e.to_string());
+            Ok(())
         }
     }
-    if wants(Part::Analyze) {
+}
+
+/// Brings the cluster up and runs create, accuracy, observe and peer on it, as wanted.
+async fn cluster_parts(
+    opts: &BenchOptions,
+    sizes: &Sizes,
+    up: &UpOptions,
+    cluster: &LocalCluster,
+    bins: &Binaries,
+    bench: &mut Bench,
+) -> Result<(), BenchError> {
+    eprintln!(
+        "bench: starting cluster `{}` ({} kwok nodes, knobs raised, pod start delay {} ms)",
+        opts.cluster, up.nodes, ACCURACY_DELAY_MS
+    );
+    let info = cluster.up(bins, up).await?;
+    bench.cluster.up_seconds = info.up_seconds;
+    let client = cluster.client().await?;
+    let ctx = child::ClusterRef {
+        kubeconfig: cluster.kubeconfig(),
+        context: cluster.context(),
+        cluster: cluster.clone(),
+    };
+    if opts.wants(Part::Create) {
+        eprintln!("bench: create ({} CronJobs per tool)", sizes.create_objects);
+        match create::run(&client, sizes, &opts.out).await {
+            Ok(c) => bench.create = Some(c),
+            Err(e) => bench.errors.push(format!("create: {e}")),
+        }
+    }
+    if opts.wants(Part::Accuracy) {
+        eprintln!("bench: accuracy (D = {ACCURACY_DELAY_MS} ms)");
+        match accuracy::run(&ctx, sizes, &opts.out).await {
+            Ok(a) => bench.accuracy = Some(a),
+            Err(e) => bench.errors.push(format!("accuracy: {e}")),
+        }
+    }
+    let mut observed = None;
+    if opts.wants(Part::Observe) {
         eprintln!(
-            "bench: analyze (>= {} events, two lengths)",
-            sizes.analyze_min_events
+            "bench: observe ({} every-minute CronJobs, {} s window)",
+            sizes.observe_cronjobs, sizes.observe_measure_s
         );
-        let r = tokio::select! {
-            r = analyze::run(&sizes, &opts.out) => r,
-            _ = tokio::signal::ctrl_c() => return Err(BenchError::Interrupted),
-        };
-        match r {
-            Ok(a) => bench.analyze = Some(a),
-            Err(e) => bench.errors.push(format!("analyze: {e}")),
+        match observe::run(&ctx, sizes, &opts.out).await {
+            Ok((o, figures)) => {
+                bench.observe = Some(o);
+                observed = Some(figures);
+            }
+            Err(e) => bench.errors.push(format!("observe: {e}")),
         }
     }
-    bench.finished = now_rfc3339();
-    bench.judge();
-    write_bench(&opts.out, &bench)?;
-    Ok(bench)
+    if opts.wants(Part::Peer) {
+        eprintln!("bench: peer (kube-burner)");
+        let kube_burner = opts.kube_burner.as_deref();
+        let peer = peer::run(&ctx, &client, sizes, &opts.out, kube_burner, observed).await;
+        bench.peer = Some(peer);
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::child::{self, ClusterRef, Sample};
 use super::report::Observe;
 use super::{BenchError, Sizes, proc};
+use crate::session::RunFile;
 
 /// What the peer comparison takes from the observe run.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +34,7 @@ pub async fn run(
     let load_avg_start = proc::load_avg();
     let run = child::run_scenario(ctx, &scenario, &out.join("observe")).await?;
     let load_avg_end = proc::load_avg();
-    let events = run.dir.join("events.jsonl");
+    let events = run.dir.join(RunFile::Events.name());
     let (start, end) = child::measure_window(&events)?;
     let results = child::results(&run.dir)?;
     let lag = child::record_lag(&run.dir)?;

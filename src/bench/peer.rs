@@ -19,12 +19,14 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 use super::child::{self, ClusterRef};
 use super::observe::Figures;
-use super::proc::{self, Child};
+use super::proc::{self, Child, Exit};
 use super::report::{Peer, ToolFigures};
 use super::{BenchError, Sizes};
 use crate::call;
-use crate::observe::{Observer, now_ms};
+use crate::observe::now_ms;
+use crate::results::{Clock, Stage};
 use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL};
+use crate::session::{NamespaceOwner, Opening, Preflight, RunFile, RunKind, Session};
 
 /// Environment variable naming a kube-burner binary, when `--kube-burner` is not given.
 pub const KUBE_BURNER_ENV: &str = "CRONBENCH_KUBE_BURNER";
@@ -242,6 +244,8 @@ jobs:
     )
 }
 
+/// Runs kube-burner on the bench cluster while a session watches its namespace, then fills
+/// `peer` with both tools' figures.
 async fn compare(
     ctx: &ClusterRef,
     client: &kube::Client,
@@ -253,47 +257,71 @@ async fn compare(
     let dir = out.join("peer");
     let metrics = dir.join("metrics");
     std::fs::create_dir_all(&metrics).map_err(call::io(format!("create {}", metrics.display())))?;
-    let run_id = format!("{}-peer", crate::run::run_id());
-    let namespace = run_id.clone();
+    let run_id = RunKind::Peer.new_id();
     let half = sizes.peer_cronjobs / 2;
+    write_config(&dir, &metrics, &run_id, half, sizes.peer_pause_s)?;
+    let scenario = child::every_minute("bench-peer", half * 2, 0, sizes.peer_pause_s, 0);
+    // cronbench's watchers on kube-burner's namespace, into their own event log.
+    let session = Session::open(
+        Preflight::unchecked(client.clone(), ctx.context.clone()),
+        Opening {
+            id: run_id.clone(),
+            out: Some(&dir),
+            scenario_file: None,
+            scenario: &scenario,
+            namespace: NamespaceOwner::Body,
+            keep: false,
+        },
+    )
+    .await?;
+    session.phase(Phase::Measure);
+    let span = Span::default();
+    let watch = tokio::spawn(creation_times(client.clone(), run_id.clone(), span.clone()));
+    let exit = kube_burner(ctx, bin, &dir, &run_id).await?;
+    session.phase(Phase::Drain);
+    watch.abort();
+    let created = *span
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let closed = session
+        .close(EndReason::Completed, std::future::ready(()))
+        .await?;
+    if let Some(ns) = closed.leftover {
+        eprintln!("  namespace {ns} still terminating");
+    }
+    let seen = cronbench_figures(peer, &closed.dir.file(RunFile::Events))?;
+    kube_burner_figures(peer, &metrics, &exit, created, half);
+    let quiet = std::mem::take(&mut peer.note);
+    peer.note = note(&quiet, peer, &exit, sizes, half, seen, &metrics);
+    eprintln!("  {}", peer.note);
+    Ok(())
+}
+
+/// kube-burner's two CronJob templates and its configuration, in `dir`.
+fn write_config(
+    dir: &Path,
+    metrics: &Path,
+    run_id: &str,
+    half: u32,
+    pause_s: u64,
+) -> Result<(), BenchError> {
     for (file, text) in [
-        ("cronjob.yml", template(false, &run_id)),
-        ("cronjob-labelled.yml", template(true, &run_id)),
-        (
-            "kube-burner.yml",
-            config(&namespace, &metrics, half, sizes.peer_pause_s),
-        ),
+        ("cronjob.yml", template(false, run_id)),
+        ("cronjob-labelled.yml", template(true, run_id)),
+        ("kube-burner.yml", config(run_id, metrics, half, pause_s)),
     ] {
         std::fs::write(dir.join(file), text).map_err(call::io(format!("write {file}")))?;
     }
+    Ok(())
+}
 
-    // cronbench's watchers on the same namespace, into their own event log.
-    let log_path = dir.join("events.jsonl");
-    let (log, writer) = crate::observe::log::start(&log_path)?;
-    let scenario = child::every_minute("bench-peer", half * 2, 0, sizes.peer_pause_s, 0);
-    // Not a preflighted run: no server version or node count to record.
-    let facts = crate::cluster::preflight::ClusterFacts {
-        server_version: String::new(),
-        ready_nodes: 0,
-    };
-    log.send(crate::run::started_line(
-        &run_id,
-        &scenario,
-        &ctx.context,
-        &facts,
-    ));
-    log.send(LogLine::Phase {
-        recv_ms: now_ms(),
-        phase: Phase::Measure,
-    });
-    let observer = Observer::start(client, &namespace, &run_id, &log);
-    let span = Span::default();
-    let watch = tokio::spawn(creation_times(
-        client.clone(),
-        namespace.clone(),
-        span.clone(),
-    ));
-
+/// Runs `kube-burner init` in `dir` to its end.
+async fn kube_burner(
+    ctx: &ClusterRef,
+    bin: &Path,
+    dir: &Path,
+    run_id: &str,
+) -> Result<Exit, BenchError> {
     let mut cmd = Command::new(bin);
     cmd.arg("init")
         .arg("-c")
@@ -303,59 +331,54 @@ async fn compare(
         .arg("--kube-context")
         .arg(&ctx.context)
         .arg("--uuid")
-        .arg(&run_id)
-        .current_dir(&dir)
+        .arg(run_id)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut child = Child::spawn(cmd, "kube-burner")?;
-    let exit = child
+    child
         .wait_sampling(Duration::from_millis(500), |_| {})
-        .await?;
-    log.send(LogLine::Phase {
-        recv_ms: now_ms(),
-        phase: Phase::Drain,
-    });
-    watch.abort();
-    let created = *span
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    observer.stop();
-    log.send(LogLine::RunEnded {
-        recv_ms: now_ms(),
-        reason: EndReason::Completed,
-    });
-    drop(log);
-    if let Ok(r) = writer.await {
-        r?;
-    }
-    let leftover = crate::run::teardown(client, &namespace).await;
-    if let Some(ns) = leftover {
-        eprintln!("  namespace {ns} still terminating");
-    }
+        .await
+}
 
-    let (jobs_plain, jobs_labelled) = jobs_seen(&log_path)?;
-    let results = crate::analyze::analyze_file(&log_path)?;
-    let stage = |s: crate::results::Stage| {
+/// Jobs cronbench's watchers saw, of (unlabelled, labelled) CronJobs.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    plain: u64,
+    labelled: u64,
+}
+
+/// cronbench's figures from its event log of the peer run.
+fn cronbench_figures(peer: &mut Peer, log_path: &Path) -> Result<Seen, BenchError> {
+    let (plain, labelled) = jobs_seen(log_path)?;
+    let results = crate::analyze::analyze_file(log_path)?;
+    let stage = |s: Stage| {
         results
             .stages
             .iter()
-            .find(|x| x.stage == s && x.clock == crate::results::Clock::Client)
+            .find(|x| x.stage == s && x.clock == Clock::Client)
             .and_then(|x| x.p50_ms)
     };
-    peer.cronbench_schedule_to_job_created_p50_ms =
-        stage(crate::results::Stage::ScheduleToJobCreated);
-    peer.cronbench_schedule_to_started_p50_ms = stage(crate::results::Stage::ScheduleToStarted);
+    peer.cronbench_schedule_to_job_created_p50_ms = stage(Stage::ScheduleToJobCreated);
+    peer.cronbench_schedule_to_started_p50_ms = stage(Stage::ScheduleToStarted);
     if let Some(c) = peer.cronbench.as_mut() {
-        c.runs_measured = Some(jobs_plain + jobs_labelled);
+        c.runs_measured = Some(plain + labelled);
     }
+    peer.unlabelled_runs = Some(plain);
+    Ok(Seen { plain, labelled })
+}
 
-    let jobs_measured = count_entries(&metrics, "jobLatencyMeasurement", "k8sJobName");
-    let measured = jobs_measured.map(|(p, l)| p + l);
-    let pods_measured =
-        count_entries(&metrics, "podLatencyMeasurement", "podName").map(|(p, l)| p + l);
-    peer.kube_burner_job_start_p50_ms = job_start_p50(&metrics);
-    peer.unlabelled_runs = Some(jobs_plain);
+/// kube-burner's figures from its process and its measurement files.
+fn kube_burner_figures(
+    peer: &mut Peer,
+    metrics: &Path,
+    exit: &Exit,
+    created: Option<(u64, i64, i64)>,
+    half: u32,
+) {
+    let jobs_measured = count_entries(metrics, "jobLatencyMeasurement", "k8sJobName");
+    peer.kube_burner_job_start_p50_ms = job_start_p50(metrics);
     peer.unlabelled_runs_measured_by_kube_burner = jobs_measured.map(|(p, _)| p);
     let create_per_s = created.and_then(|(n, first, last)| {
         (n > 1 && last > first).then(|| (n - 1) as f64 / ((last - first) as f64 / 1000.0))
@@ -366,11 +389,25 @@ async fn compare(
         cpu_s: Some(exit.cpu_s),
         cpu_s_per_min: Some(exit.cpu_s / (exit.wall_s / 60.0)),
         peak_rss_mb: Some(exit.peak_rss_kb as f64 / 1024.0),
-        runs_measured: measured,
+        runs_measured: jobs_measured.map(|(p, l)| p + l),
         wall_s: Some(exit.wall_s),
     });
-    let quiet = std::mem::take(&mut peer.note);
-    peer.note = format!(
+}
+
+/// The comparison in words, after `quiet` (how the cluster was when kube-burner started).
+fn note(
+    quiet: &str,
+    peer: &Peer,
+    exit: &Exit,
+    sizes: &Sizes,
+    half: u32,
+    seen: Seen,
+    metrics: &Path,
+) -> String {
+    let measured = peer.kube_burner.as_ref().and_then(|k| k.runs_measured);
+    let pods_measured =
+        count_entries(metrics, "podLatencyMeasurement", "podName").map(|(p, l)| p + l);
+    format!(
         "{quiet}. kube-burner exit {:?}; {} CronJobs ({} with kube-burner's run label on the jobTemplate), \
          {}s pause with measurements on. cronbench's watchers saw {} runs ({} of unlabelled \
          CronJobs); kube-burner's jobLatency measured {} Jobs ({} of unlabelled CronJobs) and \
@@ -384,8 +421,8 @@ async fn compare(
         half * 2,
         half,
         sizes.peer_pause_s,
-        jobs_plain + jobs_labelled,
-        jobs_plain,
+        seen.plain + seen.labelled,
+        seen.plain,
         fmt_opt(measured),
         fmt_opt(peer.unlabelled_runs_measured_by_kube_burner),
         fmt_opt(pods_measured),
@@ -393,9 +430,7 @@ async fn compare(
         fmt_opt(peer.cronbench_schedule_to_job_created_p50_ms),
         fmt_opt(peer.cronbench_schedule_to_started_p50_ms),
         peer.cronbench.as_ref().map_or(0, |c| c.cronjobs),
-    );
-    eprintln!("  {}", peer.note);
-    Ok(())
+    )
 }
 
 fn fmt_opt<T: std::fmt::Display>(v: Option<T>) -> String {

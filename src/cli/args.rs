@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::cluster::{Knobs, KubeletKnobs, NodeRuntime, StageDelays};
+use crate::cluster::{ClusterTarget, Knobs, KubeletKnobs, NodeRuntime, StageDelays};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,21 +17,6 @@ pub struct Opts {
     pub command: Command,
 }
 
-/// Which cluster to talk to.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// Kubeconfig file (default: the local cluster's when it is up, or that of the local cluster
-    /// `--context cronbench-NAME` names; else $KUBECONFIG or ~/.kube/config)
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kube context (default: cronbench-local when the local cluster is up, else the current one)
-    #[arg(long)]
-    pub context: Option<String>,
-    /// Also accept this context as a test cluster (besides cronbench-* and kind-*)
-    #[arg(long)]
-    pub allow_context: Vec<String>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load a cluster with a scenario's CronJobs, measure every scheduled run, give a verdict
@@ -40,7 +25,7 @@ pub enum Command {
         /// Scenario file (see scenarios/)
         scenario: PathBuf,
         #[command(flatten)]
-        target: Target,
+        target: ClusterTarget,
         /// Run directory for events.jsonl and results.json (default runs/<run id>)
         #[arg(long)]
         out: Option<PathBuf>,
@@ -61,7 +46,7 @@ pub enum Command {
     /// Delete what earlier runs left on a cluster (namespaces labelled cronbench.io/run)
     Clean {
         #[command(flatten)]
-        target: Target,
+        target: ClusterTarget,
     },
     /// Render a run directory's report: HTML (default, to DIR/report.html), Markdown (a GitHub
     /// step summary) or JUnit XML (one test case per SLO check); the last two go to stdout
@@ -137,7 +122,7 @@ pub struct FindLimitArgs {
     /// is forced to every minute)
     pub scenario: PathBuf,
     #[command(flatten)]
-    pub target: Target,
+    pub target: ClusterTarget,
     /// Directory for events.jsonl and limit.json (default runs/<search id>)
     #[arg(long)]
     pub out: Option<PathBuf>,

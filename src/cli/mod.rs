@@ -10,7 +10,7 @@ mod runs;
 
 use std::process::ExitCode;
 
-pub use args::{BenchArgs, ClusterCommand, Command, FindLimitArgs, Opts, Target};
+pub use args::{BenchArgs, ClusterCommand, Command, FindLimitArgs, Opts};
 pub use exit::Outcome;
 
 /// Runs the command and maps the outcome to an exit code.

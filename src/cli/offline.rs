@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::Outcome;
+use crate::session::{RunDir, RunFile};
 
 pub(super) fn bench_check(path: PathBuf) -> anyhow::Result<Outcome> {
     let path = if path.is_dir() {
@@ -30,15 +31,18 @@ pub(super) fn lint(path: &Path) -> anyhow::Result<Outcome> {
 
 pub(super) fn analyze(dir: PathBuf) -> anyhow::Result<Outcome> {
     let (dir, log) = if dir.is_dir() {
-        (dir.clone(), dir.join("events.jsonl"))
+        let dir = RunDir::existing(dir);
+        let log = dir.file(RunFile::Events);
+        (dir, log)
     } else {
-        (dir.parent().map(PathBuf::from).unwrap_or_default(), dir)
+        let parent = dir.parent().map(PathBuf::from).unwrap_or_default();
+        (RunDir::existing(parent), dir)
     };
     let results =
         crate::analyze::analyze_file(&log).with_context(|| format!("analyze {}", log.display()))?;
-    crate::run::write_results(&dir, &results)?;
+    dir.write_json(RunFile::Results, &results)?;
     println!("{}", crate::analyze::summary_table(&results));
-    println!("wrote {}", dir.join("results.json").display());
+    println!("wrote {}", dir.file(RunFile::Results).display());
     Ok(Outcome::pass_if(results.verdict.pass))
 }
 

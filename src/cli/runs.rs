@@ -4,26 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::{BenchArgs, FindLimitArgs, Outcome, Target};
-use crate::cluster::select::{self, Selected};
+use super::{BenchArgs, FindLimitArgs, Outcome};
+use crate::cluster::ClusterTarget;
+use crate::cluster::select;
 use crate::run::{RunOptions, RunOutcome};
 use crate::schema::EndReason;
+use crate::session::{RunFile, RunKind};
 
-/// The cluster a command talks to, the local one filled in when the flags leave it open.
-fn resolve(target: Target) -> anyhow::Result<Selected> {
-    Ok(select::resolve(
-        target.kubeconfig,
-        target.context,
-        target.allow_context,
-    )?)
-}
-
-pub(super) async fn clean(target: Target) -> anyhow::Result<Outcome> {
-    let target = resolve(target)?;
-    let (client, context) =
-        crate::cluster::preflight::connect(target.kubeconfig, target.context).await?;
-    crate::cluster::preflight::check_context(&context, &target.allow_context)?;
-    let cleaned = crate::run::clean(&client).await?;
+pub(super) async fn clean(target: ClusterTarget) -> anyhow::Result<Outcome> {
+    let target = target.resolve()?;
+    let (client, context) = crate::cluster::preflight::connect_checked(&target).await?;
+    let cleaned = crate::session::clean(&client).await?;
     println!(
         "removed {} namespace(s) of earlier runs on `{context}`: {:?}",
         cleaned.removed.len(),
@@ -40,7 +31,7 @@ pub(super) async fn clean(target: Target) -> anyhow::Result<Outcome> {
 
 pub(super) async fn run_scenario(
     scenario: PathBuf,
-    target: Target,
+    target: ClusterTarget,
     out: Option<PathBuf>,
     local: bool,
     keep: bool,
@@ -54,16 +45,13 @@ pub(super) async fn run_scenario(
             .context("cluster up `local`")?;
         started_local = Some((cluster, bins));
     }
-    let target = resolve(target)?;
     let opts = RunOptions {
         scenario,
-        kubeconfig: target.kubeconfig,
-        context: target.context,
-        allow_context: target.allow_context,
+        target: target.resolve()?,
         out,
         keep,
     };
-    let local_target = select::local_cluster_of(opts.context.as_deref())?;
+    let local_target = select::local_cluster_of(opts.target.context.as_deref())?;
     if let Some(cluster) = &local_target {
         cluster.check_health()?;
     }
@@ -99,12 +87,9 @@ fn report_run(outcome: RunOutcome) -> anyhow::Result<Outcome> {
 }
 
 fn limit_options(args: &FindLimitArgs) -> anyhow::Result<crate::limit::LimitOptions> {
-    let target = resolve(args.target.clone())?;
     Ok(crate::limit::LimitOptions {
         scenario: args.scenario.clone(),
-        kubeconfig: target.kubeconfig,
-        context: target.context,
-        allow_context: target.allow_context,
+        target: args.target.clone().resolve()?,
         out: args.out.clone(),
         max_minutes: args.max_minutes,
         precision: args.precision,
@@ -124,7 +109,10 @@ pub(super) async fn find_limit(args: FindLimitArgs) -> anyhow::Result<Outcome> {
     }
     let outcome = crate::limit::find_limit(&opts).await?;
     println!("{}", outcome.report.summary_text());
-    println!("limit.json: {}", outcome.dir.join("limit.json").display());
+    println!(
+        "limit.json: {}",
+        outcome.dir.join(RunFile::Limit.name()).display()
+    );
     if let Some(ns) = &outcome.leftover {
         eprintln!("namespace {ns} is still terminating; `cronbench clean` removes it");
     }
@@ -138,16 +126,13 @@ pub(super) async fn find_limit(args: FindLimitArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn sweep(opts: &crate::limit::LimitOptions, nodes: &[u32]) -> anyhow::Result<Outcome> {
-    let dir = opts.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(crate::run::run_id().replacen(
-            "cronbench-",
-            "cronbench-sweep-",
-            1,
-        ))
-    });
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(RunKind::Sweep.new_id()));
     let report = crate::limit::sweep::sweep(opts, nodes, &dir).await?;
     println!("{}", report.summary_text());
-    println!("sweep.json: {}", dir.join("sweep.json").display());
+    println!("sweep.json: {}", dir.join(RunFile::Sweep.name()).display());
     if report.ended_early.is_some() {
         return Ok(Outcome::Error);
     }
@@ -170,6 +155,6 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<Outcome> {
     };
     let bench = crate::bench::run(&opts).await.context("cronbench bench")?;
     println!("{}", bench.table());
-    println!("bench.json: {}", out.join("bench.json").display());
+    println!("bench.json: {}", out.join(RunFile::Bench.name()).display());
     Ok(Outcome::pass_if(bench.pass()))
 }

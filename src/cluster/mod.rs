@@ -36,6 +36,7 @@ pub use config::{Knobs, StageDelays};
 pub use kubelet::KubeletKnobs;
 pub use local::{ClusterInfo, LocalCluster, UpOptions};
 pub use realnodes::{NodeBinaries, NodeRuntime, RealNodes, adapt_scenario, node_runtime_of};
+pub use select::ClusterTarget;
 
 /// Errors of cluster management. None of them is retryable without a change by the user,
 /// except [`ClusterError::NotReady`], which a slower machine may outgrow.

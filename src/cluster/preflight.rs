@@ -85,6 +85,16 @@ pub fn check_context(context: &str, allowed: &[String]) -> Result<(), PreflightE
     }
 }
 
+/// A client for `target`, refused unless its context is a test cluster: what every command
+/// that changes a cluster does first.
+pub async fn connect_checked(
+    target: &super::ClusterTarget,
+) -> Result<(kube::Client, String), PreflightError> {
+    let (client, context) = connect(target.kubeconfig.clone(), target.context.clone()).await?;
+    check_context(&context, &target.allow_context)?;
+    Ok((client, context))
+}
+
 /// A client for a kubeconfig (explicit path, else `$KUBECONFIG`/`~/.kube/config`) and context
 /// (explicit, else the kubeconfig's current one), with the context's name.
 pub async fn connect(
@@ -161,40 +171,66 @@ pub async fn check_cluster(
                 context: context.to_string(),
                 source,
             })?;
-    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     for (verb, group, resource) in NEEDS {
-        let review = SelfSubjectAccessReview {
-            spec: SelfSubjectAccessReviewSpec {
-                resource_attributes: Some(ResourceAttributes {
-                    verb: Some(verb.to_string()),
-                    group: Some(group.to_string()),
-                    resource: Some(resource.to_string()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let answer = reviews
-            .create(&PostParams::default(), &review)
-            .await
-            .map_err(|source| PreflightError::AccessReview {
-                context: context.to_string(),
-                source,
-            })?;
-        if !answer.status.is_some_and(|s| s.allowed) {
-            return Err(PreflightError::Forbidden {
-                context: context.to_string(),
-                verb: verb.to_string(),
-                resource: resource.to_string(),
-                group: if group.is_empty() {
-                    String::new()
-                } else {
-                    format!(" in API group {group}")
-                },
-            });
-        }
+        check_access(client, context, verb, group, resource).await?;
     }
+    let ready = ready_nodes(client, context, node_selector).await?;
+    Ok(ClusterFacts {
+        server_version: version.git_version,
+        ready_nodes: ready,
+    })
+}
+
+/// Asks the apiserver whether the context's identity may `verb` `resource` of `group`.
+async fn check_access(
+    client: &kube::Client,
+    context: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+) -> Result<(), PreflightError> {
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_string()),
+                group: Some(group.to_string()),
+                resource: Some(resource.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let answer = reviews
+        .create(&PostParams::default(), &review)
+        .await
+        .map_err(|source| PreflightError::AccessReview {
+            context: context.to_string(),
+            source,
+        })?;
+    if answer.status.is_some_and(|s| s.allowed) {
+        return Ok(());
+    }
+    Err(PreflightError::Forbidden {
+        context: context.to_string(),
+        verb: verb.to_string(),
+        resource: resource.to_string(),
+        group: if group.is_empty() {
+            String::new()
+        } else {
+            format!(" in API group {group}")
+        },
+    })
+}
+
+/// The number of Ready nodes matching `node_selector`; none is an error, since no run could
+/// start a pod.
+async fn ready_nodes(
+    client: &kube::Client,
+    context: &str,
+    node_selector: &std::collections::BTreeMap<String, String>,
+) -> Result<u32, PreflightError> {
     let selector = node_selector
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -228,10 +264,7 @@ pub async fn check_cluster(
             },
         });
     }
-    Ok(ClusterFacts {
-        server_version: version.git_version,
-        ready_nodes: ready,
-    })
+    Ok(ready)
 }
 
 #[cfg(test)]

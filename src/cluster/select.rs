@@ -5,50 +5,54 @@ use std::path::PathBuf;
 
 use super::{Binaries, ClusterError, LocalCluster, UpOptions};
 
-/// The kubeconfig, context and extra allowed contexts a command connects with.
-#[derive(Debug, Clone, Default)]
-pub struct Selected {
+/// Which cluster to talk to.
+//
+// The one definition of a command's target: the CLI flattens it into its commands (the field
+// docs are the flags' help), and run, find-limit and the session take it as it is, so the three
+// fields cannot drift apart between the option structs.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClusterTarget {
+    /// Kubeconfig file (default: the local cluster's when it is up, or that of the local cluster
+    /// `--context cronbench-NAME` names; else $KUBECONFIG or ~/.kube/config)
+    #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// Kube context (default: cronbench-local when the local cluster is up, else the current one)
+    #[arg(long)]
     pub context: Option<String>,
+    /// Also accept this context as a test cluster (besides cronbench-* and kind-*)
+    #[arg(long)]
     pub allow_context: Vec<String>,
 }
 
-/// Fills in the local cluster's kubeconfig: for `--context cronbench-NAME` alone, that
-/// cluster's; with neither flag, the `local` cluster's (and its context) when it is up.
-pub fn resolve(
-    kubeconfig: Option<PathBuf>,
-    context: Option<String>,
-    allow_context: Vec<String>,
-) -> Result<Selected, ClusterError> {
-    let given = Selected {
-        kubeconfig,
-        context,
-        allow_context,
-    };
-    if given.kubeconfig.is_some() {
-        return Ok(given);
-    }
-    if let Some(context) = &given.context {
-        let local = context
-            .strip_prefix("cronbench-")
-            .and_then(|name| LocalCluster::new(name).ok())
-            .and_then(|c| c.info().ok().flatten());
-        return Ok(match local {
-            Some(info) => Selected {
+impl ClusterTarget {
+    /// Fills in the local cluster's kubeconfig: for `--context cronbench-NAME` alone, that
+    /// cluster's; with neither flag, the `local` cluster's (and its context) when it is up.
+    pub fn resolve(self) -> Result<ClusterTarget, ClusterError> {
+        if self.kubeconfig.is_some() {
+            return Ok(self);
+        }
+        if let Some(context) = &self.context {
+            let local = context
+                .strip_prefix("cronbench-")
+                .and_then(|name| LocalCluster::new(name).ok())
+                .and_then(|c| c.info().ok().flatten());
+            return Ok(match local {
+                Some(info) => ClusterTarget {
+                    kubeconfig: Some(info.kubeconfig),
+                    ..self
+                },
+                None => self,
+            });
+        }
+        Ok(match LocalCluster::new("local")?.info()? {
+            Some(info) => ClusterTarget {
                 kubeconfig: Some(info.kubeconfig),
-                ..given
+                context: Some(info.context),
+                ..self
             },
-            None => given,
-        });
+            None => self,
+        })
     }
-    Ok(match LocalCluster::new("local")?.info()? {
-        Some(info) => Selected {
-            kubeconfig: Some(info.kubeconfig),
-            context: Some(info.context),
-            ..given
-        },
-        None => given,
-    })
 }
 
 /// The local cluster behind a `cronbench-<name>` context, when it is up on this machine.

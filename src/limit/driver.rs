@@ -2,7 +2,7 @@
 //! load brought to each step's CronJob count (created or deleted), each step held for whole
 //! minutes, judged from the log, and `limit.json` rewritten after every step.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::{StreamExt, stream};
@@ -11,15 +11,21 @@ use kube::api::{Api, DeleteParams};
 
 use super::metrics::{self, Component};
 use super::report::{DrainRecord, LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
-use super::search::{Action, Observation, Search, SearchConfig};
-use super::step::{Criteria, Ledger, LogTail, MINUTE_MS, judge, keep_draining, window_start};
+use super::search::{Action, Observation, Outcome, Search, SearchConfig};
+use super::step::{
+    Criteria, Ledger, LogTail, MINUTE_MS, StepCounts, StepVerdict, judge, keep_draining,
+    window_start,
+};
 use crate::analyze::{self, AnalyzeError};
 use crate::call;
-use crate::cluster::preflight::{self, PreflightError};
-use crate::observe::{self, LogSender, Observer, now_ms};
-use crate::results::{Clock, Stage};
+use crate::cluster::ClusterTarget;
+use crate::observe::now_ms;
+use crate::results::{Clock, Results, Stage};
 use crate::scenario::{CronJobDef, Scenario, ScenarioError};
 use crate::schema::{EndReason, LogLine};
+use crate::session::{
+    NamespaceOwner, Opening, Preflight, RunDir, RunFile, RunKind, Session, SessionError,
+};
 use crate::workload::{self, Pace, WorkloadError};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,15 +33,14 @@ pub enum LimitError {
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
-    Preflight(#[from] PreflightError),
+    Session(#[from] SessionError),
     #[error(transparent)]
     Cluster(crate::cluster::ClusterError),
     #[error(transparent)]
     Workload(#[from] WorkloadError),
     #[error(transparent)]
-    Log(#[from] observe::LogError),
-    #[error(transparent)]
     Analyze(#[from] AnalyzeError),
+    /// Deleting CronJobs, reading the log, writing `limit.json` or `sweep.json`.
     #[error(transparent)]
     Call(#[from] call::CallError),
     #[error("invalid option: {0}")]
@@ -46,9 +51,7 @@ pub enum LimitError {
 #[derive(Debug, Clone)]
 pub struct LimitOptions {
     pub scenario: PathBuf,
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub allow_context: Vec<String>,
+    pub target: ClusterTarget,
     /// Default `runs/<search id>`.
     pub out: Option<PathBuf>,
     pub max_minutes: f64,
@@ -67,9 +70,7 @@ impl Default for LimitOptions {
     fn default() -> Self {
         LimitOptions {
             scenario: PathBuf::new(),
-            kubeconfig: None,
-            context: None,
-            allow_context: Vec::new(),
+            target: ClusterTarget::default(),
             out: None,
             max_minutes: 15.0,
             precision: 0.10,
@@ -117,163 +118,169 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
             "--precision and --max-minutes must be > 0, --factor > 1".into(),
         ));
     }
-    let mut scenario = Scenario::from_file(&opts.scenario)?;
-    scenario.load.schedule = "* * * * *".into();
-    scenario.load.jobs_dir = None;
+    let mut scenario = every_minute_scenario(opts)?;
     let started = tokio::time::Instant::now();
-    let budget = Duration::from_secs_f64(opts.max_minutes * 60.0);
-
-    let (client, context) =
-        preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
-    preflight::check_context(&context, &opts.allow_context)?;
-    crate::cluster::adapt_scenario(&context, &mut scenario);
-    let facts = preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
-
-    let id = crate::run::run_id().replacen("cronbench-", "cronbench-limit-", 1);
-    let dir = crate::run::open_run_dir(opts.out.as_deref(), &id, &opts.scenario)?;
-    let log_path = dir.join("events.jsonl");
-    let (log, writer) = observe::log::start(&log_path)?;
-    let started_ms = now_ms();
-    log.send(crate::run::started_line(&id, &scenario, &context, &facts));
-
-    let config = SearchConfig {
-        start: opts
-            .start
-            .unwrap_or(scenario.slo.target_jobs_per_minute.round().max(1.0) as u32),
-        factor: opts.factor,
-        precision: opts.precision,
-        max_cronjobs: opts.max_cronjobs.max(1),
-    };
-    let criteria = Criteria {
-        start_within_s: opts.start_within_s,
-        min_on_time_ratio: opts.min_on_time_ratio,
-        p99_schedule_to_start_s: scenario.slo.p99_schedule_to_start_s,
-        ..Criteria::default()
-    };
-    let hold_minutes = opts.hold_minutes.max(2);
-    let mut search = Search::new(config);
-    let endpoints = metrics::local_endpoints(&context);
-    let mut report = LimitReport {
-        schema_version: LIMIT_SCHEMA_VERSION,
-        search_id: id.clone(),
-        scenario_name: scenario.name.clone(),
-        context: context.clone(),
-        server_version: facts.server_version.clone(),
-        nodes: facts.ready_nodes,
-        started_ms,
-        wall_s: 0.0,
-        max_minutes: opts.max_minutes,
-        config,
-        criteria,
-        hold_minutes,
-        state: search.state.clone(),
-        outcome: None,
-        limit_jobs_per_minute: None,
-        interval: [None, None],
-        target_jobs_per_minute: scenario.slo.target_jobs_per_minute,
-        pass: None,
-        curve: Vec::new(),
-        bottleneck: None,
-        steps: Vec::new(),
-        notes: Vec::new(),
-    };
-    if endpoints.is_empty() {
-        report.notes.push(format!(
-            "`{context}` is not a local cronbench cluster: controller-manager and scheduler metrics were not scraped"
-        ));
-    }
-    eprintln!(
-        "find-limit {id} on `{context}` ({}, {} Ready nodes): start {} CronJobs, x{}, precision {}, budget {} min; writing {}",
-        facts.server_version,
-        facts.ready_nodes,
-        config.start,
-        config.factor,
-        config.precision,
-        opts.max_minutes,
-        dir.display()
-    );
-
-    workload::create_namespace(&client, &id).await?;
-    let observer = Observer::start(&client, &id, &id, &log);
-
-    let ctx = Ctx {
-        client: &client,
-        ns: &id,
-        scenario: &scenario,
-        log: &log,
-        log_path: &log_path,
-        tail: LogTail::new(&log_path),
-        dir: &dir,
-        endpoints: &endpoints,
-        criteria,
-        hold_minutes,
-        started,
-        budget,
-    };
-    let body = ctx.search(&mut search, &mut report);
-    let (end, error) = tokio::select! {
-        r = body => match r {
-            Ok(()) => (EndReason::Completed, None),
-            Err(e) => (EndReason::Error, Some(e)),
+    let cluster = Preflight::check(&opts.target, &mut scenario).await?;
+    let session = Session::open(
+        cluster,
+        Opening {
+            id: RunKind::Limit.new_id(),
+            out: opts.out.as_deref(),
+            scenario_file: Some(&opts.scenario),
+            scenario: &scenario,
+            namespace: NamespaceOwner::Session,
+            keep: false,
         },
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("\ninterrupted: tearing down; limit.json keeps the steps finished so far");
-            (EndReason::Interrupted, None)
-        }
+    )
+    .await?;
+    let plan = Plan::new(opts, &scenario);
+    let mut search = Search::new(plan.config);
+    let endpoints = metrics::local_endpoints(session.context());
+    let mut report = plan.report(&session, &scenario, &search, endpoints.is_empty());
+    plan.announce(&session);
+    let ctx = Ctx {
+        session: &session,
+        scenario: &scenario,
+        tail: LogTail::new(&session.dir().file(RunFile::Events)),
+        endpoints: &endpoints,
+        criteria: plan.criteria,
+        hold_minutes: plan.hold_minutes,
+        started,
+        budget: Duration::from_secs_f64(opts.max_minutes * 60.0),
     };
+    let (end, error) = session
+        .drive(
+            "tearing down; limit.json keeps the steps finished so far",
+            ctx.search(&mut search, &mut report),
+        )
+        .await;
     if end != EndReason::Completed {
-        report.outcome = Some(search.interrupt());
-        report.notes.push(match &error {
-            Some(e) => format!("the search ended early: {e}"),
-            None => "the search was interrupted".into(),
-        });
+        ended_early(&mut report, search.interrupt(), error.as_ref());
     }
-    observer.stop();
-    let leftover = crate::run::teardown(&client, &id).await;
-    log.send(LogLine::RunEnded {
-        recv_ms: now_ms(),
-        reason: end,
-    });
-    drop(log);
-    match writer.await {
-        Ok(r) => {
-            r?;
-        }
-        Err(e) => {
-            return Err(call::other("finish the event log")(e).into());
-        }
-    }
+    let closed = session.close(end, std::future::ready(())).await?;
     report.state = search.state.clone();
     report.wall_s = started.elapsed().as_secs_f64();
     report.summarize(search.bounds());
-    write_report(&dir, &report)?;
+    write_report(&closed.dir, &report)?;
     Ok(LimitOutcome {
-        dir,
+        dir: closed.dir.path().to_path_buf(),
         report,
         end,
         error,
-        leftover,
+        leftover: closed.leftover,
     })
 }
 
-/// Writes `limit.json` (to a temporary file first, so a reader never sees half of it).
-pub fn write_report(dir: &Path, report: &LimitReport) -> Result<(), LimitError> {
-    write_json(dir, "limit.json", report)
+/// The scenario's load as every-minute CronJobs without job definitions: a step's CronJob
+/// count is then its offered jobs per minute.
+fn every_minute_scenario(opts: &LimitOptions) -> Result<Scenario, LimitError> {
+    let mut scenario = Scenario::from_file(&opts.scenario)?;
+    scenario.load.schedule = "* * * * *".into();
+    scenario.load.jobs_dir = None;
+    Ok(scenario)
 }
 
-/// Writes `dir/name` as pretty JSON through a temporary file and a rename.
-pub(super) fn write_json(
-    dir: &Path,
-    name: &str,
-    value: &impl serde::Serialize,
-) -> Result<(), LimitError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let json = serde_json::to_vec_pretty(value)
-        .map_err(call::other(format!("serialize {}", path.display())))?;
-    std::fs::write(&tmp, json).map_err(call::io(format!("write {}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(call::io(format!("write {}", path.display())))?;
-    Ok(())
+/// Records why a search that did not complete ended, with the outcome it had come to.
+fn ended_early(report: &mut LimitReport, outcome: Outcome, error: Option<&LimitError>) {
+    report.outcome = Some(outcome);
+    report.notes.push(match error {
+        Some(e) => format!("the search ended early: {e}"),
+        None => "the search was interrupted".into(),
+    });
+}
+
+/// The search's settings, from the options and the scenario.
+struct Plan {
+    config: SearchConfig,
+    criteria: Criteria,
+    hold_minutes: u32,
+    max_minutes: f64,
+}
+
+impl Plan {
+    fn new(opts: &LimitOptions, scenario: &Scenario) -> Plan {
+        let config = SearchConfig {
+            start: opts
+                .start
+                .unwrap_or(scenario.slo.target_jobs_per_minute.round().max(1.0) as u32),
+            factor: opts.factor,
+            precision: opts.precision,
+            max_cronjobs: opts.max_cronjobs.max(1),
+        };
+        let criteria = Criteria {
+            start_within_s: opts.start_within_s,
+            min_on_time_ratio: opts.min_on_time_ratio,
+            p99_schedule_to_start_s: scenario.slo.p99_schedule_to_start_s,
+            ..Criteria::default()
+        };
+        Plan {
+            config,
+            criteria,
+            hold_minutes: opts.hold_minutes.max(2),
+            max_minutes: opts.max_minutes,
+        }
+    }
+
+    /// The report before the first step: what the search is, on which cluster.
+    fn report(
+        &self,
+        session: &Session,
+        scenario: &Scenario,
+        search: &Search,
+        no_endpoints: bool,
+    ) -> LimitReport {
+        let context = session.context();
+        let mut notes = Vec::new();
+        if no_endpoints {
+            notes.push(format!(
+                "`{context}` is not a local cronbench cluster: controller-manager and scheduler metrics were not scraped"
+            ));
+        }
+        LimitReport {
+            schema_version: LIMIT_SCHEMA_VERSION,
+            search_id: session.id().to_string(),
+            scenario_name: scenario.name.clone(),
+            context: context.to_string(),
+            server_version: session.facts().server_version.clone(),
+            nodes: session.facts().ready_nodes,
+            started_ms: session.started_ms(),
+            wall_s: 0.0,
+            max_minutes: self.max_minutes,
+            config: self.config,
+            criteria: self.criteria,
+            hold_minutes: self.hold_minutes,
+            state: search.state.clone(),
+            outcome: None,
+            limit_jobs_per_minute: None,
+            interval: [None, None],
+            target_jobs_per_minute: scenario.slo.target_jobs_per_minute,
+            pass: None,
+            curve: Vec::new(),
+            bottleneck: None,
+            steps: Vec::new(),
+            notes,
+        }
+    }
+
+    fn announce(&self, session: &Session) {
+        eprintln!(
+            "find-limit {} on `{}` ({}, {} Ready nodes): start {} CronJobs, x{}, precision {}, budget {} min; writing {}",
+            session.id(),
+            session.context(),
+            session.facts().server_version,
+            session.facts().ready_nodes,
+            self.config.start,
+            self.config.factor,
+            self.config.precision,
+            self.max_minutes,
+            session.dir().path().display()
+        );
+    }
+}
+
+/// Writes `limit.json` (whole or not at all).
+pub fn write_report(dir: &RunDir, report: &LimitReport) -> Result<(), LimitError> {
+    Ok(dir.write_json(RunFile::Limit, report)?)
 }
 
 /// Reads what the event log gained since the last read and asks the ledger `f`.
@@ -290,14 +297,57 @@ async fn sleep_until_ms(t_ms: i64) {
     }
 }
 
+/// The times of one step: the window it is judged on and when it is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Window {
+    start_ms: i64,
+    end_ms: i64,
+    /// Once the last tick's on-time deadline has passed (plus time for the log to catch up),
+    /// before the window's end: the next step's load is then in place for the next tick
+    /// instead of a minute later.
+    judge_ms: i64,
+}
+
+impl Window {
+    /// The window starting at the first whole minute after `now_ms` and the settling margin.
+    fn after(now_ms: i64, hold_minutes: u32, criteria: &Criteria) -> Window {
+        let start_ms = window_start(now_ms, SETTLE_MS);
+        let end_ms = start_ms + i64::from(hold_minutes) * MINUTE_MS;
+        let judge_ms =
+            (end_ms - MINUTE_MS + (criteria.start_within_s * 1000.0) as i64 + CATCH_UP_MS)
+                .min(end_ms);
+        Window {
+            start_ms,
+            end_ms,
+            judge_ms,
+        }
+    }
+}
+
+fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| "?".into(), |t| t.to_string())
+}
+
+/// Where the search stands between steps: the load in place and whether the last step held.
+#[derive(Debug, Clone, Copy, Default)]
+struct Load {
+    step: u32,
+    cronjobs: u32,
+    previous_failed: bool,
+}
+
+/// A step's judgement from the log.
+struct Judged {
+    counts: StepCounts,
+    results: Results,
+    p99: Option<u64>,
+    verdict: StepVerdict,
+}
+
 struct Ctx<'a> {
-    client: &'a kube::Client,
-    ns: &'a str,
+    session: &'a Session,
     scenario: &'a Scenario,
-    log: &'a LogSender,
-    log_path: &'a Path,
     tail: LogTail,
-    dir: &'a Path,
     endpoints: &'a std::collections::BTreeMap<Component, String>,
     criteria: Criteria,
     hold_minutes: u32,
@@ -317,114 +367,108 @@ impl Ctx<'_> {
         Duration::from_secs(u64::from(self.hold_minutes) * 60 + 30)
     }
 
+    /// Drives [`Search`] (the state machine that decides each step's load) on the cluster,
+    /// writing `limit.json` after every step and at the end.
     async fn search(
         &self,
         search: &mut Search,
         report: &mut LimitReport,
     ) -> Result<(), LimitError> {
-        let mut current = 0u32;
+        let mut load = Load::default();
         let mut action = search.begin(self.remaining(), self.step_estimate());
-        let mut previous_failed = false;
-        let mut step = 0u32;
         loop {
             let n = match action {
                 Action::Hold { cronjobs } => cronjobs,
                 Action::Finish(o) => {
                     report.outcome = Some(o);
-                    report.state = search.state.clone();
-                    report.wall_s = self.started.elapsed().as_secs_f64();
-                    report.summarize(search.bounds());
-                    write_report(self.dir, report)?;
-                    return Ok(());
+                    return self.save(search, report);
                 }
             };
-            step += 1;
-            self.set_load(current, n).await?;
-            current = n;
-            self.log.send(LogLine::Step {
-                recv_ms: now_ms(),
-                step,
-                cronjobs: n,
-            });
-            let drain = if previous_failed {
-                // Let the overload of the last step drain before judging a lower load.
-                Some(self.drain(n).await?)
-            } else {
-                None
-            };
-            let start_ms = window_start(now_ms(), SETTLE_MS);
-            let end_ms = start_ms + i64::from(self.hold_minutes) * MINUTE_MS;
-            eprintln!(
-                "step {step}: {n} CronJobs; window {} .. {}",
-                jiff::Timestamp::from_millisecond(start_ms)
-                    .map_or_else(|_| "?".into(), |t| t.to_string()),
-                jiff::Timestamp::from_millisecond(end_ms)
-                    .map_or_else(|_| "?".into(), |t| t.to_string()),
-            );
-            // Judged once the last tick's on-time deadline has passed (plus time for the log
-            // to catch up), before the window's end: the next step's load is then in place
-            // for the next tick instead of a minute later.
-            let judge_ms =
-                (end_ms - MINUTE_MS + (self.criteria.start_within_s * 1000.0) as i64 + CATCH_UP_MS)
-                    .min(end_ms);
-            sleep_until_ms(start_ms).await;
-            let before = metrics::snapshot(self.client, self.endpoints).await;
-            sleep_until_ms(judge_ms).await;
-            let after = metrics::snapshot(self.client, self.endpoints).await;
-
-            let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
-            let counts = read_ledger(&self.tail, |l| {
-                l.counts(
-                    &names,
-                    (start_ms, end_ms),
-                    judge_ms,
-                    self.criteria.start_within_s,
-                )
-            })?;
-            let results = analyze::analyze_file_window(self.log_path, start_ms, end_ms)?;
-            let p99 = results
-                .stages
-                .iter()
-                .find(|s| s.stage == Stage::ScheduleToStarted && s.clock == Clock::Client)
-                .and_then(|s| s.p99_ms);
-            let verdict = judge(&counts, p99, &self.criteria);
-            eprintln!(
-                "step {step}: offered {:.1}/min, on time {:.1}/min, started {:.1}/min, backlog {:?}, p99 schedule->started {} -> {}",
-                counts.offered_per_minute,
-                counts.achieved_per_minute,
-                counts.started_per_minute,
-                counts.backlog.iter().map(|b| b.backlog).collect::<Vec<_>>(),
-                p99.map_or("n/a".into(), |p| format!("{:.1} s", p as f64 / 1000.0)),
-                if verdict.sustainable {
-                    "sustainable"
-                } else {
-                    "unsustainable"
-                },
-            );
-            let obs = Observation {
-                cronjobs: n,
-                sustainable: verdict.sustainable,
-                achieved_per_minute: Some(counts.achieved_per_minute),
-                remaining: self.remaining(),
-                next_step: self.step_estimate(),
-            };
-            previous_failed = !verdict.sustainable;
-            let mut record = StepRecord::from_results(
-                step,
-                n,
-                counts,
-                &results,
-                metrics::between(&before, &after),
-                verdict,
-            );
-            record.drain = drain;
+            let (record, obs) = self.hold(&mut load, n).await?;
             report.steps.push(record);
             action = search.step(obs);
-            report.state = search.state.clone();
-            report.wall_s = self.started.elapsed().as_secs_f64();
-            report.summarize(search.bounds());
-            write_report(self.dir, report)?;
+            self.save(search, report)?;
         }
+    }
+
+    /// Brings the report up to the search's state and writes it.
+    fn save(&self, search: &Search, report: &mut LimitReport) -> Result<(), LimitError> {
+        report.state = search.state.clone();
+        report.wall_s = self.started.elapsed().as_secs_f64();
+        report.summarize(search.bounds());
+        write_report(self.session.dir(), report)
+    }
+
+    /// One step: the load set to `n` CronJobs, the previous overload drained, the window
+    /// waited out and judged.
+    async fn hold(&self, load: &mut Load, n: u32) -> Result<(StepRecord, Observation), LimitError> {
+        load.step += 1;
+        let step = load.step;
+        self.set_load(load.cronjobs, n).await?;
+        load.cronjobs = n;
+        self.session.log().send(LogLine::Step {
+            recv_ms: now_ms(),
+            step,
+            cronjobs: n,
+        });
+        let drain = if load.previous_failed {
+            // Let the overload of the last step drain before judging a lower load.
+            Some(self.drain(n).await?)
+        } else {
+            None
+        };
+        let window = Window::after(now_ms(), self.hold_minutes, &self.criteria);
+        eprintln!(
+            "step {step}: {n} CronJobs; window {} .. {}",
+            timestamp(window.start_ms),
+            timestamp(window.end_ms),
+        );
+        sleep_until_ms(window.start_ms).await;
+        let before = metrics::snapshot(self.session.client(), self.endpoints).await;
+        sleep_until_ms(window.judge_ms).await;
+        let after = metrics::snapshot(self.session.client(), self.endpoints).await;
+        let j = self.judge(n, &window)?;
+        report_step(step, &j);
+        let obs = Observation {
+            cronjobs: n,
+            sustainable: j.verdict.sustainable,
+            achieved_per_minute: Some(j.counts.achieved_per_minute),
+            remaining: self.remaining(),
+            next_step: self.step_estimate(),
+        };
+        load.previous_failed = !j.verdict.sustainable;
+        let metrics = metrics::between(&before, &after);
+        let mut record =
+            StepRecord::from_results(step, n, j.counts, &j.results, metrics, j.verdict);
+        record.drain = drain;
+        Ok((record, obs))
+    }
+
+    /// Judges the first `n` CronJobs' runs in `window` from the log as read now.
+    fn judge(&self, n: u32, window: &Window) -> Result<Judged, LimitError> {
+        let names: Vec<String> = defs(self.scenario, n).into_iter().map(|d| d.name).collect();
+        let counts = read_ledger(&self.tail, |l| {
+            l.counts(
+                &names,
+                (window.start_ms, window.end_ms),
+                window.judge_ms,
+                self.criteria.start_within_s,
+            )
+        })?;
+        let log_path = self.session.dir().file(RunFile::Events);
+        let results = analyze::analyze_file_window(&log_path, window.start_ms, window.end_ms)?;
+        let p99 = results
+            .stages
+            .iter()
+            .find(|s| s.stage == Stage::ScheduleToStarted && s.clock == Clock::Client)
+            .and_then(|s| s.p99_ms);
+        let verdict = judge(&counts, p99, &self.criteria);
+        Ok(Judged {
+            counts,
+            results,
+            p99,
+            verdict,
+        })
     }
 
     /// Waits until the last tick due for its on-time deadline had its runs of the first `n`
@@ -472,15 +516,16 @@ impl Ctx<'_> {
             let objects = defs(self.scenario, to)
                 .into_iter()
                 .skip(from as usize)
-                .map(|d| workload::cronjob(self.scenario, &d, self.ns))
+                .map(|d| workload::cronjob(self.scenario, &d, self.session.id()))
                 .collect::<Result<Vec<_>, _>>()?;
             let pace = Pace {
                 qps: self.scenario.apply.qps,
                 burst: self.scenario.apply.burst,
                 concurrency: self.scenario.apply.concurrency,
             };
-            workload::create_all(self.client, self.ns, objects, pace, |cj| {
-                self.log.send(LogLine::CronJobCreated {
+            let (client, ns) = (self.session.client(), self.session.id());
+            workload::create_all(client, ns, objects, pace, |cj| {
+                self.session.log().send(LogLine::CronJobCreated {
                     recv_ms: now_ms(),
                     name: cj.metadata.name.clone().unwrap_or_default(),
                     schedule: "* * * * *".into(),
@@ -488,7 +533,8 @@ impl Ctx<'_> {
             })
             .await?;
         } else if to < from {
-            let api: Api<CronJob> = Api::namespaced(self.client.clone(), self.ns);
+            let api: Api<CronJob> =
+                Api::namespaced(self.session.client().clone(), self.session.id());
             let names: Vec<String> = defs(self.scenario, from)
                 .into_iter()
                 .skip(to as usize)
@@ -510,4 +556,23 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// The step's figures on the terminal.
+fn report_step(step: u32, j: &Judged) {
+    let c = &j.counts;
+    eprintln!(
+        "step {step}: offered {:.1}/min, on time {:.1}/min, started {:.1}/min, backlog {:?}, p99 schedule->started {} -> {}",
+        c.offered_per_minute,
+        c.achieved_per_minute,
+        c.started_per_minute,
+        c.backlog.iter().map(|b| b.backlog).collect::<Vec<_>>(),
+        j.p99
+            .map_or("n/a".into(), |p| format!("{:.1} s", p as f64 / 1000.0)),
+        if j.verdict.sustainable {
+            "sustainable"
+        } else {
+            "unsustainable"
+        },
+    );
 }

@@ -1,6 +1,8 @@
 //! `limit.json`: what a search found, step by step, and the bottleneck named from the stages'
 //! latency growth and the components' metrics. Written after every step.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use super::metrics::StepMetrics;
@@ -328,93 +330,108 @@ impl LimitReport {
 }
 
 impl LimitReport {
-    /// A few lines for the terminal.
+    /// A few lines for the terminal: the steps by load, the limit, the bottleneck, the notes.
     pub fn summary_text(&self) -> String {
-        use std::fmt::Write as _;
         crate::report::write::render(|out| {
-            let f = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
-            writeln!(
-                out,
-                "{:>5} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}  held",
-                "jobs",
-                "offered",
-                "on time",
-                "started",
-                "backlog",
-                "p99 cj",
-                "p99 job",
-                "p99 sched",
-                "p99 start"
-            )?;
-            let mut steps: Vec<&StepRecord> = self.steps.iter().collect();
-            steps.sort_by_key(|s| (s.cronjobs, s.step));
-            for s in steps {
-                let p = |st: Stage| {
-                    s.p(st, |l| l.p99_ms)
-                        .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
-                };
-                writeln!(
-                    out,
-                    "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
-                    s.cronjobs,
-                    s.counts.offered_per_minute,
-                    s.counts.achieved_per_minute,
-                    s.counts.started_per_minute,
-                    s.counts.backlog.last().map_or(0, |b| b.backlog),
-                    p(Stage::ScheduleToJobCreated),
-                    p(Stage::JobCreatedToPodCreated),
-                    p(Stage::PodCreatedToBound),
-                    p(Stage::BoundToStarted),
-                    match (s.verdict.sustainable, s.drain) {
-                        (true, _) => "yes".to_string(),
-                        (false, Some(d)) if !d.drained => format!(
-                            "no (judged on the previous step's backlog: not drained after {:.0} s)",
-                            d.waited_s
-                        ),
-                        (false, _) => "no".to_string(),
-                    },
-                )?;
-            }
-            writeln!(
-                out,
-                "limit: {} jobs/min sustainable, interval [{}, {}), target {} -> {}; {} steps in {:.1} min ({:?})",
-                f(self.limit_jobs_per_minute),
-                f(self.interval[0]),
-                f(self.interval[1]),
-                self.target_jobs_per_minute,
-                match self.pass {
-                    Some(true) => "PASS",
-                    Some(false) => "FAIL",
-                    None => "undecided",
-                },
-                self.steps.len(),
-                self.wall_s / 60.0,
-                self.outcome.map(|o| o.reason),
-            )?;
-            match &self.bottleneck {
-                Some(b) => {
-                    writeln!(
-                        out,
-                        "bottleneck: {} ({}): p99 +{:.1} s from {} to {} CronJobs",
-                        b.component,
-                        b.stage.label(),
-                        b.p99_growth_ms as f64 / 1000.0,
-                        b.baseline_cronjobs,
-                        b.reference_cronjobs
-                    )?;
-                    for e in &b.evidence {
-                        writeln!(out, "  {e}")?;
-                    }
-                }
-                None => {
-                    writeln!(out, "bottleneck: not named (fewer than two loads measured)")?;
-                }
-            }
+            self.write_steps(out)?;
+            self.write_limit(out)?;
+            self.write_bottleneck(out)?;
             for n in &self.notes {
                 writeln!(out, "note: {n}")?;
             }
             Ok(())
         })
+    }
+
+    /// One row per step, sorted by load.
+    fn write_steps(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(
+            out,
+            "{:>5} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}  held",
+            "jobs",
+            "offered",
+            "on time",
+            "started",
+            "backlog",
+            "p99 cj",
+            "p99 job",
+            "p99 sched",
+            "p99 start"
+        )?;
+        let mut steps: Vec<&StepRecord> = self.steps.iter().collect();
+        steps.sort_by_key(|s| (s.cronjobs, s.step));
+        for s in steps {
+            let p = |st: Stage| {
+                s.p(st, |l| l.p99_ms)
+                    .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
+            };
+            writeln!(
+                out,
+                "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
+                s.cronjobs,
+                s.counts.offered_per_minute,
+                s.counts.achieved_per_minute,
+                s.counts.started_per_minute,
+                s.counts.backlog.last().map_or(0, |b| b.backlog),
+                p(Stage::ScheduleToJobCreated),
+                p(Stage::JobCreatedToPodCreated),
+                p(Stage::PodCreatedToBound),
+                p(Stage::BoundToStarted),
+                held(s),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_limit(&self, out: &mut String) -> std::fmt::Result {
+        let f = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
+        writeln!(
+            out,
+            "limit: {} jobs/min sustainable, interval [{}, {}), target {} -> {}; {} steps in {:.1} min ({:?})",
+            f(self.limit_jobs_per_minute),
+            f(self.interval[0]),
+            f(self.interval[1]),
+            self.target_jobs_per_minute,
+            match self.pass {
+                Some(true) => "PASS",
+                Some(false) => "FAIL",
+                None => "undecided",
+            },
+            self.steps.len(),
+            self.wall_s / 60.0,
+            self.outcome.map(|o| o.reason),
+        )
+    }
+
+    fn write_bottleneck(&self, out: &mut String) -> std::fmt::Result {
+        let Some(b) = &self.bottleneck else {
+            return writeln!(out, "bottleneck: not named (fewer than two loads measured)");
+        };
+        writeln!(
+            out,
+            "bottleneck: {} ({}): p99 +{:.1} s from {} to {} CronJobs",
+            b.component,
+            b.stage.label(),
+            b.p99_growth_ms as f64 / 1000.0,
+            b.baseline_cronjobs,
+            b.reference_cronjobs
+        )?;
+        for e in &b.evidence {
+            writeln!(out, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The "held" column: a failed step judged on an undrained backlog says so.
+fn held(s: &StepRecord) -> String {
+    match (s.verdict.sustainable, s.drain) {
+        (true, _) => "yes".to_string(),
+        (false, Some(d)) if !d.drained => format!(
+            "no (judged on the previous step's backlog: not drained after {:.0} s)",
+            d.waited_s
+        ),
+        (false, _) => "no".to_string(),
     }
 }
 

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::driver::{LimitError, LimitOptions, find_limit, write_json};
-use crate::call;
+use super::driver::{LimitError, LimitOptions, LimitOutcome, find_limit};
 use crate::cluster::nodes;
 use crate::cluster::preflight;
 use crate::schema::EndReason;
+use crate::session::{RunDir, RunFile};
 
 /// Version of `sweep.json`.
 pub const SWEEP_SCHEMA_VERSION: u32 = 1;
@@ -134,8 +134,8 @@ fn point(nodes: u32, dir: &Path, report: &super::report::LimitReport) -> SweepPo
     }
 }
 
-fn write(dir: &Path, report: &SweepReport) -> Result<(), LimitError> {
-    write_json(dir, "sweep.json", report)
+fn write(dir: &RunDir, report: &SweepReport) -> Result<(), LimitError> {
+    Ok(dir.write_json(RunFile::Sweep, report)?)
 }
 
 /// Runs one search per node count (kwok nodes, scaled between searches) and puts the node
@@ -150,26 +150,13 @@ pub async fn sweep(
             "--sweep-nodes needs node counts of at least 1, e.g. 1,2,3,5".into(),
         ));
     }
-    let (client, context) =
-        preflight::connect(opts.kubeconfig.clone(), opts.context.clone()).await?;
-    preflight::check_context(&context, &opts.allow_context)?;
-    if !context.starts_with("cronbench-") {
-        return Err(LimitError::Option(format!(
-            "--sweep-nodes scales kwok nodes and needs a local cronbench cluster; `{context}` is not one (start one with `cronbench cluster up`)"
-        )));
-    }
-    if crate::cluster::node_runtime_of(&context) == crate::cluster::NodeRuntime::Kubelet {
-        return Err(LimitError::Option(format!(
-            "--sweep-nodes scales kwok nodes, and `{context}` runs real kubelets; search once per node count instead, each on its own `cronbench cluster up --node-runtime kubelet --nodes K`"
-        )));
-    }
-    std::fs::create_dir_all(dir)
-        .map_err(call::io(format!("create directory {}", dir.display())))?;
+    let (client, context) = sweepable(opts).await?;
+    let dir = RunDir::create_at(dir)?;
     let before = nodes::count(&client).await.map_err(LimitError::Cluster)?;
     let started = tokio::time::Instant::now();
     let mut report = SweepReport {
         schema_version: SWEEP_SCHEMA_VERSION,
-        context: context.clone(),
+        context,
         counts: counts.to_vec(),
         points: Vec::new(),
         scaling: Scaling::Unknown,
@@ -182,39 +169,14 @@ pub async fn sweep(
     let mut previous: Option<SweepPoint> = None;
     for &n in counts {
         eprintln!("sweep: {n} kwok node(s)");
-        if let Err(e) = nodes::scale(&client, n).await {
-            result = Err(LimitError::Cluster(e));
-            break;
-        }
-        let sub = dir.join(format!("nodes-{n}"));
-        let one = LimitOptions {
-            out: Some(sub.clone()),
-            start: opts.start.or_else(|| seed(previous.as_ref())),
-            ..opts.clone()
-        };
-        match find_limit(&one).await {
-            Ok(outcome) => {
-                eprintln!("{}", outcome.report.summary_text());
-                let p = point(n, &sub, &outcome.report);
-                previous = Some(p.clone());
-                report.points.push(p);
-                let stop = match (&outcome.end, outcome.error) {
-                    (_, Some(e)) => Some(Err(e)),
-                    (EndReason::Completed, None) => None,
-                    (_, None) => Some(Ok(())),
-                };
-                if let Some(r) = stop {
-                    report.ended_early =
-                        Some(format!("the search at {n} node(s) did not complete"));
-                    result = r;
-                }
-            }
-            Err(e) => result = Err(e),
+        result = search_at(&client, opts, n, previous.as_ref(), &dir, &mut report).await;
+        if result.is_ok() {
+            previous = report.points.iter().rev().find(|p| p.nodes == n).cloned();
         }
         report.points.sort_by_key(|p| p.nodes);
         (report.scaling, report.limit_ratio, report.nodes_ratio) = scaling(&report.points);
         report.wall_s = started.elapsed().as_secs_f64();
-        write(dir, &report)?;
+        write(&dir, &report)?;
         if result.is_err() || report.ended_early.is_some() {
             break;
         }
@@ -226,8 +188,59 @@ pub async fn sweep(
         report.ended_early.get_or_insert_with(|| e.to_string());
     }
     report.wall_s = started.elapsed().as_secs_f64();
-    write(dir, &report)?;
+    write(&dir, &report)?;
     result.map(|()| report)
+}
+
+/// The client and context, refused unless the cluster is a local one with kwok nodes.
+async fn sweepable(opts: &LimitOptions) -> Result<(kube::Client, String), LimitError> {
+    let (client, context) = preflight::connect_checked(&opts.target)
+        .await
+        .map_err(crate::session::SessionError::from)?;
+    if !context.starts_with("cronbench-") {
+        return Err(LimitError::Option(format!(
+            "--sweep-nodes scales kwok nodes and needs a local cronbench cluster; `{context}` is not one (start one with `cronbench cluster up`)"
+        )));
+    }
+    if crate::cluster::node_runtime_of(&context) == crate::cluster::NodeRuntime::Kubelet {
+        return Err(LimitError::Option(format!(
+            "--sweep-nodes scales kwok nodes, and `{context}` runs real kubelets; search once per node count instead, each on its own `cronbench cluster up --node-runtime kubelet --nodes K`"
+        )));
+    }
+    Ok((client, context))
+}
+
+/// Scales to `n` kwok nodes and searches in `dir/nodes-<n>`, adding the point to `report`
+/// (and why the sweep stops, when it must).
+async fn search_at(
+    client: &kube::Client,
+    opts: &LimitOptions,
+    n: u32,
+    previous: Option<&SweepPoint>,
+    dir: &RunDir,
+    report: &mut SweepReport,
+) -> Result<(), LimitError> {
+    nodes::scale(client, n).await.map_err(LimitError::Cluster)?;
+    let sub = dir.path().join(format!("nodes-{n}"));
+    let one = LimitOptions {
+        out: Some(sub.clone()),
+        start: opts.start.or_else(|| seed(previous)),
+        ..opts.clone()
+    };
+    let outcome: LimitOutcome = find_limit(&one).await?;
+    eprintln!("{}", outcome.report.summary_text());
+    report.points.push(point(n, &sub, &outcome.report));
+    match (&outcome.end, outcome.error) {
+        (_, Some(e)) => {
+            report.ended_early = Some(format!("the search at {n} node(s) did not complete"));
+            Err(e)
+        }
+        (EndReason::Completed, None) => Ok(()),
+        (_, None) => {
+            report.ended_early = Some(format!("the search at {n} node(s) did not complete"));
+            Ok(())
+        }
+    }
 }
 
 impl SweepReport {
