@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod compare;
 pub mod faults;
 pub mod history;
+pub mod host;
 pub mod limit;
 pub mod observe;
 pub mod report;

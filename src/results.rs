@@ -103,6 +103,9 @@ pub struct RunInfo {
     pub context: String,
     pub server_version: String,
     pub nodes: u32,
+    /// The build, machine and local cluster knobs (absent for runs of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::host::RunHost>,
     /// `recv_ms` of `run_started`.
     pub started_ms: i64,
     /// Largest `recv_ms` in the log.

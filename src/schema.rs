@@ -114,6 +114,9 @@ pub struct RunStarted {
     pub context: String,
     pub server_version: String,
     pub nodes: u32,
+    /// The build, machine and local cluster knobs (absent in logs of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::host::RunHost>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

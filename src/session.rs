@@ -429,6 +429,7 @@ fn started_line(id: &str, scenario: &Scenario, context: &str, facts: &ClusterFac
         context: context.to_string(),
         server_version: facts.server_version.clone(),
         nodes: facts.ready_nodes,
+        host: Some(crate::host::RunHost::here(context)),
     })
 }
 

@@ -235,6 +235,7 @@ impl Analyzer {
                 context: run.context,
                 server_version: run.server_version,
                 nodes: run.nodes,
+                host: run.host,
                 started_ms: run.recv_ms,
                 last_recv_ms: self.last_recv_ms,
                 end_reason: self.end_reason,

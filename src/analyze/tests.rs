@@ -57,6 +57,7 @@ impl Log {
                 context: "kind-test".into(),
                 server_version: "v1.33.1".into(),
                 nodes: 2,
+                host: None,
             }),
             rest: Vec::new(),
         }

@@ -236,6 +236,7 @@ fn preamble(
         context: "cronbench-bench".into(),
         server_version: "v1.33.0".into(),
         nodes: NODES,
+        host: None,
     }))?;
     out.line(&LogLine::Phase {
         recv_ms: T0_MS,

@@ -334,7 +334,8 @@ pub async fn client_for(path: &Path, context: Option<&str>) -> Result<kube::Clie
     Ok(kube::Client::try_from(config).map_err(call::api("building a client"))?)
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// Whether process `pid` runs (a zombie counts as dead); used by the game days' restarts too.
+pub fn pid_alive(pid: u32) -> bool {
     // A zombie has a /proc entry but is dead.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {

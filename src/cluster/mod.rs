@@ -34,7 +34,7 @@ use crate::call::CallError;
 pub use binaries::Binaries;
 pub use config::{Knobs, StageDelays};
 pub use kubelet::KubeletKnobs;
-pub use local::{ClusterInfo, LocalCluster, UpOptions};
+pub use local::{ClusterInfo, LocalCluster, UpOptions, pid_alive};
 pub use realnodes::{NodeBinaries, NodeRuntime, RealNodes, adapt_scenario, node_runtime_of};
 pub use select::ClusterTarget;
 

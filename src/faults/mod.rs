@@ -21,7 +21,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::watch;
 
 use crate::call;
-use crate::cluster::LocalCluster;
+use crate::cluster::{LocalCluster, pid_alive};
 use crate::observe::{LogSender, now_ms};
 use crate::scenario::{Fault, FaultKind};
 use crate::schema::{FaultPhase, LogLine};
@@ -251,13 +251,13 @@ impl Injector {
         match undo {
             Undo::Start(p) => {
                 // Never a second instance: the process may have survived, or been started.
-                if alive(p.pid) {
+                if pid_alive(p.pid) {
                     return Ok(format!("{} pid {} still running", p.component, p.pid));
                 }
                 if let Some(pid) = std::fs::read_to_string(&p.pid_file)
                     .ok()
                     .and_then(|s| s.trim().parse::<u32>().ok())
-                    .filter(|&pid| pid != p.pid && alive(pid))
+                    .filter(|&pid| pid != p.pid && pid_alive(pid))
                 {
                     return Ok(format!("{} already running as pid {pid}", p.component));
                 }
@@ -317,23 +317,12 @@ async fn stop(pid: u32, signal: &str) {
             .status()
             .await;
         for _ in 0..150 {
-            if !alive(pid) {
+            if !pid_alive(pid) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie has a /proc entry but is dead.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .is_some_and(|state| state != "Z" && state != "X")
-        })
-        .unwrap_or(false)
 }
 
 /// Starts a process again as it was, detached in its own process group (Ctrl-C on the

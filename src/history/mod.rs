@@ -46,6 +46,8 @@ pub struct RunPoint {
     pub nodes: u32,
     /// The run's own verdict (its SLO checks).
     pub pass: bool,
+    /// Build, machine and local cluster knobs, for runs that recorded them.
+    pub host: Option<crate::host::RunHost>,
 }
 
 /// The range the recent runs held: the runs since the last change point before the newest run
@@ -141,6 +143,7 @@ fn point(dir: &Path, r: &Results) -> RunPoint {
         context: r.run.context.clone(),
         nodes: r.run.nodes,
         pass: r.verdict.pass,
+        host: r.run.host.clone(),
     }
 }
 

@@ -559,6 +559,7 @@ mod tests {
                 context: "c".into(),
                 server_version: "v".into(),
                 nodes: 1,
+                host: None,
             }),
             job(t0 + 60_500, t0 / 60_000 + 1),
             job(i64::MAX, t0 / 60_000 + 2),

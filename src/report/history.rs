@@ -60,8 +60,32 @@ fn run_row((i, r): (usize, &RunPoint)) -> Value {
         ("server", Value::from(r.server_version.as_str())),
         ("context", Value::from(r.context.as_str())),
         ("nodes", Value::from(r.nodes)),
+        ("commit", Value::from(commit(r))),
+        ("machine", Value::from(machine(r))),
     ]);
     Value::from(row)
+}
+
+fn commit(r: &RunPoint) -> String {
+    r.host
+        .as_ref()
+        .and_then(|h| h.commit.clone())
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// Cores, load at the start, and the local cluster's node runtime: what makes two runs'
+/// figures comparable.
+fn machine(r: &RunPoint) -> String {
+    let Some(h) = &r.host else {
+        return "n/a".into();
+    };
+    let load = h
+        .load_avg
+        .map_or_else(|| "n/a".into(), |l| format!("{:.2}", l[0]));
+    let cluster = h.local_cluster.as_ref().map_or_else(String::new, |c| {
+        format!(", local {:?} x{}", c.node_runtime, c.nodes).to_lowercase()
+    });
+    format!("{} cores, load {load}{cluster}", h.cores)
 }
 
 fn trend_value(h: &History, t: &Trend, i: usize) -> Result<Value, ReportError> {
@@ -184,19 +208,21 @@ fn write_markdown(out: &mut String, h: &History) -> fmt::Result {
     writeln!(out, "# cronbench history: {} runs\n", h.runs.len())?;
     writeln!(
         out,
-        "| # | run | started (UTC) | verdict | cronbench | Kubernetes |"
+        "| # | run | started (UTC) | verdict | cronbench | commit | Kubernetes | machine at start |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for (i, r) in h.runs.iter().enumerate() {
         writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} |",
             i + 1,
             r.run_id,
             super::fmt_time(r.started_ms),
             super::pass_word(r.pass),
             r.cronbench_version,
-            r.server_version
+            commit(r),
+            r.server_version,
+            machine(r)
         )?;
     }
     writeln!(out, "\n| figure | newest | band | change points |")?;
