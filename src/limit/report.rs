@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::StepMetrics;
 use super::search::{Outcome, SearchConfig, State};
 use super::step::{Criteria, StepCounts, StepVerdict};
-use crate::results::{Clock, Results, Stage};
+use crate::results::{Clock, NodeBalance, Results, Stage};
 
 /// Version of `limit.json`.
 pub const LIMIT_SCHEMA_VERSION: u32 = 1;
@@ -48,6 +48,9 @@ pub struct StepRecord {
     /// The four pipeline stages plus schedule -> started.
     pub stages: Vec<StageLatency>,
     pub nodes: Vec<NodeRate>,
+    /// Where the window's ticks put their pods (the analysis' [`NodeBalance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_balance: Option<NodeBalance>,
     pub metrics: StepMetrics,
     pub verdict: StepVerdict,
     /// The wait for the previous (failed) step's backlog before this step's window.
@@ -111,10 +114,20 @@ impl StepRecord {
             counts,
             stages,
             nodes,
+            node_balance: results.node_balance.clone(),
             metrics,
             verdict,
             drain: None,
         }
+    }
+
+    /// The busiest node's pods started per second in the window: when the scheduler piles a
+    /// tick onto one node, that node's rate, not the mean over the nodes, is what a node held.
+    pub fn busiest_node_started_per_second(&self) -> Option<f64> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.started_per_second)
+            .reduce(f64::max)
     }
 
     fn p(&self, stage: Stage, q: fn(&StageLatency) -> Option<u64>) -> Option<u64> {
@@ -391,6 +404,9 @@ impl LimitReport {
                 self.wall_s / 60.0,
                 self.outcome.map(|o| o.reason),
             )?;
+            if let Some(line) = self.busiest_node_line() {
+                writeln!(out, "{line}")?;
+            }
             match &self.bottleneck {
                 Some(b) => {
                     writeln!(
@@ -415,6 +431,29 @@ impl LimitReport {
             }
             Ok(())
         })
+    }
+}
+
+impl LimitReport {
+    /// The per-node rate at the limit, from the busiest node of the highest step that held
+    /// (the mean over nodes hides a scheduler that puts a tick on one node).
+    fn busiest_node_line(&self) -> Option<String> {
+        let held = self
+            .steps
+            .iter()
+            .filter(|s| s.verdict.sustainable)
+            .max_by_key(|s| (s.cronjobs, s.step))?;
+        let rate = held.busiest_node_started_per_second()?;
+        let balance = held.node_balance.as_ref().map_or(String::new(), |b| {
+            format!(
+                "; imbalance (busiest node / mean over {} nodes) mean {:.2}, max {:.2}",
+                b.nodes, b.mean_imbalance, b.max_imbalance
+            )
+        });
+        Some(format!(
+            "per node at the limit: {rate:.2} pods/s started on the busiest node ({} CronJobs){balance}",
+            held.cronjobs
+        ))
     }
 }
 
@@ -455,6 +494,7 @@ mod tests {
                 })
                 .collect(),
             nodes: vec![],
+            node_balance: None,
             metrics: StepMetrics::default(),
             verdict: StepVerdict {
                 sustainable,
