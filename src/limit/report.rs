@@ -130,6 +130,34 @@ impl StepRecord {
             .reduce(f64::max)
     }
 
+    /// The step's row of the terminal table.
+    fn table_row(&self) -> String {
+        let p = |st: Stage| {
+            self.p(st, |l| l.p99_ms)
+                .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
+        };
+        format!(
+            "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
+            self.cronjobs,
+            self.counts.offered_per_minute,
+            self.counts.achieved_per_minute,
+            self.counts.started_per_minute,
+            self.counts.backlog.last().map_or(0, |b| b.backlog),
+            p(Stage::ScheduleToJobCreated),
+            p(Stage::JobCreatedToPodCreated),
+            p(Stage::PodCreatedToBound),
+            p(Stage::BoundToStarted),
+            match (self.verdict.sustainable, self.drain) {
+                (true, _) => "yes".to_string(),
+                (false, Some(d)) if !d.drained => format!(
+                    "no (judged on the previous step's backlog: not drained after {:.0} s)",
+                    d.waited_s
+                ),
+                (false, _) => "no".to_string(),
+            },
+        )
+    }
+
     fn p(&self, stage: Stage, q: fn(&StageLatency) -> Option<u64>) -> Option<u64> {
         self.stages.iter().find(|s| s.stage == stage).and_then(q)
     }
@@ -362,31 +390,7 @@ impl LimitReport {
             let mut steps: Vec<&StepRecord> = self.steps.iter().collect();
             steps.sort_by_key(|s| (s.cronjobs, s.step));
             for s in steps {
-                let p = |st: Stage| {
-                    s.p(st, |l| l.p99_ms)
-                        .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
-                };
-                writeln!(
-                    out,
-                    "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
-                    s.cronjobs,
-                    s.counts.offered_per_minute,
-                    s.counts.achieved_per_minute,
-                    s.counts.started_per_minute,
-                    s.counts.backlog.last().map_or(0, |b| b.backlog),
-                    p(Stage::ScheduleToJobCreated),
-                    p(Stage::JobCreatedToPodCreated),
-                    p(Stage::PodCreatedToBound),
-                    p(Stage::BoundToStarted),
-                    match (s.verdict.sustainable, s.drain) {
-                        (true, _) => "yes".to_string(),
-                        (false, Some(d)) if !d.drained => format!(
-                            "no (judged on the previous step's backlog: not drained after {:.0} s)",
-                            d.waited_s
-                        ),
-                        (false, _) => "no".to_string(),
-                    },
-                )?;
+                writeln!(out, "{}", s.table_row())?;
             }
             writeln!(
                 out,
@@ -526,9 +530,8 @@ mod tests {
         assert_eq!(bottleneck(&[step(10, false, [1, 1, 1, 1])]), None);
     }
 
-    #[test]
-    fn pass_needs_a_sustained_load_at_the_target() {
-        let mut r = LimitReport {
+    fn report(steps: Vec<StepRecord>) -> LimitReport {
+        LimitReport {
             schema_version: LIMIT_SCHEMA_VERSION,
             search_id: "s".into(),
             scenario_name: "x".into(),
@@ -549,9 +552,14 @@ mod tests {
             pass: None,
             curve: vec![],
             bottleneck: None,
-            steps: vec![step(25, true, [1; 4]), step(50, true, [1; 4])],
+            steps,
             notes: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn pass_needs_a_sustained_load_at_the_target() {
+        let mut r = report(vec![step(25, true, [1; 4]), step(50, true, [1; 4])]);
         r.summarize((Some(25), None));
         assert_eq!(r.pass, None);
         r.summarize((Some(50), Some(100)));
@@ -560,5 +568,30 @@ mod tests {
         r.summarize((Some(25), Some(50)));
         assert_eq!(r.pass, Some(false));
         assert_eq!(r.curve.len(), 2);
+    }
+
+    #[test]
+    fn the_per_node_rate_at_the_limit_is_the_busiest_nodes_of_the_highest_held_step() {
+        let rate = |node: &str, per_s: f64| NodeRate {
+            node: node.into(),
+            started: 0,
+            started_per_minute: Some(per_s * 60.0),
+            started_per_second: Some(per_s),
+            peak_per_second: 1,
+        };
+        let mut held = step(50, true, [1; 4]);
+        held.nodes = vec![rate("n0", 0.8), rate("n1", 0.1)];
+        let mut lower = step(25, true, [1; 4]);
+        lower.nodes = vec![rate("n0", 2.0)];
+        let mut failed = step(100, false, [1; 4]);
+        failed.nodes = vec![rate("n0", 3.0)];
+        let r = report(vec![lower, held, failed]);
+        let text = r.summary_text();
+        assert!(
+            text.contains(
+                "per node at the limit: 0.80 pods/s started on the busiest node (50 CronJobs)"
+            ),
+            "{text}"
+        );
     }
 }
