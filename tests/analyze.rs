@@ -278,7 +278,9 @@ fn one_herded_tick_among_even_ones_shows_in_its_tick_and_in_the_maximum() {
 fn the_summary_table_shows_the_node_balance() {
     let r = analyze_file(fixture("healthy.jsonl")).expect("analysis succeeds");
     let table = summary_table(&r);
-    assert!(table.contains("node balance (pods bound per node per tick over 2 node(s)"));
+    assert!(table.contains(
+        "node balance (pods bound per node per tick; imbalance = busiest node / mean over 2 node(s)"
+    ));
     assert!(table.contains("3 tick(s): imbalance mean 1.00, max 1.00"));
     assert!(table.contains(
         "2026-01-01T00:00:00Z  imbalance 1.00  node-a 1 (1 started), node-b 1 (1 started)"

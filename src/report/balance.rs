@@ -10,11 +10,20 @@ pub(crate) const TICKS_LISTED: usize = 12;
 
 /// What the imbalance means, for a heading.
 pub(crate) fn definition(b: &NodeBalance) -> String {
+    format!("pods bound per node per tick; {}", meaning(b))
+}
+
+/// How to read the imbalance figure.
+fn meaning(b: &NodeBalance) -> String {
     format!(
-        "pods bound per node per tick over {} node(s); imbalance = busiest node / mean per node \
-         (1.0 even, {} all on one node)",
-        b.nodes, b.nodes
+        "imbalance = busiest node / mean over {n} node(s) (1.0 even, {n} all on one node)",
+        n = b.nodes
     )
+}
+
+/// The run's figures over the ticks, with what they mean.
+pub(crate) fn summary_with_meaning(b: &NodeBalance) -> String {
+    format!("{}; {}", summary(b), meaning(b))
 }
 
 /// The run's figures over the ticks.

@@ -213,9 +213,8 @@ fn md_balance(out: &mut String, results: &Results) -> fmt::Result {
     writeln!(out, "\n### Node balance per tick\n")?;
     writeln!(
         out,
-        "{}: {}.\n",
-        md_cell(&balance::definition(b)),
-        md_cell(&balance::summary(b))
+        "Pods bound per node per tick: {}.\n",
+        md_cell(&balance::summary_with_meaning(b))
     )?;
     writeln!(
         out,
