@@ -286,3 +286,22 @@ fn the_summary_table_shows_the_node_balance() {
         "2026-01-01T00:00:00Z  imbalance 1.00  node-a 1 (1 started), node-b 1 (1 started)"
     ));
 }
+
+/// Recorded by the `run` integration test on the local cluster (3 kwok nodes, 10 CronJobs every
+/// minute): the scheduler put every pod of each tick on kwok-node-0 (issue 22).
+#[test]
+fn a_recorded_kwok_run_puts_each_ticks_pods_on_one_of_three_nodes() {
+    let r = analyze_file(fixture("kwok-herd-3-nodes.jsonl")).expect("analysis succeeds");
+    let b = r.node_balance.expect("bound pods in the window");
+    assert_eq!((b.nodes, b.ticks), (3, 2));
+    assert_eq!((b.mean_imbalance, b.max_imbalance), (3.0, 3.0));
+    assert_eq!(b.busiest_share_p50, 1.0);
+    for t in &b.per_tick {
+        let counts: Vec<(&str, u64, u64)> = t
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.bound, n.started))
+            .collect();
+        assert_eq!(counts, [("kwok-node-0", 10, 10)]);
+    }
+}
