@@ -28,6 +28,10 @@ pub struct Results {
     pub throughput: Throughput,
     /// Per node (from the pods' `node`), sorted by name.
     pub nodes: Vec<NodeStats>,
+    /// How each tick's pods spread over the nodes; absent without a measured window or when
+    /// no pod of the window was bound (and in files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_balance: Option<NodeBalance>,
     pub verdict: Verdict,
     pub anomalies: Anomalies,
     /// Game-day fault windows, in the order they started (absent when the run had none).
@@ -370,6 +374,50 @@ pub struct NodeStats {
     pub peak_per_second: u64,
     /// Readiness at the last `node` line for it, if any.
     pub ready_at_end: Option<bool>,
+}
+
+/// Where each tick's pods landed. A cluster's cron capacity is one node's start rate times the
+/// nodes only if the scheduler spreads a tick's pods, so the spread is measured per tick.
+///
+/// Imbalance is the busiest node's bound pods over the mean per node, the mean taken over
+/// [`NodeBalance::nodes`] (nodes seen Ready in the log, plus any node that received a pod):
+/// 1.0 is an even spread, `nodes` is every pod of the tick on one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeBalance {
+    /// Nodes the mean is taken over.
+    pub nodes: u32,
+    /// Ticks with at least one bound pod (those with an imbalance).
+    pub ticks: u64,
+    pub mean_imbalance: f64,
+    pub max_imbalance: f64,
+    /// The busiest node's share of a tick's bound pods: median and maximum over the ticks.
+    pub busiest_share_p50: f64,
+    pub busiest_share_max: f64,
+    /// One entry per scheduled time in the window with an observed run, in time order.
+    pub per_tick: Vec<TickNodes>,
+}
+
+/// One tick's pods per node (each run's first pod).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TickNodes {
+    /// The scheduled time, Unix ms.
+    pub scheduled_ms: i64,
+    /// Runs observed for the tick whose pod was never bound to a node.
+    pub unbound: u64,
+    /// Nodes that received a pod in this tick, sorted by name.
+    pub nodes: Vec<NodeTickCount>,
+    /// `None` when no pod of the tick was bound.
+    pub imbalance: Option<f64>,
+    pub busiest_node: Option<String>,
+    pub busiest_share: Option<f64>,
+}
+
+/// Pods of one tick on one node: bound there (the scheduler's choice) and started there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NodeTickCount {
+    pub node: String,
+    pub bound: u64,
+    pub started: u64,
 }
 
 /// A verdict check.

@@ -198,3 +198,110 @@ fn a_run_killed_before_its_end_never_passes() {
     assert!(!r.verdict.pass, "a partial window must not pass");
     assert!(summary_table(&r).contains("did not complete"));
 }
+
+/// The healthy fixture with the pods of the runs whose pod name contains `pattern` moved from
+/// node-b to node-a (node-b stays Ready: it is still one of the nodes a tick could use).
+fn healthy_with_pods_on_node_a(pattern: &str) -> String {
+    let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
+    healthy
+        .lines()
+        .map(|l| {
+            if l.contains(pattern) {
+                l.replace("\"node\":\"node-b\"", "\"node\":\"node-a\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn healthy_fixture_spreads_each_tick_evenly_over_its_two_nodes() {
+    let r = analyze_file(fixture("healthy.jsonl")).expect("analysis succeeds");
+    let b = r.node_balance.expect("bound pods in the window");
+    assert_eq!((b.nodes, b.ticks), (2, 3));
+    assert_eq!((b.mean_imbalance, b.max_imbalance), (1.0, 1.0));
+    assert_eq!((b.busiest_share_p50, b.busiest_share_max), (0.5, 0.5));
+    let ticks: Vec<i64> = b.per_tick.iter().map(|t| t.scheduled_ms).collect();
+    assert_eq!(ticks, [T0, T0 + 60_000, T0 + 120_000]);
+    for t in &b.per_tick {
+        let counts: Vec<(&str, u64, u64)> = t
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.bound, n.started))
+            .collect();
+        assert_eq!(counts, [("node-a", 1, 1), ("node-b", 1, 1)]);
+        assert_eq!(t.unbound, 0);
+        // A tie goes to the first name.
+        assert_eq!(t.busiest_node.as_deref(), Some("node-a"));
+    }
+}
+
+#[test]
+fn a_herd_on_one_node_has_imbalance_equal_to_the_node_count() {
+    let log = TempLog::new("herd", &healthy_with_pods_on_node_a("-x7k2p"));
+    let r = analyze_file(&log.0).expect("analysis succeeds");
+    let b = r.node_balance.expect("bound pods in the window");
+    assert_eq!(
+        b.nodes, 2,
+        "node-b was Ready, so it counts though it got nothing"
+    );
+    assert_eq!((b.mean_imbalance, b.max_imbalance), (2.0, 2.0));
+    assert_eq!(b.busiest_share_max, 1.0);
+    for t in &b.per_tick {
+        assert_eq!(t.nodes.len(), 1);
+        assert_eq!((t.nodes[0].bound, t.nodes[0].started), (2, 2));
+        assert_eq!(t.busiest_share, Some(1.0));
+    }
+    // The per-node starts of the window agree with the ticks.
+    assert_eq!(r.nodes.len(), 1);
+    assert_eq!(r.nodes[0].started, 6);
+}
+
+#[test]
+fn one_herded_tick_among_even_ones_shows_in_its_tick_and_in_the_maximum() {
+    let log = TempLog::new(
+        "one-herd",
+        &healthy_with_pods_on_node_a("cb-00001-29453761"),
+    );
+    let r = analyze_file(&log.0).expect("analysis succeeds");
+    let b = r.node_balance.expect("bound pods in the window");
+    let imbalances: Vec<Option<f64>> = b.per_tick.iter().map(|t| t.imbalance).collect();
+    assert_eq!(imbalances, [Some(1.0), Some(2.0), Some(1.0)]);
+    assert!((b.mean_imbalance - 4.0 / 3.0).abs() < 1e-9);
+    assert_eq!(b.max_imbalance, 2.0);
+    assert_eq!((b.busiest_share_p50, b.busiest_share_max), (0.5, 1.0));
+}
+
+#[test]
+fn the_summary_table_shows_the_node_balance() {
+    let r = analyze_file(fixture("healthy.jsonl")).expect("analysis succeeds");
+    let table = summary_table(&r);
+    assert!(table.contains(
+        "node balance (pods bound per node per tick; imbalance = busiest node / mean over 2 node(s)"
+    ));
+    assert!(table.contains("3 tick(s): imbalance mean 1.00, max 1.00"));
+    assert!(table.contains(
+        "2026-01-01T00:00:00Z  imbalance 1.00  node-a 1 (1 started), node-b 1 (1 started)"
+    ));
+}
+
+/// Recorded by the `run` integration test on the local cluster (3 kwok nodes, 10 CronJobs every
+/// minute): the scheduler put every pod of each tick on kwok-node-0 (issue 22).
+#[test]
+fn a_recorded_kwok_run_puts_each_ticks_pods_on_one_of_three_nodes() {
+    let r = analyze_file(fixture("kwok-herd-3-nodes.jsonl")).expect("analysis succeeds");
+    let b = r.node_balance.expect("bound pods in the window");
+    assert_eq!((b.nodes, b.ticks), (3, 2));
+    assert_eq!((b.mean_imbalance, b.max_imbalance), (3.0, 3.0));
+    assert_eq!(b.busiest_share_p50, 1.0);
+    for t in &b.per_tick {
+        let counts: Vec<(&str, u64, u64)> = t
+            .nodes
+            .iter()
+            .map(|n| (n.node.as_str(), n.bound, n.started))
+            .collect();
+        assert_eq!(counts, [("kwok-node-0", 10, 10)]);
+    }
+}

@@ -293,3 +293,16 @@ fn cli_report_and_compare() {
     let out = cronbench(&[s("compare"), missing.as_os_str(), s("--current"), h]);
     assert_eq!(out.status.code(), Some(2), "an error: {out:?}");
 }
+
+#[test]
+fn markdown_and_html_show_each_ticks_node_balance() {
+    let r = results("healthy.jsonl");
+    let md = render_results(&r, None, Format::Markdown).expect("renders");
+    assert!(md.contains("### Node balance per tick"), "{md}");
+    assert!(
+        md.contains("| 2026-01-01T00:00:00Z | 1.00 | node-a | 50% | node-a 1 (1), node-b 1 (1) |")
+    );
+    let html = render_results(&r, None, Format::Html).expect("renders");
+    assert!(html.contains("id=\"chart-node-balance\""));
+    assert!(html.contains("3 tick(s): imbalance mean 1.00, max 1.00"));
+}

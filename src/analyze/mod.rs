@@ -7,6 +7,7 @@
 //! math), `verdict`, `faults` (game-day windows); `state` drives them. Memory follows the
 //! runs in flight, never the log's length.
 
+mod balance;
 mod expected;
 mod faults;
 pub(crate) mod ingest;

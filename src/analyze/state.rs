@@ -2,7 +2,7 @@
 //! the CronJobs, nodes and anomalies) and computes [`Results`] from them at the end, in named
 //! steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::AnalyzeError;
 use super::expected::{CronJobSeen, expected_runs, window_ticks};
@@ -28,6 +28,8 @@ pub(super) struct Analyzer {
     end_reason: Option<EndReason>,
     cronjobs: BTreeMap<String, CronJobSeen>,
     node_ready: BTreeMap<String, bool>,
+    /// Nodes seen Ready at some line: the nodes a tick's pods could have spread over.
+    nodes_seen_ready: BTreeSet<String>,
     anomalies: Anomalies,
     faults: Vec<RawFault>,
     /// Runs in flight. Runs are handed to the tally as they end, except in logs with faults,
@@ -87,6 +89,7 @@ impl Analyzer {
             end_reason: None,
             cronjobs: BTreeMap::new(),
             node_ready: BTreeMap::new(),
+            nodes_seen_ready: BTreeSet::new(),
             anomalies: Anomalies::default(),
             faults: Vec::new(),
             runs: Runs::new(retire),
@@ -164,8 +167,11 @@ impl Analyzer {
                 self.runs.push_pod(pod, &mut |e| tally.take(&e, &ctx));
             }
             LogLine::Node(node) => {
-                self.node_ready
-                    .insert(node.name, node.ready && !node.deleted);
+                let ready = node.ready && !node.deleted;
+                if ready {
+                    self.nodes_seen_ready.insert(node.name.clone());
+                }
+                self.node_ready.insert(node.name, ready);
             }
             LogLine::Event(event) => {
                 *self
@@ -216,6 +222,9 @@ impl Analyzer {
         let counts = self.counts(window.as_ref())?;
         let throughput = self.throughput(window.as_ref());
         let nodes = self.nodes(window.as_ref());
+        let node_balance = window
+            .as_ref()
+            .and_then(|_| self.tally.node_ticks.summarize(&self.nodes_seen_ready));
         let stages = self.tally.stages();
         self.anomalies.negative_latencies = negatives(&stages);
         let faults = self.fault_windows(facts);
@@ -248,6 +257,7 @@ impl Analyzer {
             stages,
             throughput,
             nodes,
+            node_balance,
             verdict,
             anomalies: self.anomalies,
             faults,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use hdrhistogram::Histogram;
 
 use super::AnalyzeError;
+use super::balance::NodeTicks;
 use super::runs::{PodState, Run, RunEvent};
 use super::series::{Buckets, Pending, Ticks};
 use crate::results::{
@@ -56,6 +57,8 @@ pub(super) struct Tally {
     pub stuck_pods: u64,
     pub all: Buckets,
     pub per_node: BTreeMap<String, Buckets>,
+    /// Per tick of the window, where its runs' pods landed.
+    pub node_ticks: NodeTicks,
     pub pending: Pending,
 }
 
@@ -84,6 +87,7 @@ impl Tally {
             stuck_pods: 0,
             all: Buckets::default(),
             per_node: BTreeMap::new(),
+            node_ticks: NodeTicks::default(),
             pending: Pending::default(),
         })
     }
@@ -155,6 +159,12 @@ impl Tally {
                 .insert(scheduled);
             self.observed += 1;
             self.record_stages(run);
+            let pod = run.pod;
+            self.node_ticks.add(
+                scheduled,
+                pod.and_then(|p| p.node.as_deref()),
+                pod.is_some_and(|p| p.started_ms.is_some()),
+            );
             if let Some(started) = run.started_ms() {
                 self.started += 1;
                 if ((started - scheduled) as f64) <= ctx.within_ms {

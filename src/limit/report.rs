@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::StepMetrics;
 use super::search::{Outcome, SearchConfig, State};
 use super::step::{Criteria, StepCounts, StepVerdict};
-use crate::results::{Clock, Results, Stage};
+use crate::results::{Clock, NodeBalance, Results, Stage};
 
 /// Version of `limit.json`.
 pub const LIMIT_SCHEMA_VERSION: u32 = 1;
@@ -50,6 +50,9 @@ pub struct StepRecord {
     /// The four pipeline stages plus schedule -> started.
     pub stages: Vec<StageLatency>,
     pub nodes: Vec<NodeRate>,
+    /// Where the window's ticks put their pods (the analysis' [`NodeBalance`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_balance: Option<NodeBalance>,
     pub metrics: StepMetrics,
     pub verdict: StepVerdict,
     /// The wait for the previous (failed) step's backlog before this step's window.
@@ -113,10 +116,48 @@ impl StepRecord {
             counts,
             stages,
             nodes,
+            node_balance: results.node_balance.clone(),
             metrics,
             verdict,
             drain: None,
         }
+    }
+
+    /// The busiest node's pods started per second in the window: when the scheduler piles a
+    /// tick onto one node, that node's rate, not the mean over the nodes, is what a node held.
+    pub fn busiest_node_started_per_second(&self) -> Option<f64> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.started_per_second)
+            .reduce(f64::max)
+    }
+
+    /// The step's row of the terminal table.
+    fn table_row(&self) -> String {
+        let p = |st: Stage| {
+            self.p(st, |l| l.p99_ms)
+                .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
+        };
+        format!(
+            "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
+            self.cronjobs,
+            self.counts.offered_per_minute,
+            self.counts.achieved_per_minute,
+            self.counts.started_per_minute,
+            self.counts.backlog.last().map_or(0, |b| b.backlog),
+            p(Stage::ScheduleToJobCreated),
+            p(Stage::JobCreatedToPodCreated),
+            p(Stage::PodCreatedToBound),
+            p(Stage::BoundToStarted),
+            match (self.verdict.sustainable, self.drain) {
+                (true, _) => "yes".to_string(),
+                (false, Some(d)) if !d.drained => format!(
+                    "no (judged on the previous step's backlog: not drained after {:.0} s)",
+                    d.waited_s
+                ),
+                (false, _) => "no".to_string(),
+            },
+        )
     }
 
     fn p(&self, stage: Stage, q: fn(&StageLatency) -> Option<u64>) -> Option<u64> {
@@ -361,24 +402,7 @@ impl LimitReport {
         let mut steps: Vec<&StepRecord> = self.steps.iter().collect();
         steps.sort_by_key(|s| (s.cronjobs, s.step));
         for s in steps {
-            let p = |st: Stage| {
-                s.p(st, |l| l.p99_ms)
-                    .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
-            };
-            writeln!(
-                out,
-                "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
-                s.cronjobs,
-                s.counts.offered_per_minute,
-                s.counts.achieved_per_minute,
-                s.counts.started_per_minute,
-                s.counts.backlog.last().map_or(0, |b| b.backlog),
-                p(Stage::ScheduleToJobCreated),
-                p(Stage::JobCreatedToPodCreated),
-                p(Stage::PodCreatedToBound),
-                p(Stage::BoundToStarted),
-                held(s),
-            )?;
+            writeln!(out, "{}", s.table_row())?;
         }
         Ok(())
     }
@@ -400,7 +424,11 @@ impl LimitReport {
             self.steps.len(),
             self.wall_s / 60.0,
             self.outcome.map(|o| o.reason),
-        )
+        )?;
+        if let Some(line) = self.busiest_node_line() {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
     }
 
     fn write_bottleneck(&self, out: &mut String) -> std::fmt::Result {
@@ -423,15 +451,26 @@ impl LimitReport {
     }
 }
 
-/// The "held" column: a failed step judged on an undrained backlog says so.
-fn held(s: &StepRecord) -> String {
-    match (s.verdict.sustainable, s.drain) {
-        (true, _) => "yes".to_string(),
-        (false, Some(d)) if !d.drained => format!(
-            "no (judged on the previous step's backlog: not drained after {:.0} s)",
-            d.waited_s
-        ),
-        (false, _) => "no".to_string(),
+impl LimitReport {
+    /// The per-node rate at the limit, from the busiest node of the highest step that held
+    /// (the mean over nodes hides a scheduler that puts a tick on one node).
+    fn busiest_node_line(&self) -> Option<String> {
+        let held = self
+            .steps
+            .iter()
+            .filter(|s| s.verdict.sustainable)
+            .max_by_key(|s| (s.cronjobs, s.step))?;
+        let rate = held.busiest_node_started_per_second()?;
+        let balance = held.node_balance.as_ref().map_or(String::new(), |b| {
+            format!(
+                "; imbalance (busiest node / mean over {} nodes) mean {:.2}, max {:.2}",
+                b.nodes, b.mean_imbalance, b.max_imbalance
+            )
+        });
+        Some(format!(
+            "per node at the limit: {rate:.2} pods/s started on the busiest node ({} CronJobs){balance}",
+            held.cronjobs
+        ))
     }
 }
 
@@ -472,6 +511,7 @@ mod tests {
                 })
                 .collect(),
             nodes: vec![],
+            node_balance: None,
             metrics: StepMetrics::default(),
             verdict: StepVerdict {
                 sustainable,
@@ -503,9 +543,8 @@ mod tests {
         assert_eq!(bottleneck(&[step(10, false, [1, 1, 1, 1])]), None);
     }
 
-    #[test]
-    fn pass_needs_a_sustained_load_at_the_target() {
-        let mut r = LimitReport {
+    fn report(steps: Vec<StepRecord>) -> LimitReport {
+        LimitReport {
             schema_version: LIMIT_SCHEMA_VERSION,
             search_id: "s".into(),
             scenario_name: "x".into(),
@@ -526,9 +565,14 @@ mod tests {
             pass: None,
             curve: vec![],
             bottleneck: None,
-            steps: vec![step(25, true, [1; 4]), step(50, true, [1; 4])],
+            steps,
             notes: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn pass_needs_a_sustained_load_at_the_target() {
+        let mut r = report(vec![step(25, true, [1; 4]), step(50, true, [1; 4])]);
         r.summarize((Some(25), None));
         assert_eq!(r.pass, None);
         r.summarize((Some(50), Some(100)));
@@ -537,5 +581,30 @@ mod tests {
         r.summarize((Some(25), Some(50)));
         assert_eq!(r.pass, Some(false));
         assert_eq!(r.curve.len(), 2);
+    }
+
+    #[test]
+    fn the_per_node_rate_at_the_limit_is_the_busiest_nodes_of_the_highest_held_step() {
+        let rate = |node: &str, per_s: f64| NodeRate {
+            node: node.into(),
+            started: 0,
+            started_per_minute: Some(per_s * 60.0),
+            started_per_second: Some(per_s),
+            peak_per_second: 1,
+        };
+        let mut held = step(50, true, [1; 4]);
+        held.nodes = vec![rate("n0", 0.8), rate("n1", 0.1)];
+        let mut lower = step(25, true, [1; 4]);
+        lower.nodes = vec![rate("n0", 2.0)];
+        let mut failed = step(100, false, [1; 4]);
+        failed.nodes = vec![rate("n0", 3.0)];
+        let r = report(vec![lower, held, failed]);
+        let text = r.summary_text();
+        assert!(
+            text.contains(
+                "per node at the limit: 0.80 pods/s started on the busiest node (50 CronJobs)"
+            ),
+            "{text}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::ReportError;
-use super::data::{COMPONENT_STAGES, CdfSource, ChartData, Series};
+use super::data::{COMPONENT_STAGES, CdfSource, ChartData};
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 380;
@@ -368,63 +368,6 @@ pub fn starts_per_minute(data: &ChartData) -> Result<Chart, ReportError> {
     })
 }
 
-fn time_lines(
-    root: &Area<'_>,
-    title: &str,
-    y_desc: &str,
-    series: &[Series],
-    empty_why: &str,
-) -> DrawResult {
-    let Some((lo, hi)) = x_extent(series.iter().flat_map(|s| s.points.iter())) else {
-        return no_data(root, title, empty_why);
-    };
-    let top = y_max(series.iter().flat_map(|s| s.points.iter())) * 1.15;
-    let mut chart = minute_axes(
-        root,
-        title,
-        lo..(hi + 1.0).max(lo + 1.0),
-        (lo, hi),
-        top.max(1.0),
-        ("minutes since window start", y_desc),
-    )?;
-    for (i, s) in series.iter().enumerate() {
-        let c = color(i);
-        let drawn = chart.draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))?;
-        if i < LEGEND_MAX {
-            drawn.label(s.name.clone()).legend(legend_mark(c));
-        } else if i == LEGEND_MAX {
-            drawn
-                .label(format!("... {} more", series.len() - LEGEND_MAX))
-                .legend(legend_mark(c));
-        }
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
-}
-
-/// Pods started per node per minute.
-pub fn node_starts(data: &ChartData) -> Result<Chart, ReportError> {
-    const TITLE: &str = "Pods started per node per minute";
-    let caption = format!(
-        "{} node(s); x: wall-clock minute (start) since the start of the measured window.",
-        data.node_starts.len()
-    );
-    let svg = svg("node-starts", |root| {
-        time_lines(
-            root,
-            TITLE,
-            "pods started",
-            &data.node_starts,
-            "no pod started on a known node",
-        )
-    })?;
-    Ok(Chart {
-        id: "node-starts",
-        title: TITLE,
-        caption,
-        svg,
-    })
-}
-
 /// Pending pods over time.
 pub fn pending(data: &ChartData) -> Result<Chart, ReportError> {
     const TITLE: &str = "Pending pods over time";
@@ -529,7 +472,7 @@ pub fn all(data: &ChartData) -> Result<Vec<Chart>, ReportError> {
         latency_cdf(data)?,
         start_latency_over_time(data)?,
         starts_per_minute(data)?,
-        node_starts(data)?,
+        node_balance(data)?,
         pending(data)?,
         stage_breakdown(data)?,
     ])
@@ -540,10 +483,13 @@ pub const CHART_IDS: [&str; 6] = [
     "latency-cdf",
     "start-latency",
     "starts-per-minute",
-    "node-starts",
+    "node-balance",
     "pending",
     "stage-breakdown",
 ];
+
+mod nodes;
+pub use nodes::node_balance;
 
 #[cfg(test)]
 mod tests;

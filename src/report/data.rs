@@ -19,6 +19,9 @@ use crate::schema::LogLine;
 
 use super::ReportError;
 
+mod nodes;
+pub use nodes::NodeTickBars;
+
 /// The stages that follow each other in a run's timeline (without the end-to-end spans).
 pub const COMPONENT_STAGES: [Stage; 5] = [
     Stage::ScheduleToJobCreated,
@@ -88,8 +91,8 @@ pub struct ChartData {
     pub cdf: LatencyCdf,
     pub start_over_time: Option<StartLatencyOverTime>,
     pub starts_per_minute: StartsPerMinute,
-    /// One series per node: pods started per minute (x = minute start).
-    pub node_starts: Vec<Series>,
+    /// Pods bound per node per tick (x = the tick's scheduled time).
+    pub node_ticks: NodeTickBars,
     /// Pending pods over time (x = minutes).
     pub pending: Series,
     pub breakdown: Option<StageBreakdown>,
@@ -371,18 +374,7 @@ impl ChartData {
             target: results.slo.target_jobs_per_minute,
         };
 
-        let node_starts = results
-            .nodes
-            .iter()
-            .map(|n| Series {
-                name: n.node.clone(),
-                points: n
-                    .started_per_minute
-                    .iter()
-                    .map(|c| (m(c.minute_ms), c.started as f64))
-                    .collect(),
-            })
-            .collect();
+        let node_ticks = NodeTickBars::build(results, m);
 
         let pending = Series {
             name: "pending pods".to_string(),
@@ -407,7 +399,7 @@ impl ChartData {
             cdf,
             start_over_time,
             starts_per_minute,
-            node_starts,
+            node_ticks,
             pending,
             breakdown,
         }

@@ -149,8 +149,15 @@ fn count_rows(results: &Results) -> Vec<serde_json::Value> {
             results.throughput.peak_pending.to_string(),
         ),
     ];
+    let balance = results.node_balance.as_ref().map(|b| {
+        (
+            "node balance per tick",
+            super::balance::summary_with_meaning(b),
+        )
+    });
     counts
         .iter()
+        .chain(balance.iter())
         .map(|(k, v)| json!({"name": k, "value": v}))
         .collect()
 }

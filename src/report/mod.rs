@@ -5,6 +5,7 @@
 //! `results.json` does not hold); [`render_results`] takes the results directly. The data
 //! behind the charts ([`data`]) is built apart from the drawing ([`charts`]).
 
+mod balance;
 pub mod charts;
 pub mod compare;
 pub mod data;

@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write};
 
+use super::balance;
 use super::write::render;
 use crate::results::{CheckResult, Results, StageStats, WindowEnd};
 
@@ -59,6 +60,7 @@ pub fn summary_table(results: &Results) -> String {
         write_heading(out, results)?;
         write_stages(out, &results.stages)?;
         write_counts(out, results)?;
+        write_balance(out, results)?;
         if !results.faults.is_empty() {
             write_faults(out, results)?;
             out.write_char('\n')?;
@@ -167,6 +169,22 @@ fn write_counts(out: &mut impl Write, results: &Results) -> fmt::Result {
     let w = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in lines {
         writeln!(out, "  {k:<w$}  {v}")?;
+    }
+    out.write_char('\n')
+}
+
+/// Where each tick's pods landed: the summary, then the first ticks one per line.
+fn write_balance(out: &mut impl Write, results: &Results) -> fmt::Result {
+    let Some(b) = &results.node_balance else {
+        return Ok(());
+    };
+    writeln!(out, "node balance ({})", balance::definition(b))?;
+    writeln!(out, "  {}", balance::summary(b))?;
+    for t in b.per_tick.iter().take(balance::TICKS_LISTED) {
+        writeln!(out, "  {}", balance::tick_line(t))?;
+    }
+    if let Some(more) = balance::more_line(b) {
+        writeln!(out, "  {more}")?;
     }
     out.write_char('\n')
 }

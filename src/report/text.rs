@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write};
 
+use super::balance;
 use super::write::render;
 
 use crate::results::{Results, StageStats};
@@ -105,6 +106,7 @@ pub(super) fn markdown(results: &Results) -> String {
         md_checks(out, results)?;
         md_percentiles(out, results)?;
         md_counts(out, results)?;
+        md_balance(out, results)?;
         if !results.faults.is_empty() {
             md_faults(out, results)?;
         }
@@ -201,6 +203,45 @@ fn md_counts(out: &mut String, results: &Results) -> fmt::Result {
         c.stuck_pods,
         c.duplicates
     )?;
+    Ok(())
+}
+
+fn md_balance(out: &mut String, results: &Results) -> fmt::Result {
+    let Some(b) = &results.node_balance else {
+        return Ok(());
+    };
+    writeln!(out, "\n### Node balance per tick\n")?;
+    writeln!(
+        out,
+        "Pods bound per node per tick: {}.\n",
+        md_cell(&balance::summary_with_meaning(b))
+    )?;
+    writeln!(
+        out,
+        "| tick | imbalance | busiest node | share | bound per node (started) |"
+    )?;
+    writeln!(out, "|---|---:|---|---:|---|")?;
+    for t in b.per_tick.iter().take(balance::TICKS_LISTED) {
+        let nodes: Vec<String> = t
+            .nodes
+            .iter()
+            .map(|n| format!("{} {} ({})", n.node, n.bound, n.started))
+            .collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            fmt_time(t.scheduled_ms),
+            t.imbalance
+                .map_or_else(|| NA.to_string(), |v| format!("{v:.2}")),
+            md_cell(t.busiest_node.as_deref().unwrap_or(NA)),
+            t.busiest_share
+                .map_or_else(|| NA.to_string(), |v| format!("{:.0}%", v * 100.0)),
+            md_cell(&nodes.join(", "))
+        )?;
+    }
+    if let Some(more) = balance::more_line(b) {
+        writeln!(out, "\n{more}")?;
+    }
     Ok(())
 }
 

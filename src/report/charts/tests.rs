@@ -1,7 +1,7 @@
 //! Unit tests of the chart drawing.
 
 use super::*;
-use crate::report::data::{CdfSource, LatencyCdf, StartsPerMinute};
+use crate::report::data::{CdfSource, LatencyCdf, NodeTickBars, Series, StartsPerMinute};
 
 fn empty() -> ChartData {
     ChartData {
@@ -15,7 +15,7 @@ fn empty() -> ChartData {
             bars: Vec::new(),
             target: 50.0,
         },
-        node_starts: Vec::new(),
+        node_ticks: NodeTickBars::default(),
         pending: Series {
             name: "pending".into(),
             points: Vec::new(),
@@ -48,11 +48,13 @@ fn labels() {
 #[test]
 fn text_is_escaped() {
     let mut d = empty();
-    d.node_starts = vec![Series {
-        name: "<node&>".into(),
-        points: vec![(0.0, 1.0), (1.0, 2.0)],
-    }];
-    let c = node_starts(&d).expect("renders");
+    d.node_ticks = NodeTickBars {
+        ticks: vec![0.0, 1.0],
+        nodes: vec![("<node&>".into(), vec![1, 2])],
+        imbalance: vec![Some(1.0), Some(1.0)],
+        node_count: 1,
+    };
+    let c = node_balance(&d).expect("renders");
     assert!(c.svg.contains("&lt;node&amp;&gt;"));
     assert!(!c.svg.contains("<node&>"));
 }
