@@ -108,7 +108,7 @@ pub(super) async fn find_limit(args: FindLimitArgs) -> anyhow::Result<Outcome> {
         return sweep(&opts, &args.sweep_nodes).await;
     }
     let outcome = crate::limit::find_limit(&opts).await?;
-    println!("{}", outcome.report.summary_text());
+    println!("{}", crate::report::limit::limit_summary(&outcome.report));
     println!(
         "limit.json: {}",
         outcome.dir.join(RunFile::Limit.name()).display()
@@ -131,7 +131,7 @@ async fn sweep(opts: &crate::limit::LimitOptions, nodes: &[u32]) -> anyhow::Resu
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(RunKind::Sweep.new_id()));
     let report = crate::limit::sweep::sweep(opts, nodes, &dir).await?;
-    println!("{}", report.summary_text());
+    println!("{}", crate::report::limit::sweep_summary(&report));
     println!("sweep.json: {}", dir.join(RunFile::Sweep.name()).display());
     if report.ended_early.is_some() {
         return Ok(Outcome::Error);
@@ -154,7 +154,7 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<Outcome> {
         only: args.only,
     };
     let bench = crate::bench::run(&opts).await.context("cronbench bench")?;
-    println!("{}", bench.table());
+    println!("{}", crate::report::bench::bench_table(&bench));
     println!("bench.json: {}", out.join(RunFile::Bench.name()).display());
     Ok(Outcome::pass_if(bench.pass()))
 }

@@ -1,8 +1,6 @@
 //! `limit.json`: what a search found, step by step, and the bottleneck named from the stages'
 //! latency growth and the components' metrics. Written after every step.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 
 use super::metrics::StepMetrics;
@@ -132,35 +130,8 @@ impl StepRecord {
             .reduce(f64::max)
     }
 
-    /// The step's row of the terminal table.
-    fn table_row(&self) -> String {
-        let p = |st: Stage| {
-            self.p(st, |l| l.p99_ms)
-                .map_or("-".to_string(), |v| format!("{:.1}s", v as f64 / 1000.0))
-        };
-        format!(
-            "{:>5} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>10} {:>10} {:>10} {:>10}  {}",
-            self.cronjobs,
-            self.counts.offered_per_minute,
-            self.counts.achieved_per_minute,
-            self.counts.started_per_minute,
-            self.counts.backlog.last().map_or(0, |b| b.backlog),
-            p(Stage::ScheduleToJobCreated),
-            p(Stage::JobCreatedToPodCreated),
-            p(Stage::PodCreatedToBound),
-            p(Stage::BoundToStarted),
-            match (self.verdict.sustainable, self.drain) {
-                (true, _) => "yes".to_string(),
-                (false, Some(d)) if !d.drained => format!(
-                    "no (judged on the previous step's backlog: not drained after {:.0} s)",
-                    d.waited_s
-                ),
-                (false, _) => "no".to_string(),
-            },
-        )
-    }
-
-    fn p(&self, stage: Stage, q: fn(&StageLatency) -> Option<u64>) -> Option<u64> {
+    /// A quantile of one stage's latency in this step.
+    pub fn p(&self, stage: Stage, q: fn(&StageLatency) -> Option<u64>) -> Option<u64> {
         self.stages.iter().find(|s| s.stage == stage).and_then(q)
     }
 }
@@ -370,110 +341,6 @@ impl LimitReport {
     }
 }
 
-impl LimitReport {
-    /// A few lines for the terminal: the steps by load, the limit, the bottleneck, the notes.
-    pub fn summary_text(&self) -> String {
-        crate::report::write::render(|out| {
-            self.write_steps(out)?;
-            self.write_limit(out)?;
-            self.write_bottleneck(out)?;
-            for n in &self.notes {
-                writeln!(out, "note: {n}")?;
-            }
-            Ok(())
-        })
-    }
-
-    /// One row per step, sorted by load.
-    fn write_steps(&self, out: &mut String) -> std::fmt::Result {
-        writeln!(
-            out,
-            "{:>5} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}  held",
-            "jobs",
-            "offered",
-            "on time",
-            "started",
-            "backlog",
-            "p99 cj",
-            "p99 job",
-            "p99 sched",
-            "p99 start"
-        )?;
-        let mut steps: Vec<&StepRecord> = self.steps.iter().collect();
-        steps.sort_by_key(|s| (s.cronjobs, s.step));
-        for s in steps {
-            writeln!(out, "{}", s.table_row())?;
-        }
-        Ok(())
-    }
-
-    fn write_limit(&self, out: &mut String) -> std::fmt::Result {
-        let f = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
-        writeln!(
-            out,
-            "limit: {} jobs/min sustainable, interval [{}, {}), target {} -> {}; {} steps in {:.1} min ({:?})",
-            f(self.limit_jobs_per_minute),
-            f(self.interval[0]),
-            f(self.interval[1]),
-            self.target_jobs_per_minute,
-            match self.pass {
-                Some(true) => "PASS",
-                Some(false) => "FAIL",
-                None => "undecided",
-            },
-            self.steps.len(),
-            self.wall_s / 60.0,
-            self.outcome.map(|o| o.reason),
-        )?;
-        if let Some(line) = self.busiest_node_line() {
-            writeln!(out, "{line}")?;
-        }
-        Ok(())
-    }
-
-    fn write_bottleneck(&self, out: &mut String) -> std::fmt::Result {
-        let Some(b) = &self.bottleneck else {
-            return writeln!(out, "bottleneck: not named (fewer than two loads measured)");
-        };
-        writeln!(
-            out,
-            "bottleneck: {} ({}): p99 +{:.1} s from {} to {} CronJobs",
-            b.component,
-            b.stage.label(),
-            b.p99_growth_ms as f64 / 1000.0,
-            b.baseline_cronjobs,
-            b.reference_cronjobs
-        )?;
-        for e in &b.evidence {
-            writeln!(out, "  {e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl LimitReport {
-    /// The per-node rate at the limit, from the busiest node of the highest step that held
-    /// (the mean over nodes hides a scheduler that puts a tick on one node).
-    fn busiest_node_line(&self) -> Option<String> {
-        let held = self
-            .steps
-            .iter()
-            .filter(|s| s.verdict.sustainable)
-            .max_by_key(|s| (s.cronjobs, s.step))?;
-        let rate = held.busiest_node_started_per_second()?;
-        let balance = held.node_balance.as_ref().map_or(String::new(), |b| {
-            format!(
-                "; imbalance (busiest node / mean over {} nodes) mean {:.2}, max {:.2}",
-                b.nodes, b.mean_imbalance, b.max_imbalance
-            )
-        });
-        Some(format!(
-            "per node at the limit: {rate:.2} pods/s started on the busiest node ({} CronJobs){balance}",
-            held.cronjobs
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -599,7 +466,7 @@ mod tests {
         let mut failed = step(100, false, [1; 4]);
         failed.nodes = vec![rate("n0", 3.0)];
         let r = report(vec![lower, held, failed]);
-        let text = r.summary_text();
+        let text = crate::report::limit::limit_summary(&r);
         assert!(
             text.contains(
                 "per node at the limit: 0.80 pods/s started on the busiest node (50 CronJobs)"

@@ -228,7 +228,7 @@ async fn search_at(
         ..opts.clone()
     };
     let outcome: LimitOutcome = find_limit(&one).await?;
-    eprintln!("{}", outcome.report.summary_text());
+    eprintln!("{}", crate::report::limit::limit_summary(&outcome.report));
     report.points.push(point(n, &sub, &outcome.report));
     match (&outcome.end, outcome.error) {
         (_, Some(e)) => {
@@ -240,47 +240,6 @@ async fn search_at(
             report.ended_early = Some(format!("the search at {n} node(s) did not complete"));
             Ok(())
         }
-    }
-}
-
-impl SweepReport {
-    /// A table for the terminal.
-    pub fn summary_text(&self) -> String {
-        use std::fmt::Write as _;
-        let f = |v: Option<f64>, d: usize| v.map_or("?".to_string(), |v| format!("{v:.d$}"));
-        crate::report::write::render(|out| {
-            writeln!(
-                out,
-                "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8}  bottleneck",
-                "nodes", "limit/min", "interval", "pods/s/node", "busiest/s", "steps", "minutes"
-            )?;
-            for p in &self.points {
-                writeln!(
-                    out,
-                    "{:>5} {:>10} {:>16} {:>12} {:>12} {:>6} {:>8.1}  {}",
-                    p.nodes,
-                    f(p.limit_jobs_per_minute, 0),
-                    format!("[{}, {})", f(p.interval[0], 0), f(p.interval[1], 0)),
-                    f(p.per_node_started_per_second, 2),
-                    f(p.busiest_node_started_per_second, 2),
-                    p.steps,
-                    p.wall_s / 60.0,
-                    p.bottleneck.as_deref().unwrap_or("-"),
-                )?;
-            }
-            writeln!(
-                out,
-                "scaling: {:?} (limit x{} for nodes x{}); {:.1} min in all",
-                self.scaling,
-                f(self.limit_ratio, 2),
-                f(self.nodes_ratio, 2),
-                self.wall_s / 60.0
-            )?;
-            if let Some(why) = &self.ended_early {
-                writeln!(out, "ended early: {why}")?;
-            }
-            Ok(())
-        })
     }
 }
 
@@ -341,7 +300,7 @@ mod tests {
             wall_s: 1200.0,
             ended_early: None,
         };
-        let text = r.summary_text();
+        let text = crate::report::limit::sweep_summary(&r);
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(
             text.lines().nth(1).unwrap().trim_start().starts_with("1 "),

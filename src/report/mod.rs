@@ -6,11 +6,13 @@
 //! behind the charts ([`data`]) is built apart from the drawing ([`charts`]).
 
 mod balance;
+pub mod bench;
 pub mod charts;
 pub mod compare;
 pub mod data;
 pub mod history;
 mod html;
+pub mod limit;
 pub mod table;
 mod text;
 pub mod write;

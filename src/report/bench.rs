@@ -1,0 +1,117 @@
+//! The terminal table of a `cronbench bench` ([`Bench`]): each target, its measured value,
+//! its limit and what it was measured against, with the load average beside it.
+
+use std::fmt::Write;
+
+use super::write::render;
+use crate::bench::report::{Bench, Comparison, LoadAvg};
+
+/// The short table printed after a bench.
+pub fn bench_table(b: &Bench) -> String {
+    render(|s| {
+        writeln!(
+            s,
+            "cronbench bench{} ({} build) on cluster `{}` ({} nodes, {} cores)",
+            if b.quick { " --quick" } else { "" },
+            b.build,
+            b.cluster.name,
+            b.cluster.nodes,
+            b.cluster.cores
+        )?;
+        writeln!(
+            s,
+            "{:<28} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
+            "target", "measured", "limit", ""
+        )?;
+        for t in &b.targets {
+            let op = match t.comparison {
+                Comparison::AtLeast => ">=",
+                Comparison::AtMost => "<=",
+            };
+            let m = t
+                .measured
+                .map_or_else(|| "-".to_string(), |m| format!("{m:.3}"));
+            writeln!(
+                s,
+                "{:<28} {:>12} {:>3}{:>7} {:>6}  {}",
+                t.name,
+                m,
+                op,
+                t.threshold,
+                if t.pass { "ok" } else { "MISSED" },
+                context_of(b, &t.name)
+            )?;
+        }
+        for e in &b.errors {
+            writeln!(s, "error: {e}")?;
+        }
+        if let Some(p) = &b.peer {
+            writeln!(s, "peer {}: {}", p.tool, p.note)?;
+        }
+        Ok(())
+    })
+}
+
+fn context_of(b: &Bench, target: &str) -> String {
+    let la = |l: &LoadAvg| format!("load {:.2}/{:.2}/{:.2}", l[0], l[1], l[2]);
+    let part = target.split('.').next().unwrap_or_default();
+    match part {
+        "create" => b.create.as_ref().map_or_else(String::new, |c| {
+            if target == "create.ratio" {
+                format!(
+                    "{:.0}/s vs bare {:.0}/s, {} each; {}",
+                    c.cronbench_per_s,
+                    c.bare_per_s,
+                    c.objects,
+                    c.rounds
+                        .first()
+                        .map(|r| la(&r.load_avg))
+                        .unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "{:.2}/s for {}/s; {}",
+                    c.qps_achieved,
+                    c.qps_target,
+                    la(&c.qps_load_avg)
+                )
+            }
+        }),
+        "observe" => b.observe.as_ref().map_or_else(String::new, |o| {
+            format!(
+                "{} CronJobs, {:.0} s window, {:.1} CPU s vs control plane {:.1}; {}",
+                o.cronjobs,
+                o.window_s,
+                o.harness_cpu_s,
+                o.apiserver_cpu_s + o.etcd_cpu_s + o.controller_manager_cpu_s,
+                la(&o.load_avg_end)
+            )
+        }),
+        "accuracy" => b.accuracy.as_ref().map_or_else(String::new, |a| {
+            format!(
+                "p50 {} ms for D {} ms, {} samples; kwok adds {} ms (net error {}); {}",
+                a.reported_p50_ms,
+                a.delay_ms,
+                a.samples,
+                a.kwok_overhead_ms
+                    .map_or_else(|| "?".into(), |v| format!("{v:.0}")),
+                a.error_net_ms
+                    .map_or_else(|| "?".into(), |v| format!("{v:.0} ms")),
+                la(&a.load_avg_end)
+            )
+        }),
+        "analyze" => b.analyze.as_ref().map_or_else(String::new, |a| {
+            format!(
+                "{} events: {:.0}/s vs parse {:.0}/s; RSS {:.1} MB ({} events) -> {:.1} MB; {}",
+                a.long.events,
+                a.long.analyze_per_s,
+                a.long.parse_per_s,
+                a.short.peak_rss_mb,
+                a.short.events,
+                a.long.peak_rss_mb,
+                la(&a.long.load_avg)
+            )
+        }),
+        _ => String::new(),
+    }
+}
