@@ -538,6 +538,10 @@ pub struct Anomalies {
     /// hand-edited line): left out of the analysis, whose series are sized by that span.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lines_out_of_span: u64,
+    /// Complete lines after the first that were not valid event-log JSON (a corrupted or
+    /// hand-edited log): left out; the first is named in `notes`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lines_unparsed: u64,
     /// The last line of the file was cut off (no newline, not JSON) and was skipped.
     pub truncated_last_line: bool,
     /// Events by reason (events.k8s.io), e.g. `FailedScheduling`.

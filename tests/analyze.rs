@@ -162,15 +162,41 @@ fn interrupted_fixture_still_analyzes() {
 }
 
 #[test]
-fn parse_error_names_the_line() {
+fn a_corrupted_first_line_is_an_error_naming_it() {
+    let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
+    let mut lines: Vec<&str> = healthy.lines().collect();
+    lines[0] = "{\"type\":\"run_started\",garbage";
+    let log = TempLog::new("bad-first-line", &(lines.join("\n") + "\n"));
+    match analyze_file(&log.0) {
+        Err(AnalyzeError::Parse { line, .. }) => assert_eq!(line, 1),
+        other => panic!("expected a parse error on line 1, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_corrupted_line_inside_the_log_is_left_out_counted_and_named() {
     let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
     let mut lines: Vec<&str> = healthy.lines().collect();
     lines[4] = "{\"type\":\"job\",\"recv_ms\":\"soon\"}";
+    lines[9] = "not json at all";
     let log = TempLog::new("bad-line", &(lines.join("\n") + "\n"));
-    match analyze_file(&log.0) {
-        Err(AnalyzeError::Parse { line, .. }) => assert_eq!(line, 5),
-        other => panic!("expected a parse error on line 5, got {other:?}"),
-    }
+    let r = analyze_file(&log.0).expect("the rest of the log analyzes");
+    assert_eq!(r.anomalies.lines_unparsed, 2);
+    assert!(
+        r.anomalies
+            .notes
+            .iter()
+            .any(|n| n.starts_with("line 5 of the event log did not parse")),
+        "{:?}",
+        r.anomalies.notes
+    );
+    let whole = analyze_file(fixture("healthy.jsonl")).expect("fixture analyzes");
+    assert_eq!(whole.anomalies.lines_unparsed, 0);
+    assert_eq!(
+        r.run.lines,
+        whole.run.lines - 2,
+        "the dropped lines are not counted as read"
+    );
 }
 
 #[test]

@@ -115,6 +115,14 @@ fn analyze_file_in(path: &Path, window: Option<(i64, i64)>) -> Result<Results, A
                 truncated = true;
                 break;
             }
+            // A corrupted line inside the log: the rest is still worth analyzing, and the
+            // results say how many lines were dropped and where the first was.
+            Err(source) if analyzer.is_some() => {
+                if let Some(a) = analyzer.as_mut() {
+                    a.drop_unparsed(raw.number, &source);
+                }
+                continue;
+            }
             Err(source) => {
                 return Err(AnalyzeError::Parse {
                     path: path.to_owned(),

@@ -115,6 +115,17 @@ impl Analyzer {
         self.runs.jobs_held()
     }
 
+    /// Counts a line that did not parse; the first one is named in the notes.
+    pub(super) fn drop_unparsed(&mut self, line: u64, error: &serde_json::Error) {
+        if self.anomalies.lines_unparsed == 0 {
+            self.anomalies.notes.push(format!(
+                "line {line} of the event log did not parse ({error}) and was left out, as \
+                 were any later lines counted in lines_unparsed"
+            ));
+        }
+        self.anomalies.lines_unparsed += 1;
+    }
+
     pub(super) fn set_truncated_last_line(&mut self, truncated: bool) {
         self.anomalies.truncated_last_line = truncated;
     }

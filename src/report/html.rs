@@ -189,6 +189,7 @@ fn anomaly_lines(results: &Results, events: Option<&EventSeries>) -> Vec<String>
             a.lines_out_of_span,
             "log lines received far outside the run's time span, left out",
         ),
+        (a.lines_unparsed, "log lines that did not parse, left out"),
     ];
     for (n, what) in flags {
         if n > 0 {
