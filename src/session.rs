@@ -206,8 +206,13 @@ impl Preflight {
     ) -> Result<Preflight, SessionError> {
         let (client, context) = preflight::connect_checked(target).await?;
         crate::cluster::adapt_scenario(&context, scenario);
-        let facts =
-            preflight::check_cluster(&client, &context, &scenario.load.node_selector).await?;
+        let facts = preflight::check_cluster(
+            &client,
+            &context,
+            &scenario.load.node_selector,
+            &scenario.load.resources.requests,
+        )
+        .await?;
         Ok(Preflight {
             client,
             context,

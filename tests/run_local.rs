@@ -96,7 +96,25 @@ async fn integration_run_measures_the_kwok_start_delay_and_records_every_job() {
     );
     assert_eq!(r.counts.missed, 0);
 
-    // `clean` removes what --keep left.
+    // A request no node can hold is refused before anything is created (a few seconds).
+    let refused = cronbench(&[
+        "run",
+        "tests/scenarios/no-node-fits.yaml",
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        &cluster.context,
+        "--out",
+        &tempdir("it-run-no-fit").display().to_string(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("load.resources.requests.cpu is 64, but no Ready node"),
+        "{}",
+        text(&refused)
+    );
+
+    // `clean` removes what --keep left, and the refused run left nothing.
     cluster.clean_leaves_no_run_namespace().await;
 }
 

@@ -71,6 +71,18 @@ pub enum PreflightError {
         "context `{context}` has no Ready node{selector}; add nodes (`cronbench cluster up --nodes 3`) or fix the scenario's node_selector"
     )]
     NoReadyNodes { context: String, selector: String },
+    #[error(
+        "the scenario's load.resources.requests.{resource} is {request}, but no Ready node of \
+         context `{context}`{selector} has that much allocatable (the most is {largest}): no pod \
+         could ever be scheduled; lower the request or add larger nodes"
+    )]
+    NoNodeFits {
+        context: String,
+        selector: String,
+        resource: String,
+        request: String,
+        largest: String,
+    },
 }
 
 /// Whether `context` may be loaded.
@@ -162,6 +174,7 @@ pub async fn check_cluster(
     client: &kube::Client,
     context: &str,
     node_selector: &std::collections::BTreeMap<String, String>,
+    requests: &std::collections::BTreeMap<String, String>,
 ) -> Result<ClusterFacts, PreflightError> {
     let version =
         client
@@ -174,7 +187,17 @@ pub async fn check_cluster(
     for (verb, group, resource) in NEEDS {
         check_access(client, context, verb, group, resource).await?;
     }
-    let ready = ready_nodes(client, context, node_selector).await?;
+    let nodes = ready_nodes(client, context, node_selector).await?;
+    let ready = nodes.len() as u32;
+    if let Some((resource, request, largest)) = unfit_request(&nodes, requests) {
+        return Err(PreflightError::NoNodeFits {
+            context: context.to_string(),
+            selector: selector_text(node_selector),
+            resource,
+            request,
+            largest,
+        });
+    }
     Ok(ClusterFacts {
         server_version: version.git_version,
         ready_nodes: ready,
@@ -224,13 +247,12 @@ async fn check_access(
     })
 }
 
-/// The number of Ready nodes matching `node_selector`; none is an error, since no run could
-/// start a pod.
+/// The Ready nodes that match the scenario's node selector; an error when there is none.
 async fn ready_nodes(
     client: &kube::Client,
     context: &str,
     node_selector: &std::collections::BTreeMap<String, String>,
-) -> Result<u32, PreflightError> {
+) -> Result<Vec<Node>, PreflightError> {
     let selector = node_selector
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -244,27 +266,63 @@ async fn ready_nodes(
             context: context.to_string(),
             source,
         })?;
-    let ready = list
+    let ready: Vec<Node> = list
         .items
-        .iter()
+        .into_iter()
         .filter(|n| {
             n.status
                 .as_ref()
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
-        .count() as u32;
-    if ready == 0 {
+        .collect();
+    if ready.is_empty() {
         return Err(PreflightError::NoReadyNodes {
             context: context.to_string(),
-            selector: if selector.is_empty() {
-                String::new()
-            } else {
-                format!(" matching {selector}")
-            },
+            selector: selector_text(node_selector),
         });
     }
     Ok(ready)
+}
+
+fn selector_text(node_selector: &std::collections::BTreeMap<String, String>) -> String {
+    if node_selector.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = node_selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(" matching {}", pairs.join(","))
+}
+
+/// The first request no node can hold: (resource, the request, the largest allocatable).
+/// A node that does not report a resource's allocatable is taken to fit it (the apiserver
+/// leaves extended resources out until a device plugin adds them).
+fn unfit_request(
+    nodes: &[Node],
+    requests: &std::collections::BTreeMap<String, String>,
+) -> Option<(String, String, String)> {
+    use crate::scenario::validate::quantity_value;
+    requests.iter().find_map(|(resource, request)| {
+        let want = quantity_value(request)?;
+        let mut largest: Option<(f64, String)> = None;
+        for n in nodes {
+            let q = n
+                .status
+                .as_ref()
+                .and_then(|s| s.allocatable.as_ref())
+                .and_then(|a| a.get(resource))?;
+            let have = quantity_value(&q.0)?;
+            if have >= want {
+                return None;
+            }
+            if largest.as_ref().is_none_or(|(l, _)| have > *l) {
+                largest = Some((have, q.0.clone()));
+            }
+        }
+        largest.map(|(_, q)| (resource.clone(), request.clone(), q))
+    })
 }
 
 #[cfg(test)]
@@ -278,5 +336,55 @@ mod tests {
         let err = check_context("prod-eu-1", &[]).unwrap_err().to_string();
         assert!(err.contains("--allow-context prod-eu-1"), "{err}");
         assert!(check_context("staging", &["staging".to_string()]).is_ok());
+    }
+
+    fn node(cpu: Option<&str>, memory: &str) -> Node {
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let mut allocatable = std::collections::BTreeMap::from([(
+            "memory".to_string(),
+            Quantity(memory.to_string()),
+        )]);
+        if let Some(cpu) = cpu {
+            allocatable.insert("cpu".to_string(), Quantity(cpu.to_string()));
+        }
+        Node {
+            status: Some(k8s_openapi::api::core::v1::NodeStatus {
+                allocatable: Some(allocatable),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn requests(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_larger_than_every_node_names_the_resource_and_the_largest_node() {
+        let nodes = [node(Some("32"), "256Gi"), node(Some("16"), "64Gi")];
+        assert_eq!(
+            unfit_request(&nodes, &requests(&[("cpu", "64")])),
+            Some(("cpu".into(), "64".into(), "32".into()))
+        );
+        assert_eq!(
+            unfit_request(&nodes, &requests(&[("cpu", "100m"), ("memory", "300Gi")])),
+            Some(("memory".into(), "300Gi".into(), "256Gi".into()))
+        );
+    }
+
+    #[test]
+    fn a_request_one_node_can_hold_fits() {
+        let nodes = [node(Some("2"), "4Gi"), node(Some("32"), "256Gi")];
+        assert_eq!(unfit_request(&nodes, &requests(&[("cpu", "24")])), None);
+        // A node that does not report the resource is taken to fit it.
+        let unreported = [node(None, "4Gi")];
+        assert_eq!(
+            unfit_request(&unreported, &requests(&[("cpu", "64")])),
+            None
+        );
     }
 }
