@@ -331,3 +331,22 @@ fn a_recorded_kwok_run_puts_each_ticks_pods_on_one_of_three_nodes() {
         assert_eq!(counts, [("kwok-node-0", 10, 10)]);
     }
 }
+
+#[test]
+fn a_log_whose_recorded_slo_can_never_be_judged_is_an_error_not_a_pass() {
+    let healthy = std::fs::read_to_string(fixture("healthy.jsonl")).expect("read fixture");
+    let mut lines: Vec<String> = healthy.lines().map(str::to_string).collect();
+    let mut first: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    first["scenario"]["slo"]["target_jobs_per_minute"] = (-1).into();
+    lines[0] = first.to_string();
+    let log = TempLog::new("negative-target", &(lines.join("\n") + "\n"));
+    match analyze_file(&log.0) {
+        Err(e @ AnalyzeError::InvalidSlo { .. }) => {
+            assert!(
+                e.to_string().contains("target_jobs_per_minute is -1"),
+                "{e}"
+            )
+        }
+        other => panic!("expected InvalidSlo, got {other:?}"),
+    }
+}

@@ -62,6 +62,12 @@ pub enum AnalyzeError {
     NotRunStarted { found: &'static str },
     #[error("reading the event log: schema version {found} is not the supported {expected}")]
     SchemaVersion { found: u32, expected: u32 },
+    #[error(
+        "the scenario recorded in run_started has an SLO no run can be judged by: {problems}; \
+         the log was edited or written by a cronbench without these checks: fix the first line's \
+         scenario.slo, or run the scenario again"
+    )]
+    InvalidSlo { problems: String },
     #[error("parsing the scenario recorded in run_started")]
     Scenario {
         #[source]

@@ -79,6 +79,13 @@ impl Analyzer {
         }
         let scenario: Scenario = serde_json::from_value(run.scenario.clone())
             .map_err(|source| AnalyzeError::Scenario { source })?;
+        let problems = crate::scenario::slo_problems(&scenario.slo);
+        if !problems.is_empty() {
+            let problems: Vec<String> = problems.into_iter().map(|(_, msg)| msg).collect();
+            return Err(AnalyzeError::InvalidSlo {
+                problems: problems.join("; "),
+            });
+        }
         let retire = scenario.faults.is_empty();
         Ok(Analyzer {
             last_recv_ms: run.recv_ms,

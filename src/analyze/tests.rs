@@ -471,9 +471,10 @@ fn zero_samples_fail_the_verdict() {
             .as_deref()
             .is_some_and(|n| n.starts_with("no samples"))
     );
-    // Even with thresholds that zero would meet.
+    // Even with thresholds that zero would meet (the target as low as a recorded SLO may
+    // be: 0 or less is refused as an SLO no run can be judged by).
     let mut lenient = scenario();
-    lenient.slo.target_jobs_per_minute = 0.0;
+    lenient.slo.target_jobs_per_minute = f64::MIN_POSITIVE;
     lenient.slo.max_missed = 100;
     lenient.slo.min_started_share = 0.0;
     lenient.slo.min_completed_share = 0.0;

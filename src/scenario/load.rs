@@ -371,8 +371,9 @@ fn apply_problems(apply: &super::Apply) -> Vec<(String, String)> {
     out
 }
 
-/// Problems with `slo`, as (key path, message).
-fn slo_problems(slo: &super::Slo) -> Vec<(String, String)> {
+/// Problems with `slo`, as (key path, message); the analyzer checks the SLO recorded in an
+/// event log with it too.
+pub fn slo_problems(slo: &super::Slo) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut push = |field: &str, msg: String| out.push((field.to_string(), msg));
     if !(slo.target_jobs_per_minute.is_finite() && slo.target_jobs_per_minute > 0.0) {
