@@ -137,3 +137,11 @@ fn one_line_far_in_the_future_leaves_the_results_small() {
     let size = analyze(log.as_bytes()).expect("analyzes");
     assert!(size <= RESULTS_MAX, "results.json of {size} bytes");
 }
+
+#[test]
+fn the_number_proptest_once_set_to_i64_max_no_longer_overflows_the_pending_series() {
+    // Found by the property above: the pending series stepped past i64::MAX.
+    if let Ok(size) = analyze(replace_number(HEALTHY, 553, &i64::MAX.to_string()).as_bytes()) {
+        assert!(size <= RESULTS_MAX, "results.json of {size} bytes");
+    }
+}

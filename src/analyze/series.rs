@@ -158,7 +158,11 @@ impl Pending {
         let mut t = from;
         let mut k = 0i64;
         let mut folded = by_step.as_ref().map(|s| s.iter().peekable());
-        while t <= to {
+        // Bounded by the run's span (lines outside it are left out), and never past i64::MAX
+        // when a recorded time is absurd.
+        let max_points =
+            (super::ingest::SPAN_BEFORE_MS + super::ingest::SPAN_AFTER_MS) / PENDING_STEP_MS + 2;
+        while t <= to && (out.len() as i64) < max_points {
             while let Some(&(at, d)) = deltas.get(i) {
                 if at > t {
                     break;
@@ -176,7 +180,10 @@ impl Pending {
                 t_ms: t,
                 pending: level.max(0).unsigned_abs(),
             });
-            t += PENDING_STEP_MS;
+            match t.checked_add(PENDING_STEP_MS) {
+                Some(next) => t = next,
+                None => break,
+            }
         }
         out
     }
