@@ -119,6 +119,16 @@ impl Observer {
 /// told from a change without keeping the observation.
 type LastSeen = HashMap<u64, u64>;
 
+/// Records an object's observation `print` (or forgets the object on deletion) and returns
+/// its previous print, or `None` when the observation only resends the last one.
+fn changed(last: &mut LastSeen, key: u64, print: u64, deleted: bool) -> Option<Option<u64>> {
+    if deleted {
+        return Some(last.remove(&key));
+    }
+    let prev = last.insert(key, print);
+    (prev != Some(print)).then_some(prev)
+}
+
 /// Jobs: every change is logged once (resends are dropped); new Jobs are counted.
 fn watch_jobs(
     api: Api<Job>,
@@ -136,15 +146,11 @@ fn watch_jobs(
         move |job, recv_ms, deleted| {
             let obs = convert::job(job, recv_ms, deleted);
             let key = convert::hash_of(&obs.name);
-            if deleted {
-                last.remove(&key);
-            } else {
-                let print = convert::job_print(&obs);
-                match last.insert(key, print) {
-                    Some(prev) if prev == print => return,
-                    Some(_) => {}
-                    None => lock(&lv).jobs += 1,
-                }
+            let Some(prev) = changed(&mut last, key, convert::job_print(&obs), deleted) else {
+                return;
+            };
+            if !deleted && prev.is_none() {
+                lock(&lv).jobs += 1;
             }
             l.send(LogLine::Job(obs));
         },
@@ -169,15 +175,9 @@ fn watch_pods(
         move |pod, recv_ms, deleted| {
             let obs = convert::pod(pod, recv_ms, deleted);
             let key = convert::hash_of(&obs.name);
-            let print = convert::pod_print(&obs);
-            let prev = if deleted {
-                last.remove(&key)
-            } else {
-                last.insert(key, print)
-            };
-            if !deleted && prev == Some(print) {
+            let Some(prev) = changed(&mut last, key, convert::pod_print(&obs), deleted) else {
                 return;
-            }
+            };
             lock(&lv).pod_seen(key, recv_ms, obs.started(), deleted, prev.is_none());
             l.send(LogLine::Pod(obs));
         },
@@ -264,6 +264,16 @@ async fn drive<K>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_resend_is_dropped_and_a_change_or_deletion_returns_the_previous_print() {
+        let mut last = super::LastSeen::new();
+        assert_eq!(super::changed(&mut last, 1, 10, false), Some(None));
+        assert_eq!(super::changed(&mut last, 1, 10, false), None);
+        assert_eq!(super::changed(&mut last, 1, 11, false), Some(Some(10)));
+        assert_eq!(super::changed(&mut last, 1, 11, true), Some(Some(11)));
+        assert_eq!(super::changed(&mut last, 1, 11, true), Some(None));
+    }
+
     use super::*;
 
     #[test]
