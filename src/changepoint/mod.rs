@@ -77,14 +77,8 @@ impl ChangePoint {
 /// The change points of `series`, in order. Values that are not finite are left out of the
 /// search (their runs can still be change points' neighbours, by index).
 pub fn detect(series: &[f64], opts: &Options) -> Vec<ChangePoint> {
-    let offset = series.len().saturating_sub(MAX_RUNS);
-    let kept: Vec<(usize, f64)> = series[offset..]
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(i, v)| (i + offset, *v))
-        .collect();
-    let values: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
+    let kept = searched(series);
+    let values: Vec<f64> = kept.iter().map(|i| series[*i]).collect();
     let ranked = ranks(&values);
     let min = opts.min_segment.max(2);
     let mut rng = fastrand::Rng::with_seed(opts.seed);
@@ -110,8 +104,16 @@ pub fn detect(series: &[f64], opts: &Options) -> Vec<ChangePoint> {
     describe(&values, &kept, &cuts)
 }
 
+/// Indices of the values searched: the finite ones among the last [`MAX_RUNS`].
+fn searched(series: &[f64]) -> Vec<usize> {
+    let start = series.len().saturating_sub(MAX_RUNS);
+    (start..series.len())
+        .filter(|i| series[*i].is_finite())
+        .collect()
+}
+
 /// Medians of the segments on either side of each cut, against the segments the cuts make.
-fn describe(values: &[f64], kept: &[(usize, f64)], cuts: &[(usize, f64)]) -> Vec<ChangePoint> {
+fn describe(values: &[f64], kept: &[usize], cuts: &[(usize, f64)]) -> Vec<ChangePoint> {
     let bounds: Vec<usize> = std::iter::once(0)
         .chain(cuts.iter().map(|(t, _)| *t))
         .chain(std::iter::once(values.len()))
@@ -119,7 +121,7 @@ fn describe(values: &[f64], kept: &[(usize, f64)], cuts: &[(usize, f64)]) -> Vec
     cuts.iter()
         .enumerate()
         .map(|(i, (t, p))| ChangePoint {
-            index: kept[*t].0,
+            index: kept[*t],
             p_value: *p,
             before: median(&values[bounds[i]..*t]),
             after: median(&values[*t..bounds[i + 2]]),
@@ -148,10 +150,7 @@ pub enum Worse {
 /// being the `k` worst of all, whose exact p-value is 1 / C(n, k). At least
 /// [`MIN_BEFORE`] runs must precede them.
 pub fn recent_shift(series: &[f64], k: usize, worse: Worse, opts: &Options) -> Option<ChangePoint> {
-    let start = series.len().saturating_sub(MAX_RUNS);
-    let kept: Vec<usize> = (start..series.len())
-        .filter(|i| series[*i].is_finite())
-        .collect();
+    let kept = searched(series);
     let n = kept.len();
     if k == 0 || n < k + MIN_BEFORE {
         return None;

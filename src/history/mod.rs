@@ -148,15 +148,23 @@ fn point(dir: &Path, r: &Results) -> RunPoint {
 }
 
 fn trend(metric: Metric, values: impl Iterator<Item = Option<f64>>, opts: &Options) -> Trend {
-    let values: Vec<Option<f64>> = values.collect();
-    let series: Vec<f64> = values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-    let change_points = changepoint::detect(&series, opts);
-    let band = band(&series, &change_points);
-    Trend {
+    let mut t = Trend {
         metric,
-        values,
-        change_points,
-        band,
+        values: values.collect(),
+        change_points: Vec::new(),
+        band: None,
+    };
+    let series = t.series();
+    t.change_points = changepoint::detect(&series, opts);
+    t.band = band(&series, &t.change_points);
+    t
+}
+
+impl Trend {
+    /// The values with NaN where a run did not measure the figure (the change-point search
+    /// leaves those out and keeps run indices).
+    fn series(&self) -> Vec<f64> {
+        self.values.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
     }
 }
 
@@ -184,6 +192,13 @@ fn band(series: &[f64], cps: &[ChangePoint]) -> Option<Band> {
     })
 }
 
+impl History {
+    /// The run id of run `index`, or "" past the end.
+    pub fn run_id(&self, index: usize) -> &str {
+        self.runs.get(index).map_or("", |r| r.run_id.as_str())
+    }
+}
+
 /// Which way is worse for a metric, in the change-point module's terms.
 pub fn worse(metric: Metric) -> Worse {
     match metric.direction() {
@@ -207,8 +222,7 @@ pub fn confirmed_shifts(history: &History, k: usize, opts: &Options) -> Vec<Conf
         .trends
         .iter()
         .filter_map(|t| {
-            let series: Vec<f64> = t.values.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-            changepoint::recent_shift(&series, k, worse(t.metric), opts)
+            changepoint::recent_shift(&t.series(), k, worse(t.metric), opts)
                 // Below the metric's resolution a shift is scheduling noise (see compare).
                 .filter(|shift| (shift.after - shift.before).abs() >= t.metric.resolution())
                 .map(|shift| ConfirmedShift {

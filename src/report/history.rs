@@ -115,10 +115,7 @@ fn shift_value(h: &History, metric: Metric, c: &ChangePoint) -> Value {
     };
     let row: BTreeMap<&str, Value> = BTreeMap::from([
         ("n", Value::from(c.index + 1)),
-        (
-            "id",
-            Value::from(h.runs.get(c.index).map_or("", |r| r.run_id.as_str())),
-        ),
+        ("id", Value::from(h.run_id(c.index))),
         (
             "before",
             Value::from_safe_string(fmt_value(metric, Some(c.before))),
@@ -254,7 +251,7 @@ fn write_trend_row(out: &mut String, h: &History, t: &Trend) -> fmt::Result {
             format!(
                 "#{} `{}`: {} -> {}",
                 c.index + 1,
-                h.runs.get(c.index).map_or("", |r| r.run_id.as_str()),
+                h.run_id(c.index),
                 fmt_value(t.metric, Some(c.before)),
                 fmt_value(t.metric, Some(c.after))
             )
