@@ -53,8 +53,7 @@ fn parse_loadavg(s: &str) -> Option<[f64; 3]> {
 }
 
 fn local_cluster(context: &str) -> Option<LocalClusterFacts> {
-    let name = context.strip_prefix("cronbench-")?;
-    let info = LocalCluster::new(name).ok()?.info().ok().flatten()?;
+    let info = LocalCluster::info_of_context(context)?;
     Some(LocalClusterFacts {
         name: info.name,
         node_runtime: info.node_runtime,

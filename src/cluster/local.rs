@@ -63,6 +63,13 @@ pub struct ComponentStatus {
 }
 
 impl LocalCluster {
+    /// What `cluster up` recorded for the local cluster behind a `cronbench-<name>` context,
+    /// when it is up on this machine; None for any other context.
+    pub fn info_of_context(context: &str) -> Option<ClusterInfo> {
+        let name = context.strip_prefix("cronbench-")?;
+        LocalCluster::new(name).ok()?.info().ok().flatten()
+    }
+
     pub fn new(name: &str) -> Result<LocalCluster, ClusterError> {
         let valid = !name.is_empty()
             && name.len() <= 30

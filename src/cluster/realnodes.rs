@@ -27,10 +27,7 @@ pub enum NodeRuntime {
 
 /// The node runtime of the local cluster behind `context`; kwok for any other cluster.
 pub fn node_runtime_of(context: &str) -> NodeRuntime {
-    context
-        .strip_prefix("cronbench-")
-        .and_then(|name| super::LocalCluster::new(name).ok())
-        .and_then(|cluster| cluster.info().ok().flatten())
+    super::LocalCluster::info_of_context(context)
         .map_or(NodeRuntime::Kwok, |info| info.node_runtime)
 }
 

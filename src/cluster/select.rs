@@ -32,10 +32,7 @@ impl ClusterTarget {
             return Ok(self);
         }
         if let Some(context) = &self.context {
-            let local = context
-                .strip_prefix("cronbench-")
-                .and_then(|name| LocalCluster::new(name).ok())
-                .and_then(|c| c.info().ok().flatten());
+            let local = LocalCluster::info_of_context(context);
             return Ok(match local {
                 Some(info) => ClusterTarget {
                     kubeconfig: Some(info.kubeconfig),
