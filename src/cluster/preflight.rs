@@ -253,11 +253,7 @@ async fn ready_nodes(
     context: &str,
     node_selector: &std::collections::BTreeMap<String, String>,
 ) -> Result<Vec<Node>, PreflightError> {
-    let selector = node_selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let selector = label_selector(node_selector);
     let nodes: Api<Node> = Api::all(client.clone());
     let list = nodes
         .list(&ListParams::default().labels(&selector))
@@ -285,15 +281,21 @@ async fn ready_nodes(
     Ok(ready)
 }
 
-fn selector_text(node_selector: &std::collections::BTreeMap<String, String>) -> String {
-    if node_selector.is_empty() {
-        return String::new();
-    }
+/// The node selector as a label selector, `k=v,k2=v2`.
+fn label_selector(node_selector: &std::collections::BTreeMap<String, String>) -> String {
     let pairs: Vec<String> = node_selector
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    format!(" matching {}", pairs.join(","))
+    pairs.join(",")
+}
+
+/// " matching k=v,..." for messages; empty without a selector.
+fn selector_text(node_selector: &std::collections::BTreeMap<String, String>) -> String {
+    if node_selector.is_empty() {
+        return String::new();
+    }
+    format!(" matching {}", label_selector(node_selector))
 }
 
 /// The first request no node can hold: (resource, the request, the largest allocatable).
