@@ -347,6 +347,10 @@ pub struct PendingPoint {
 /// Step of [`Throughput::pending`].
 pub const PENDING_STEP_MS: i64 = 10_000;
 
+/// Most points [`Throughput::pending`] holds: 2,000 steps of 10 s are 5.5 hours; a longer
+/// span (or a stray line days late) merges consecutive steps, so the results stay small.
+pub const PENDING_MAX_POINTS: usize = 2_000;
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Throughput {
     /// Pods of any run whose start (client clock) falls in the window.
@@ -358,7 +362,9 @@ pub struct Throughput {
     /// Most starts in one wall-clock minute / second, in the window.
     pub peak_per_minute: u64,
     pub peak_per_second: u64,
-    /// Every [`PENDING_STEP_MS`] from the window start (or the run start) to the last line.
+    /// Every [`PENDING_STEP_MS`] from the window start (or the run start) to the last line;
+    /// over [`PENDING_MAX_POINTS`] steps, each point is the highest level of a run of
+    /// consecutive steps (at the first one's time), so there are never more points than that.
     pub pending: Vec<PendingPoint>,
     pub peak_pending: u64,
 }

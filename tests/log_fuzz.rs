@@ -7,17 +7,11 @@ use std::io::Write as _;
 
 use proptest::prelude::*;
 
+mod fuzz;
+
 const HEALTHY: &str = include_str!("fixtures/healthy.jsonl");
 /// The healthy fixture's results.json is ~20 kB; one far-off line must not grow it past this.
 const RESULTS_MAX: usize = 256 * 1024;
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 96,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Numbers a killed harness, a clock step or a hand edit might leave in a log.
 fn number() -> impl Strategy<Value = String> {
@@ -77,7 +71,7 @@ fn tempdir() -> std::path::PathBuf {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config(96))]
 
     #[test]
     fn a_log_with_an_extreme_number_analyzes_or_errs_with_bounded_output(
@@ -144,4 +138,14 @@ fn the_number_proptest_once_set_to_i64_max_no_longer_overflows_the_pending_serie
     if let Ok(size) = analyze(replace_number(HEALTHY, 553, &i64::MAX.to_string()).as_bytes()) {
         assert!(size <= RESULTS_MAX, "results.json of {size} bytes");
     }
+}
+
+#[test]
+fn a_line_a_day_late_within_the_span_leaves_the_results_small() {
+    // Found by the flipped-bytes property in CI: one pod line's recv_ms +100,000,000 ms (27.8
+    // h, inside the 7-day span) gave a 10,007-point pending series and a 703 kB results.json.
+    let mut bytes = HEALTHY.as_bytes().to_vec();
+    bytes[5146] = b'3';
+    let size = analyze(&bytes).expect("analyzes");
+    assert!(size <= RESULTS_MAX, "results.json of {size} bytes");
 }

@@ -7,17 +7,11 @@ use std::path::Path;
 use cronbench::scenario::{Scenario, jobdefs, lint, parse_schedule};
 use proptest::prelude::*;
 
+mod fuzz;
+
 const SMOKE: &str = include_str!("../scenarios/smoke.yaml");
 const JOB: &str = "name: a\nkubernetes: {schedule: '*/5 * * * *'}\ncommand: [echo, hi]\n\
                    resources: {requests: {cpu: 100m}, limits: {cpu: 200m}}\n";
-
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 256,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Values a hand edit might leave behind: numbers out of range, words, YAML punctuation.
 fn value() -> impl Strategy<Value = String> {
@@ -47,7 +41,7 @@ fn mutate(text: &str, n: usize, replacement: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz::config(256))]
 
     #[test]
     fn the_cron_parser_never_panics_and_errors_quote_the_schedule(s in "[0-9*/,?@a-zA-Z -]{0,30}") {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::results::{MinuteCount, PENDING_STEP_MS, PendingPoint, Window};
+use crate::results::{MinuteCount, PENDING_MAX_POINTS, PENDING_STEP_MS, PendingPoint, Window};
 
 /// A set of scheduled times: one bit per whole minute, in 64-minute words. Cron ticks fall on
 /// whole minutes; a time that does not (a hand-made annotation) is kept as it is.
@@ -185,8 +185,27 @@ impl Pending {
                 None => break,
             }
         }
-        out
+        coarsen(out)
     }
+}
+
+/// `points` merged `n` at a time (the highest level, at the first one's time) so that at
+/// most [`PENDING_MAX_POINTS`] remain.
+fn coarsen(points: Vec<PendingPoint>) -> Vec<PendingPoint> {
+    if points.len() <= PENDING_MAX_POINTS {
+        return points;
+    }
+    let n = points.len().div_ceil(PENDING_MAX_POINTS);
+    points
+        .chunks(n)
+        .filter_map(|group| {
+            let first = group.first()?;
+            Some(PendingPoint {
+                t_ms: first.t_ms,
+                pending: group.iter().map(|p| p.pending).max().unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 /// Step of the pending series that first includes a delta at `at`.
@@ -237,5 +256,21 @@ mod tests {
         assert_eq!(b.in_minute(minute + 2), 0);
         assert_eq!(b.peaks(), (5, 3));
         assert_eq!(b.total, 7);
+    }
+
+    #[test]
+    fn a_pending_series_over_a_day_long_keeps_its_peak_in_at_most_the_point_bound() {
+        let mut p = Pending::default();
+        p.start_at(0);
+        p.add(1_000, 1);
+        // A peak of 3 in one 10 s step, 20 hours in.
+        let at = 20 * 3_600_000;
+        p.add(at, 2);
+        p.add(at + 5_000, -2);
+        let s = p.series(0, 27 * 3_600_000);
+        assert!(s.len() <= PENDING_MAX_POINTS, "{}", s.len());
+        assert_eq!(s.iter().map(|q| q.pending).max(), Some(3));
+        assert_eq!(s.first().map(|q| q.t_ms), Some(0));
+        assert!(s.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
     }
 }
