@@ -41,6 +41,14 @@ pub enum Metric {
     Missed,
     /// Share of expected runs started within the deadline (the verdict's measure).
     StartedShare,
+    /// Pods that stayed Pending longer than the scenario allows (history only).
+    StuckPods,
+    /// find-limit's sustainable jobs per minute (history only: a find-limit directory's).
+    LimitJobsPerMinute,
+    /// The harness's own CPU seconds over the run (history only, never a gate).
+    HarnessCpuS,
+    /// The harness's own peak resident memory, MiB (history only, never a gate).
+    HarnessPeakRssMib,
 }
 
 impl Metric {
@@ -61,13 +69,37 @@ impl Metric {
         v
     }
 
+    /// Every figure `cronbench history` trends: [`Metric::all`], stuck pods, the find-limit
+    /// limit and the harness's own cost.
+    pub fn history() -> Vec<Metric> {
+        let mut v = Metric::all();
+        v.extend([
+            Metric::StuckPods,
+            Metric::LimitJobsPerMinute,
+            Metric::HarnessCpuS,
+            Metric::HarnessPeakRssMib,
+        ]);
+        v
+    }
+
+    /// Whether a confirmed shift of this figure fails `compare --history`: the harness's own
+    /// cost is shown, never judged (it moves with the machine's load, not the cluster's).
+    pub fn gates(self) -> bool {
+        !matches!(self, Metric::HarnessCpuS | Metric::HarnessPeakRssMib)
+    }
+
     pub fn direction(self) -> Direction {
         match self {
-            Metric::JobsPerMinute | Metric::StartedShare => Direction::HigherIsBetter,
+            Metric::JobsPerMinute | Metric::StartedShare | Metric::LimitJobsPerMinute => {
+                Direction::HigherIsBetter
+            }
             Metric::P50ScheduleToStart
             | Metric::P99ScheduleToStart
             | Metric::StageP99(_)
-            | Metric::Missed => Direction::LowerIsBetter,
+            | Metric::Missed
+            | Metric::StuckPods
+            | Metric::HarnessCpuS
+            | Metric::HarnessPeakRssMib => Direction::LowerIsBetter,
         }
     }
 
@@ -79,6 +111,10 @@ impl Metric {
             Metric::StageP99(s) => format!("p99 {} (s, client)", s.label()),
             Metric::Missed => "missed schedules".into(),
             Metric::StartedShare => "share started within deadline".into(),
+            Metric::StuckPods => "stuck pods".into(),
+            Metric::LimitJobsPerMinute => "find-limit sustainable jobs per minute".into(),
+            Metric::HarnessCpuS => "harness CPU (s)".into(),
+            Metric::HarnessPeakRssMib => "harness peak RSS (MiB)".into(),
         }
     }
 
@@ -86,7 +122,13 @@ impl Metric {
     pub fn resolution(self) -> f64 {
         match self {
             Metric::P50ScheduleToStart | Metric::P99ScheduleToStart | Metric::StageP99(_) => 0.25,
-            Metric::JobsPerMinute | Metric::Missed | Metric::StartedShare => 0.0,
+            Metric::JobsPerMinute
+            | Metric::Missed
+            | Metric::StartedShare
+            | Metric::StuckPods
+            | Metric::LimitJobsPerMinute
+            | Metric::HarnessCpuS
+            | Metric::HarnessPeakRssMib => 0.0,
         }
     }
 
@@ -110,6 +152,11 @@ impl Metric {
                 .iter()
                 .find(|c| c.check == Check::StartedShare)
                 .and_then(|c| c.measured),
+            Metric::StuckPods => Some(r.counts.stuck_pods as f64),
+            // A find-limit directory's figure: see crate::history::Record.
+            Metric::LimitJobsPerMinute => None,
+            Metric::HarnessCpuS => r.run.harness.map(|h| h.cpu_s),
+            Metric::HarnessPeakRssMib => r.run.harness.map(|h| h.peak_rss_kb as f64 / 1024.0),
         };
         v.filter(|v| v.is_finite())
     }

@@ -39,17 +39,31 @@ impl RunHost {
         RunHost {
             commit: COMMIT.filter(|c| !c.is_empty()).map(str::to_string),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-            load_avg: std::fs::read_to_string("/proc/loadavg")
-                .ok()
-                .and_then(|s| parse_loadavg(&s)),
+            load_avg: crate::procfs::load_avg(),
             local_cluster: local_cluster(context),
         }
     }
 }
 
-fn parse_loadavg(s: &str) -> Option<[f64; 3]> {
-    let mut it = s.split_whitespace().map(str::parse::<f64>);
-    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
+/// What the harness itself cost by the end of a run: this process's CPU time and peak memory,
+/// recorded in the `run_ended` line so that a history shows the harness's own trend.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HarnessCost {
+    /// User + system CPU seconds of the cronbench process (`/proc/self/stat`).
+    pub cpu_s: f64,
+    /// Peak resident memory of the cronbench process (`VmHWM`), kB.
+    pub peak_rss_kb: u64,
+}
+
+impl HarnessCost {
+    /// This process's cost so far.
+    pub fn now() -> Option<HarnessCost> {
+        let me = std::process::id();
+        Some(HarnessCost {
+            cpu_s: crate::procfs::cpu_s(me)?,
+            peak_rss_kb: crate::procfs::mem(me)?.hwm_kb,
+        })
+    }
 }
 
 fn local_cluster(context: &str) -> Option<LocalClusterFacts> {
@@ -66,15 +80,6 @@ fn local_cluster(context: &str) -> Option<LocalClusterFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loadavg_is_read_from_its_first_three_fields() {
-        assert_eq!(
-            parse_loadavg("0.73 2.06 2.81 2/138 1617\n"),
-            Some([0.73, 2.06, 2.81])
-        );
-        assert_eq!(parse_loadavg("0.73 x"), None);
-    }
 
     #[test]
     fn a_context_that_is_not_a_local_cluster_has_no_cluster_facts() {

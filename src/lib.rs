@@ -15,6 +15,7 @@ pub mod history;
 pub mod host;
 pub mod limit;
 pub mod observe;
+pub mod procfs;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -116,6 +116,10 @@ pub struct RunInfo {
     pub last_recv_ms: i64,
     /// Reason of the `run_ended` line, `None` when the log has none.
     pub end_reason: Option<EndReason>,
+    /// The harness's CPU time and peak memory, from the `run_ended` line (absent for runs of
+    /// earlier versions and for logs without that line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<crate::host::HarnessCost>,
     /// True when the log has no `run_ended` line, or it says the run did not complete.
     pub interrupted: bool,
     /// Number of lines read.

@@ -62,7 +62,13 @@ pub enum LogLine {
         detail: String,
     },
     /// Last line of a run that ended normally or was interrupted.
-    RunEnded { recv_ms: i64, reason: EndReason },
+    RunEnded {
+        recv_ms: i64,
+        reason: EndReason,
+        /// The harness's own CPU time and peak memory by then (absent in earlier logs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        harness: Option<crate::host::HarnessCost>,
+    },
 }
 
 /// A resource the observer watches, named in its `watch_error` lines.

@@ -399,6 +399,7 @@ impl Session {
         self.log.send(LogLine::RunEnded {
             recv_ms: now_ms(),
             reason: end,
+            harness: crate::host::HarnessCost::now(),
         });
         drop(self.log);
         let stats = match self.writer.await {

@@ -102,7 +102,30 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
         "apiserver metrics scraped: {:?}",
         r.steps.last().map(|s| &s.metrics)
     );
+    history_shows_the_limit(&out, &r);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `cronbench history` over the search's directory and the recorded baselines has a trend of
+/// the limit, whose newest value is this search's.
+fn history_shows_the_limit(out: &std::path::Path, r: &LimitReport) {
+    let page = out.join("history.html");
+    let (dir, page_arg) = (out.display().to_string(), page.display().to_string());
+    let history = cronbench(&["history", &dir, "baselines/local", "-o", &page_arg]);
+    assert_eq!(history.status.code(), Some(0), "{}", text(&history));
+    let md = String::from_utf8_lossy(&history.stdout);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| find-limit sustainable jobs per minute |"))
+        .unwrap_or_else(|| panic!("a limit row in\n{md}"));
+    if let Some(limit) = r.limit_jobs_per_minute {
+        assert!(row.contains(&format!("{limit:.2}")), "{row}");
+    }
+    let html = std::fs::read_to_string(&page).expect("history.html written");
+    assert!(
+        html.contains(&r.search_id),
+        "the search is a point of the page"
+    );
 }
 
 /// A node-count sweep, as short as it gets: one step per count (a 3-minute budget fits one),

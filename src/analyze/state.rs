@@ -26,6 +26,7 @@ pub(super) struct Analyzer {
     last_recv_ms: i64,
     phases: Phases,
     end_reason: Option<EndReason>,
+    harness: Option<crate::host::HarnessCost>,
     cronjobs: BTreeMap<String, CronJobSeen>,
     node_ready: BTreeMap<String, bool>,
     /// Nodes seen Ready at some line: the nodes a tick's pods could have spread over.
@@ -94,6 +95,7 @@ impl Analyzer {
             lines: 1,
             phases: Phases::default(),
             end_reason: None,
+            harness: None,
             cronjobs: BTreeMap::new(),
             node_ready: BTreeMap::new(),
             nodes_seen_ready: BTreeSet::new(),
@@ -207,7 +209,12 @@ impl Analyzer {
                 phase,
                 detail,
             } => faults::push_fault(&mut self.faults, kind, phase, recv_ms, detail),
-            LogLine::RunEnded { reason, .. } => self.end_reason = Some(reason),
+            LogLine::RunEnded {
+                reason, harness, ..
+            } => {
+                self.end_reason = Some(reason);
+                self.harness = harness;
+            }
         }
     }
 
@@ -266,6 +273,7 @@ impl Analyzer {
                 started_ms: run.recv_ms,
                 last_recv_ms: self.last_recv_ms,
                 end_reason: self.end_reason,
+                harness: self.harness,
                 interrupted,
                 lines: self.lines,
             },

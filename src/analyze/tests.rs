@@ -78,6 +78,7 @@ impl Log {
         log.push(LogLine::RunEnded {
             recv_ms: T0 + measure_ms + MIN + 1000,
             reason: EndReason::Completed,
+            harness: Some(HARNESS),
         });
         log
     }
@@ -997,6 +998,16 @@ fn stray_pod(recv_ms: i64) -> LogLine {
         phase: Some("Pending".into()),
         ..PodObs::default()
     })
+}
+
+const HARNESS: crate::host::HarnessCost = crate::host::HarnessCost {
+    cpu_s: 1.5,
+    peak_rss_kb: 20_480,
+};
+
+#[test]
+fn the_harness_cost_of_the_run_ended_line_reaches_the_results() {
+    assert_eq!(healthy().analyze().run.harness, Some(HARNESS));
 }
 
 #[test]

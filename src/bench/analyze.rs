@@ -209,6 +209,7 @@ pub fn generate(path: &Path, cronjobs: u32, minutes: u64) -> Result<(u64, u64), 
     out.line(&LogLine::RunEnded {
         recv_ms: end_ms + 1,
         reason: EndReason::Completed,
+        harness: None,
     })?;
     out.w
         .flush()

@@ -1,5 +1,5 @@
-//! What `/proc` and `wait4(2)` tell about a process: CPU seconds, resident memory, the load
-//! average. Linux only, like the local cluster.
+//! What `wait4(2)` tells about the bench's child processes: exact CPU time and peak RSS; the
+//! `/proc` readers are [`crate::procfs`]'s. Linux only, like the local cluster.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,41 +8,7 @@ use std::time::Duration;
 use super::BenchError;
 use crate::call;
 
-/// `USER_HZ`: the unit of the CPU times in `/proc/PID/stat`, fixed at 100 in Linux's ABI.
-const USER_HZ: f64 = 100.0;
-
-/// User + system CPU seconds of a live process.
-pub fn cpu_s(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Field 3 (state) is fields[0]; utime and stime are fields 14 and 15.
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / USER_HZ)
-}
-
-/// Resident set size now and its peak (`VmRSS`, `VmHWM`), in kB.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Mem {
-    pub rss_kb: u64,
-    pub hwm_kb: u64,
-}
-
-pub fn mem(pid: u32) -> Option<Mem> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-    };
-    Some(Mem {
-        rss_kb: field("VmRSS:")?,
-        hwm_kb: field("VmHWM:")?,
-    })
-}
+pub use crate::procfs::{Mem, cpu_s, mem};
 
 /// Environment variable: when set, cronbench writes its own peak RSS (`VmHWM`, kB) to this file
 /// as it exits. The bench sets it for its child processes: `wait4`'s `ru_maxrss` cannot be used,
@@ -66,15 +32,7 @@ pub fn read_peak_rss(path: &std::path::Path) -> Option<u64> {
 
 /// The 1, 5 and 15 minute load averages (zeros when `/proc/loadavg` cannot be read).
 pub fn load_avg() -> [f64; 3] {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut it = text
-        .split_whitespace()
-        .map(|v| v.parse::<f64>().unwrap_or(0.0));
-    [
-        it.next().unwrap_or(0.0),
-        it.next().unwrap_or(0.0),
-        it.next().unwrap_or(0.0),
-    ]
+    crate::procfs::load_avg().unwrap_or_default()
 }
 
 /// How a child process ended, from `wait4(2)`: exact CPU time and peak RSS of the child alone.

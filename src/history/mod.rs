@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::changepoint::{self, ChangePoint, Options, Worse};
 use crate::compare::{Direction, Metric};
+use crate::limit::report::LimitReport;
 use crate::report::{self, ReportError};
 use crate::results::Results;
 
@@ -80,6 +81,48 @@ pub struct History {
     pub trends: Vec<Trend>,
 }
 
+/// What one directory of the history holds: a run's results, or a find-limit search's
+/// `limit.json` (whose only figure is the limit).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Run(Box<Results>),
+    Limit(Box<LimitReport>),
+}
+
+impl Record {
+    /// Reads `dir`: its `limit.json` when it has one, else its results.
+    pub fn load(dir: &Path) -> Result<Record, HistoryError> {
+        if dir.join(report::LIMIT_FILE).is_file() {
+            return Ok(Record::Limit(Box::new(report::load_limit(dir)?)));
+        }
+        Ok(Record::Run(Box::new(report::load_results(dir)?)))
+    }
+
+    fn started_ms(&self) -> i64 {
+        match self {
+            Record::Run(r) => r.run.started_ms,
+            Record::Limit(l) => l.started_ms,
+        }
+    }
+
+    /// `metric`'s value in this record, when it measured it.
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        match self {
+            Record::Run(r) => metric.value(r),
+            Record::Limit(l) => match metric {
+                Metric::LimitJobsPerMinute => l.limit_jobs_per_minute.filter(|v| v.is_finite()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<Results> for Record {
+    fn from(r: Results) -> Record {
+        Record::Run(Box::new(r))
+    }
+}
+
 /// The run directories named by `args`: each a run directory, or a folder whose
 /// subdirectories are (one level down). Sorted by path; [`load`] orders them by start.
 pub fn run_dirs(args: &[PathBuf]) -> Result<Vec<PathBuf>, HistoryError> {
@@ -107,24 +150,33 @@ pub fn run_dirs(args: &[PathBuf]) -> Result<Vec<PathBuf>, HistoryError> {
 }
 
 fn is_run_dir(p: &Path) -> bool {
-    p.join(report::RESULTS_FILE).is_file() || p.join(report::EVENTS_FILE).is_file()
+    [
+        report::RESULTS_FILE,
+        report::EVENTS_FILE,
+        report::LIMIT_FILE,
+    ]
+    .iter()
+    .any(|f| p.join(f).is_file())
 }
 
 /// Loads every run's results and builds the trends.
 pub fn load(dirs: &[PathBuf], opts: &Options) -> Result<History, HistoryError> {
     let mut runs = Vec::with_capacity(dirs.len());
     for dir in dirs {
-        runs.push((dir.clone(), report::load_results(dir)?));
+        runs.push((dir.clone(), Record::load(dir)?));
     }
-    runs.sort_by_key(|(_, r)| r.run.started_ms);
+    runs.sort_by_key(|(_, r)| r.started_ms());
     Ok(build(&runs, opts))
 }
 
-/// The history of already loaded runs, which must be in start order.
-pub fn build(runs: &[(PathBuf, Results)], opts: &Options) -> History {
-    let trends = Metric::all()
+/// The history of already loaded runs, which must be in start order. A figure no run
+/// measured (the limit in a history of runs, the harness cost in runs of earlier versions)
+/// has no trend.
+pub fn build(runs: &[(PathBuf, Record)], opts: &Options) -> History {
+    let trends = Metric::history()
         .into_iter()
-        .map(|metric| trend(metric, runs.iter().map(|(_, r)| metric.value(r)), opts))
+        .filter(|metric| runs.iter().any(|(_, r)| r.value(*metric).is_some()))
+        .map(|metric| trend(metric, runs.iter().map(|(_, r)| r.value(metric)), opts))
         .collect();
     History {
         runs: runs.iter().map(|(dir, r)| point(dir, r)).collect(),
@@ -132,7 +184,11 @@ pub fn build(runs: &[(PathBuf, Results)], opts: &Options) -> History {
     }
 }
 
-fn point(dir: &Path, r: &Results) -> RunPoint {
+fn point(dir: &Path, record: &Record) -> RunPoint {
+    let r = match record {
+        Record::Run(r) => r,
+        Record::Limit(l) => return limit_point(dir, l),
+    };
     RunPoint {
         dir: dir.to_path_buf(),
         run_id: r.run.run_id.clone(),
@@ -144,6 +200,21 @@ fn point(dir: &Path, r: &Results) -> RunPoint {
         nodes: r.run.nodes,
         pass: r.verdict.pass,
         host: r.run.host.clone(),
+    }
+}
+
+fn limit_point(dir: &Path, l: &LimitReport) -> RunPoint {
+    RunPoint {
+        dir: dir.to_path_buf(),
+        run_id: l.search_id.clone(),
+        started_ms: l.started_ms,
+        scenario: l.scenario_name.clone(),
+        cronbench_version: String::new(),
+        server_version: l.server_version.clone(),
+        context: l.context.clone(),
+        nodes: l.nodes,
+        pass: l.pass == Some(true),
+        host: None,
     }
 }
 
@@ -221,6 +292,7 @@ pub fn confirmed_shifts(history: &History, k: usize, opts: &Options) -> Vec<Conf
     history
         .trends
         .iter()
+        .filter(|t| t.metric.gates())
         .filter_map(|t| {
             changepoint::recent_shift(&t.series(), k, worse(t.metric), opts)
                 // Below the metric's resolution a shift is scheduling noise (see compare).

@@ -8,7 +8,7 @@ fn fixture() -> Results {
 
 /// A run `i` minutes after the fixture's, whose p99 schedule -> started is `p99_s` and whose
 /// throughput is `per_min`.
-fn run(base: &Results, i: i64, p99_s: f64, per_min: f64) -> (PathBuf, Results) {
+fn run(base: &Results, i: i64, p99_s: f64, per_min: f64) -> (PathBuf, Record) {
     let mut r = base.clone();
     r.run.run_id = format!("run-{i:02}");
     r.run.started_ms += i * 86_400_000;
@@ -18,11 +18,11 @@ fn run(base: &Results, i: i64, p99_s: f64, per_min: f64) -> (PathBuf, Results) {
         }
     }
     r.throughput.started_per_minute_mean = Some(per_min);
-    (PathBuf::from(format!("runs/run-{i:02}")), r)
+    (PathBuf::from(format!("runs/run-{i:02}")), r.into())
 }
 
 /// Twelve nights of noise around 10 s and 50 jobs/min, then `after` nights from `tail`.
-fn nights(tail: &[f64]) -> Vec<(PathBuf, Results)> {
+fn nights(tail: &[f64]) -> Vec<(PathBuf, Record)> {
     let base = fixture();
     let noise = [
         0.0, 0.3, -0.2, 0.4, -0.3, 0.1, 0.2, -0.4, 0.3, -0.1, 0.0, 0.2,
@@ -122,4 +122,52 @@ fn a_confirmed_shift_smaller_than_the_metric_resolution_does_not_fail() {
     assert!(confirmed_shifts(&history(10.2), 2, &opts).is_empty());
     let shifts = confirmed_shifts(&history(10.3), 2, &opts);
     assert_eq!(shifts.len(), 1, "{shifts:?}");
+}
+
+#[test]
+fn a_doubled_harness_cpu_is_marked_but_never_fails_the_history_check() {
+    let opts = Options::default();
+    let base = fixture();
+    // Twelve nights near 31 s of harness CPU, then `n - 12` at 65 s.
+    let history = |n: i64| {
+        let runs: Vec<_> = (0..n)
+            .map(|i| {
+                let mut r = base.clone();
+                r.run.run_id = format!("run-{i:02}");
+                r.run.started_ms += i * 86_400_000;
+                let cpu_s = if i < 12 { 30.0 + (i % 3) as f64 } else { 65.0 };
+                r.run.harness = Some(crate::host::HarnessCost {
+                    cpu_s,
+                    peak_rss_kb: 40_960,
+                });
+                (PathBuf::from(format!("runs/run-{i:02}")), r.into())
+            })
+            .collect::<Vec<_>>();
+        build(&runs, &opts)
+    };
+    let marked = history(16);
+    let cpu = trend_of(&marked, Metric::HarnessCpuS);
+    assert_eq!(cpu.change_points.first().map(|c| c.index), Some(12));
+    assert_eq!(
+        trend_of(&marked, Metric::HarnessPeakRssMib).values[0],
+        Some(40.0)
+    );
+    let confirmed = history(14);
+    let cpu = trend_of(&confirmed, Metric::HarnessCpuS);
+    // The rule would confirm it, were the harness's cost a gate.
+    assert!(changepoint::recent_shift(&cpu.series(), 2, Worse::Higher, &opts).is_some());
+    assert!(confirmed_shifts(&confirmed, 2, &opts).is_empty());
+}
+
+#[test]
+fn a_figure_no_run_measured_has_no_trend() {
+    let h = build(&nights(&[10.0]), &Options::default());
+    for m in [
+        Metric::LimitJobsPerMinute,
+        Metric::HarnessCpuS,
+        Metric::HarnessPeakRssMib,
+    ] {
+        assert!(h.trends.iter().all(|t| t.metric != m), "{m:?}");
+    }
+    assert!(h.trends.iter().any(|t| t.metric == Metric::StuckPods));
 }

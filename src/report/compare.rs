@@ -16,8 +16,9 @@ pub fn fmt_value(metric: Metric, v: Option<f64>) -> String {
     match (metric, v) {
         (_, None) => "n/a".into(),
         (Metric::StartedShare, Some(v)) => format!("{:.2}%", v * 100.0),
-        (Metric::Missed, Some(v)) => format!("{v:.0}"),
-        (Metric::JobsPerMinute, Some(v)) => format!("{v:.2}"),
+        (Metric::Missed | Metric::StuckPods, Some(v)) => format!("{v:.0}"),
+        (Metric::JobsPerMinute | Metric::LimitJobsPerMinute, Some(v)) => format!("{v:.2}"),
+        (Metric::HarnessCpuS | Metric::HarnessPeakRssMib, Some(v)) => format!("{v:.1}"),
         (_, Some(v)) => format!("{v:.3}"),
     }
 }

@@ -21,12 +21,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::analyze::AnalyzeError;
+use crate::limit::report::{LIMIT_SCHEMA_VERSION, LimitReport};
 use crate::results::{Check, Clock, Results};
+use crate::session::RunFile;
 
 /// File name of the results in a run directory.
-pub const RESULTS_FILE: &str = "results.json";
+pub const RESULTS_FILE: &str = RunFile::Results.name();
 /// File name of the event log in a run directory.
-pub const EVENTS_FILE: &str = "events.jsonl";
+pub const EVENTS_FILE: &str = RunFile::Events.name();
+/// File name of a find-limit search's report in its directory.
+pub const LIMIT_FILE: &str = RunFile::Limit.name();
 /// File name [`report_command`] writes an HTML report to by default.
 pub const HTML_REPORT_FILE: &str = "report.html";
 
@@ -133,18 +137,8 @@ pub fn load_results(run_dir: &Path) -> Result<Results, ReportError> {
     let path = run_dir.join(RESULTS_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let results: Results =
-                serde_json::from_str(&text).map_err(|source| ReportError::Parse {
-                    path: path.clone(),
-                    source,
-                })?;
-            if results.schema_version != crate::schema::SCHEMA_VERSION {
-                return Err(ReportError::SchemaVersion {
-                    path,
-                    found: results.schema_version,
-                    expected: crate::schema::SCHEMA_VERSION,
-                });
-            }
+            let results: Results = parse_versioned(&path, &text)?;
+            check_version(path, results.schema_version, crate::schema::SCHEMA_VERSION)?;
             Ok(results)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !run_dir.exists() => {
@@ -164,6 +158,39 @@ pub fn load_results(run_dir: &Path) -> Result<Results, ReportError> {
         }
         Err(source) => Err(ReportError::Read { path, source }),
     }
+}
+
+/// Loads the `limit.json` of the find-limit search in `dir`.
+pub fn load_limit(dir: &Path) -> Result<LimitReport, ReportError> {
+    let path = dir.join(LIMIT_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let limit: LimitReport = parse_versioned(&path, &text)?;
+    check_version(path, limit.schema_version, LIMIT_SCHEMA_VERSION)?;
+    Ok(limit)
+}
+
+fn parse_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ReportError> {
+    serde_json::from_str(text).map_err(|source| ReportError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn check_version(path: PathBuf, found: u32, expected: u32) -> Result<(), ReportError> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(ReportError::SchemaVersion {
+        path,
+        found,
+        expected,
+    })
 }
 
 /// Renders the report of the run in `run_dir` (its `results.json`, and its `events.jsonl`
