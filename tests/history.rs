@@ -91,3 +91,20 @@ fn compare_history_refuses_a_current_run_older_than_the_history() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn compare_history_says_when_the_history_is_too_short_to_confirm_anything() {
+    let dir = scratch("history-short");
+    let runs = planted_history(&dir);
+    let earlier = runs[0].display().to_string();
+    let current = runs[1].display().to_string();
+    let out = cronbench(&["compare", "--history", &earlier, "--current", &current]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("a shift can be confirmed from 5 runs on (2 confirming and 3 before them); with 2 none can fail yet"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

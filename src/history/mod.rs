@@ -124,7 +124,8 @@ impl From<Results> for Record {
 }
 
 /// The run directories named by `args`: each a run directory, or a folder whose
-/// subdirectories are (one level down). Sorted by path; [`load`] orders them by start.
+/// subdirectories are (one level down), each once. Sorted by path; [`load`] orders them by
+/// start.
 pub fn run_dirs(args: &[PathBuf]) -> Result<Vec<PathBuf>, HistoryError> {
     let mut dirs = Vec::new();
     for arg in args {
@@ -143,6 +144,9 @@ pub fn run_dirs(args: &[PathBuf]) -> Result<Vec<PathBuf>, HistoryError> {
         inner.sort();
         dirs.extend(inner);
     }
+    // A run named twice (itself and inside a folder also given) is one point.
+    let mut seen = std::collections::HashSet::new();
+    dirs.retain(|d| seen.insert(d.canonicalize().unwrap_or_else(|_| d.clone())));
     if dirs.is_empty() {
         return Err(HistoryError::NoRuns(args.to_vec()));
     }

@@ -293,6 +293,16 @@ fn write_confirm(
         },
         h.runs.len().saturating_sub(1)
     )?;
+    let needed = k + crate::changepoint::MIN_BEFORE;
+    if h.runs.len() < needed {
+        writeln!(
+            out,
+            "note: a shift can be confirmed from {needed} runs on ({k} confirming and {} before \
+             them); with {} none can fail yet",
+            crate::changepoint::MIN_BEFORE,
+            h.runs.len()
+        )?;
+    }
     writeln!(
         out,
         "{:<44} {:>12} {:>12}  status",
