@@ -8,7 +8,8 @@
 //! either. The parsed fields are handed to `croner` (5 fields, no seconds, no years) as an explicit
 //! pattern with the same meaning, and croner walks the calendar for [`ticks_between`].
 //!
-//! All times are UTC: cronbench never sets `spec.timeZone`, so the controller uses UTC.
+//! [`Schedule::ticks_between`] is UTC, as the controller fires a CronJob without
+//! `spec.timeZone`; [`super::zone`] maps the same wall-clock matches into a time zone.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -466,15 +467,35 @@ impl Schedule {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Timestamp>, ScenarioError> {
+        let civil = self.civil_ticks(Offset::UTC.to_datetime(from), Offset::UTC.to_datetime(to))?;
+        let mut ticks = Vec::with_capacity(civil.len());
+        for dt in civil {
+            let t = Offset::UTC
+                .to_timestamp(dt)
+                .map_err(|source| ScenarioError::Time {
+                    schedule: self.expression.clone(),
+                    source,
+                })?;
+            // The civil walk dropped sub-second precision, so a match may lie before `from`.
+            if t >= from {
+                ticks.push(t);
+            }
+        }
+        Ok(ticks)
+    }
+
+    /// Every wall-clock time `dt` with `from <= dt < to` (to the second) that the schedule's
+    /// fields match, in a calendar without a time zone.
+    pub(super) fn civil_ticks(
+        &self,
+        from: DateTime,
+        to: DateTime,
+    ) -> Result<Vec<DateTime>, ScenarioError> {
         let mut ticks = Vec::new();
         if from >= to || self.never_fires() {
             return Ok(ticks);
         }
-        let time_err = |source| ScenarioError::Time {
-            schedule: self.expression.clone(),
-            source,
-        };
-        let mut cursor = Utc(Offset::UTC.to_datetime(from));
+        let mut cursor = Utc(from);
         let mut inclusive = true;
         loop {
             let next = self
@@ -484,14 +505,10 @@ impl Schedule {
                     schedule: self.expression.clone(),
                     source,
                 })?;
-            let t = Offset::UTC.to_timestamp(next.0).map_err(time_err)?;
-            if t >= to {
+            if next.0 >= to {
                 break;
             }
-            // `cursor` dropped sub-second precision, so the first match may lie before `from`.
-            if t >= from {
-                ticks.push(t);
-            }
+            ticks.push(next.0);
             cursor = next;
             inclusive = false;
         }
@@ -528,7 +545,8 @@ pub fn jobs_per_minute(defs: &[CronJobDef]) -> f64 {
         .sum()
 }
 
-/// A UTC wall-clock time, so croner can walk a calendar without a time zone database.
+/// A wall-clock time (UTC, or a zone's before [`super::zone`] maps it), so croner can walk a
+/// calendar without a time zone database.
 #[derive(Debug, Clone)]
 struct Utc(DateTime);
 

@@ -16,12 +16,14 @@ pub mod lint;
 mod load;
 mod text;
 pub mod validate;
+pub mod zone;
 
 pub use cron::{Schedule, jobs_per_minute, parse_schedule, ticks_between};
 pub use error::{MAX_FILE_BYTES, Problem, ScenarioError};
 pub use kinds::{ConcurrencyPolicy, ImagePullPolicy, TolerationEffect, TolerationOperator};
 pub use lint::{LintKind, LintReport, LintSummary, lint};
 pub use load::{Checked, SCENARIO_EXAMPLE, SCENARIO_KEYS, scenario_dir, slo_problems};
+pub use zone::{ticks_in, time_zone};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
