@@ -31,7 +31,7 @@ use std::path::PathBuf;
 
 use crate::call::CallError;
 
-pub use binaries::Binaries;
+pub use binaries::{Binaries, cache_root};
 pub use config::{Knobs, StageDelays};
 pub use kubelet::KubeletKnobs;
 pub use local::{ClusterInfo, LocalCluster, UpOptions, pid_alive};

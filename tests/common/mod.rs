@@ -60,6 +60,22 @@ pub struct TestCluster {
     pub name: String,
     pub kubeconfig: PathBuf,
     pub context: String,
+    /// Held while the cluster lives (see [`lock_name`]); released after `cluster down`.
+    _lock: std::fs::File,
+}
+
+/// Waits for, and holds, the machine-wide lock of test cluster `name`. Local clusters are named
+/// machine-wide (their state lives in the cache), so two checkouts running the same test at
+/// once would tear down each other's cluster; with the lock the second waits.
+fn lock_name(name: &str) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let dir = cronbench::cluster::cache_root().join("test-locks");
+    std::fs::create_dir_all(&dir).expect("the test lock folder");
+    let file = std::fs::File::create(dir.join(format!("{name}.lock"))).expect("a lock file");
+    // SAFETY: a valid open descriptor; flock blocks until the lock is ours.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(r, 0, "lock {name}: {}", std::io::Error::last_os_error());
+    file
 }
 
 impl TestCluster {
@@ -71,6 +87,7 @@ impl TestCluster {
             skip(&reason);
             return None;
         }
+        let lock = lock_name(name);
         // A previous crashed test may have left it: clear it first.
         let _ = cronbench(&["cluster", "down", "--name", name]);
         let mut args = vec!["cluster", "up", "--name", name];
@@ -82,6 +99,7 @@ impl TestCluster {
             name: name.to_string(),
             kubeconfig: cluster.kubeconfig(),
             context: cluster.context(),
+            _lock: lock,
         })
     }
 
