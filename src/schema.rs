@@ -30,6 +30,9 @@ pub enum LogLine {
         recv_ms: i64,
         name: String,
         schedule: String,
+        /// `spec.timeZone`; absent for UTC (and in logs of earlier versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_zone: Option<String>,
     },
     /// A watched Job changed.
     Job(JobObs),

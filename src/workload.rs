@@ -111,8 +111,13 @@ pub fn cronjob(
             },
         },
     });
-    if let (Some(deadline), Some(obj)) = (load.starting_deadline_seconds, spec.as_object_mut()) {
-        obj.insert("startingDeadlineSeconds".into(), json!(deadline));
+    if let Some(obj) = spec.as_object_mut() {
+        if let Some(deadline) = load.starting_deadline_seconds {
+            obj.insert("startingDeadlineSeconds".into(), json!(deadline));
+        }
+        if let Some(zone) = &def.time_zone {
+            obj.insert("timeZone".into(), json!(zone));
+        }
     }
     serde_json::from_value(json!({
         "apiVersion": "batch/v1",
@@ -252,6 +257,7 @@ mod tests {
         let def = CronJobDef {
             name: "cb-00001".into(),
             schedule: "*/5 * * * *".into(),
+            time_zone: None,
             command: vec!["sh".into(), "-c".into(), "echo hello world".into()],
             resources: scenario.load.resources.clone(),
         };
@@ -268,5 +274,20 @@ mod tests {
         assert!(pod["spec"]["tolerations"][0].get("value").is_none());
         assert_eq!(v["spec"]["schedule"], "*/5 * * * *");
         assert_eq!(v["spec"]["startingDeadlineSeconds"], 200);
+        assert!(v["spec"].get("timeZone").is_none(), "UTC is no timeZone");
+    }
+
+    #[test]
+    fn a_definitions_time_zone_becomes_spec_time_zone() {
+        let scenario = Scenario::default();
+        let def = CronJobDef {
+            name: "cb-00001".into(),
+            schedule: "30 2 * * *".into(),
+            time_zone: Some("Europe/Berlin".into()),
+            command: vec!["true".into()],
+            resources: scenario.load.resources.clone(),
+        };
+        let v = serde_json::to_value(cronjob(&scenario, &def, "run-1").unwrap()).unwrap();
+        assert_eq!(v["spec"]["timeZone"], "Europe/Berlin");
     }
 }

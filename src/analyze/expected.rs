@@ -1,17 +1,20 @@
 //! The runs the log should hold, from cron math: every tick of each CronJob's schedule in the
 //! window after the CronJob was created, matched against the runs observed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use super::AnalyzeError;
 use super::tally::run_key;
 use crate::results::{MISSED_LIST_MAX, RunKey, Window};
-use crate::scenario::{ScenarioError, parse_schedule};
+use crate::scenario::{ScenarioError, parse_schedule, ticks_in, time_zone};
 
 /// A CronJob as the log tells it.
 #[derive(Debug)]
 pub(super) struct CronJobSeen {
     pub schedule: String,
+    /// `spec.timeZone`; `None` is UTC.
+    pub time_zone: Option<String>,
     pub created_ms: i64,
 }
 
@@ -25,8 +28,8 @@ pub(super) struct Expected {
     pub missed_runs: Vec<RunKey>,
 }
 
-/// Matches each CronJob's ticks in `w` against `observed(cronjob, tick)`. Schedules shared by
-/// many CronJobs are computed once.
+/// Matches each CronJob's ticks in `w` against `observed(cronjob, tick)`. Schedules (in a
+/// zone) shared by many CronJobs are computed once.
 pub(super) fn expected_runs(
     cronjobs: &BTreeMap<String, CronJobSeen>,
     w: &Window,
@@ -34,20 +37,21 @@ pub(super) fn expected_runs(
 ) -> Result<Expected, AnalyzeError> {
     let mut out = Expected::default();
     let mut missed: Vec<(i64, &str)> = Vec::new();
-    let mut ticks_by_schedule: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut ticks_by_schedule: HashMap<(&str, Option<&str>), Vec<i64>> = HashMap::new();
     for (name, cj) in cronjobs {
-        if !ticks_by_schedule.contains_key(cj.schedule.as_str()) {
-            let ticks = window_ticks(&cj.schedule, w).map_err(|source| AnalyzeError::Schedule {
-                cronjob: name.clone(),
-                schedule: cj.schedule.clone(),
-                source: Box::new(source),
-            })?;
-            ticks_by_schedule.insert(cj.schedule.as_str(), ticks);
-        }
-        let ticks = ticks_by_schedule
-            .get(cj.schedule.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let key = (cj.schedule.as_str(), cj.time_zone.as_deref());
+        let ticks = match ticks_by_schedule.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let ticks =
+                    window_ticks(key.0, key.1, w).map_err(|source| AnalyzeError::Schedule {
+                        cronjob: name.clone(),
+                        schedule: cj.schedule.clone(),
+                        source: Box::new(source),
+                    })?;
+                e.insert(ticks)
+            }
+        };
         for &t in ticks.iter().filter(|&&t| t > cj.created_ms) {
             out.expected += 1;
             if observed(name.as_str(), t) {
@@ -67,17 +71,29 @@ pub(super) fn expected_runs(
     Ok(out)
 }
 
-/// Ticks of `schedule` in the window, Unix ms, as the CronJob controller computes them (UTC).
-pub(super) fn window_ticks(schedule: &str, w: &Window) -> Result<Vec<i64>, ScenarioError> {
+/// Ticks of `schedule` in the window, Unix ms, as the CronJob controller computes them: in
+/// `zone` (`spec.timeZone`), else UTC.
+pub(super) fn window_ticks(
+    schedule: &str,
+    zone: Option<&str>,
+    w: &Window,
+) -> Result<Vec<i64>, ScenarioError> {
     let bad_time = |source| ScenarioError::Time {
         schedule: schedule.to_string(),
         source,
     };
     let from = jiff::Timestamp::from_millisecond(w.start_ms).map_err(bad_time)?;
     let to = jiff::Timestamp::from_millisecond(w.end_ms).map_err(bad_time)?;
-    Ok(parse_schedule(schedule)?
-        .ticks_between(from, to)?
-        .into_iter()
-        .map(|t| t.as_millisecond())
-        .collect())
+    let parsed = parse_schedule(schedule)?;
+    let ticks = match zone {
+        None => parsed.ticks_between(from, to)?,
+        Some(name) => {
+            let tz = time_zone(name).map_err(|reason| ScenarioError::Schedule {
+                schedule: format!("TZ={name} {schedule}"),
+                reason,
+            })?;
+            ticks_in(&parsed, &tz, from, to)?
+        }
+    };
+    Ok(ticks.into_iter().map(|t| t.as_millisecond()).collect())
 }

@@ -60,11 +60,14 @@ pub(super) struct PodFact {
     pub pending_until_ms: i64,
 }
 
+/// A schedule and its `spec.timeZone` (`None`: UTC).
+pub(super) type Zoned<'a> = (&'a str, Option<&'a str>);
+
 /// Everything the fault analysis reads.
 pub(super) struct Inputs<'a> {
     pub slo: &'a Slo,
-    /// (name, schedule, created_ms) of every CronJob.
-    pub cronjobs: Vec<(&'a str, &'a str, i64)>,
+    /// (name, schedule in its zone, created_ms) of every CronJob.
+    pub cronjobs: Vec<(&'a str, Zoned<'a>, i64)>,
     pub runs: HashMap<(&'a str, i64), RunFact>,
     pub pods: Vec<PodFact>,
     pub last_ms: i64,
@@ -92,9 +95,10 @@ impl Context {
         let defs: Vec<CronJobDef> = inp
             .cronjobs
             .iter()
-            .map(|(name, schedule, _)| CronJobDef {
+            .map(|(name, (schedule, zone), _)| CronJobDef {
                 name: name.to_string(),
                 schedule: schedule.to_string(),
+                time_zone: zone.map(str::to_string),
                 command: Vec::new(),
                 resources: Resources::default(),
             })
@@ -116,7 +120,7 @@ impl Context {
 pub(super) fn windows(
     raw: &[RawFault],
     inp: &Inputs,
-    ticks: impl Fn(&str, &Window) -> Option<Vec<i64>>,
+    ticks: impl Fn(Zoned<'_>, &Window) -> Option<Vec<i64>>,
 ) -> Vec<FaultWindow> {
     let cx = Context::new(inp);
     raw.iter()
@@ -160,7 +164,7 @@ fn schedule_effects(
     end: i64,
     inp: &Inputs,
     cx: &Context,
-    ticks: &impl Fn(&str, &Window) -> Option<Vec<i64>>,
+    ticks: &impl Fn(Zoned<'_>, &Window) -> Option<Vec<i64>>,
 ) {
     let from = f.start_ms - cx.p99_ms as i64;
     let w = Window {
@@ -255,7 +259,7 @@ mod tests {
         }
     }
 
-    fn every_minute(_: &str, w: &Window) -> Option<Vec<i64>> {
+    fn every_minute(_: Zoned<'_>, w: &Window) -> Option<Vec<i64>> {
         let first = w.start_ms.div_euclid(60_000) + i64::from(w.start_ms.rem_euclid(60_000) != 0);
         Some(
             (first..)
@@ -298,7 +302,7 @@ mod tests {
         let m = 60_000;
         let slo = slo();
         // Two CronJobs from minute 0; fault from 2:30 to 3:20 (one tick, 3:00).
-        let cronjobs = vec![("a", "* * * * *", 1), ("b", "* * * * *", 1)];
+        let cronjobs = vec![("a", ("* * * * *", None), 1), ("b", ("* * * * *", None), 1)];
         let mut runs = HashMap::new();
         for t in 1..=6 {
             let late = t == 3;
@@ -355,7 +359,7 @@ mod tests {
         let slo = slo();
         let inp = Inputs {
             slo: &slo,
-            cronjobs: vec![("a", "* * * * *", 50_000)],
+            cronjobs: vec![("a", ("* * * * *", None), 50_000)],
             runs: HashMap::new(),
             pods: Vec::new(),
             last_ms: 200_000,

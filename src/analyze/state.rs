@@ -170,9 +170,11 @@ impl Analyzer {
                 recv_ms,
                 name,
                 schedule,
+                time_zone,
             } => {
                 self.cronjobs.entry(name).or_insert(CronJobSeen {
                     schedule,
+                    time_zone,
                     created_ms: recv_ms,
                 });
             }
@@ -392,7 +394,10 @@ impl Analyzer {
             cronjobs: self
                 .cronjobs
                 .iter()
-                .map(|(n, c)| (n.as_str(), c.schedule.as_str(), c.created_ms))
+                .map(|(n, c)| {
+                    let zoned = (c.schedule.as_str(), c.time_zone.as_deref());
+                    (n.as_str(), zoned, c.created_ms)
+                })
                 .collect(),
             runs: facts
                 .runs
@@ -402,8 +407,8 @@ impl Analyzer {
             pods: facts.pods,
             last_ms: self.last_recv_ms,
         };
-        faults::windows(&self.faults, &inputs, |schedule, w| {
-            window_ticks(schedule, w).ok()
+        faults::windows(&self.faults, &inputs, |(schedule, zone), w| {
+            window_ticks(schedule, zone, w).ok()
         })
     }
 }

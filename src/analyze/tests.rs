@@ -96,6 +96,7 @@ impl Log {
             recv_ms,
             name: name.into(),
             schedule: schedule.into(),
+            time_zone: None,
         });
     }
 
@@ -1049,4 +1050,31 @@ fn a_line_within_the_run_span_is_kept() {
     assert!(!super::ingest::in_run_span(T0, 0));
     assert!(!super::ingest::in_run_span(T0, i64::MAX));
     assert!(!super::ingest::in_run_span(i64::MAX, i64::MIN));
+}
+
+/// One CronJob on `*/2 * * * *` in `zone`, observed running at odd UTC minutes: what
+/// `*/2` fires in Asia/Kathmandu (UTC+05:45), where even local minutes are odd UTC ones.
+fn kathmandu_runs(zone: Option<&str>) -> Results {
+    let s = scenario();
+    let mut log = Log::standard(&s, 0, "*/2 * * * *", 6 * MIN);
+    log.push(LogLine::CronJobCreated {
+        recv_ms: T0 - 110_000,
+        name: cj(0),
+        schedule: "*/2 * * * *".into(),
+        time_zone: zone.map(str::to_string),
+    });
+    for k in [1, 3, 5] {
+        log.run(&cj(0), T0 + k * MIN, FAST, "node-a");
+    }
+    log.analyze()
+}
+
+#[test]
+fn a_cronjob_with_a_time_zone_is_expected_at_its_zones_ticks() {
+    let r = kathmandu_runs(Some("Asia/Kathmandu"));
+    assert_eq!((r.counts.expected, r.counts.missed), (3, 0));
+    assert_eq!(r.counts.unexpected, 0);
+    // Read in UTC, the same runs are all off-schedule and every even minute is missed.
+    let utc = kathmandu_runs(None);
+    assert_eq!((utc.counts.expected, utc.counts.missed), (3, 3));
 }

@@ -256,6 +256,7 @@ fn preamble(
             recv_ms: T0_MS + 100 + i64::from(cj) / 100,
             name: cronjob_name(cj),
             schedule: "* * * * *".into(),
+            time_zone: None,
         })?;
     }
     out.line(&LogLine::Phase {

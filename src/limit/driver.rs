@@ -104,6 +104,7 @@ fn defs(scenario: &Scenario, n: u32) -> Vec<CronJobDef> {
         .map(|i| CronJobDef {
             name: format!("{}{i:05}", scenario.load.name_prefix),
             schedule: "* * * * *".into(),
+            time_zone: None,
             command: scenario.load.command.clone(),
             resources: scenario.load.resources.clone(),
         })
@@ -525,11 +526,7 @@ impl Ctx<'_> {
             };
             let (client, ns) = (self.session.client(), self.session.id());
             workload::create_all(client, ns, objects, pace, |cj| {
-                self.session.log().send(LogLine::CronJobCreated {
-                    recv_ms: now_ms(),
-                    name: cj.metadata.name.clone().unwrap_or_default(),
-                    schedule: "* * * * *".into(),
-                });
+                self.session.log().send(crate::observe::cronjob_created(cj));
             })
             .await?;
         } else if to < from {

@@ -454,6 +454,7 @@ mod tests {
                 recv_ms: T0 - 30_000 + i as i64,
                 name: name.clone(),
                 schedule: "* * * * *".into(),
+                time_zone: None,
             });
             for k in 0..minutes {
                 let tick = T0 + k * MINUTE_MS;
@@ -556,6 +557,7 @@ mod tests {
             recv_ms: T0 + 30_000,
             name: "cb-00005".into(),
             schedule: "* * * * *".into(),
+            time_zone: None,
         });
         let c = l.counts(
             &names(6),
@@ -629,6 +631,7 @@ mod tests {
             recv_ms: T0 - 1000,
             name: format!("cb-{i:05}"),
             schedule: "* * * * *".into(),
+            time_zone: None,
         };
         serde_json::to_string(&line).expect("line to json") + "\n"
     }

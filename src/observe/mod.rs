@@ -56,14 +56,12 @@ impl Live {
 
 /// The event-log line for a CronJob the run has just created.
 pub fn cronjob_created(cj: &k8s_openapi::api::batch::v1::CronJob) -> LogLine {
+    let spec = cj.spec.as_ref();
     LogLine::CronJobCreated {
         recv_ms: now_ms(),
         name: cj.metadata.name.clone().unwrap_or_default(),
-        schedule: cj
-            .spec
-            .as_ref()
-            .map(|s| s.schedule.clone())
-            .unwrap_or_default(),
+        schedule: spec.map(|s| s.schedule.clone()).unwrap_or_default(),
+        time_zone: spec.and_then(|s| s.time_zone.clone()),
     }
 }
 

@@ -224,6 +224,7 @@ mod tests {
         CronJobDef {
             name: "a".into(),
             schedule: schedule.into(),
+            time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
         }

@@ -121,7 +121,8 @@ pub fn parse_schedule(schedule: &str) -> Result<Schedule, ScenarioError> {
         return Err(invalid(
             schedule,
             "Kubernetes rejects TZ= and CRON_TZ= in spec.schedule (it wants spec.timeZone \
-             instead); remove the prefix: cronbench runs every CronJob in UTC",
+             instead); remove the prefix and name the zone in load.time_zone (or \
+             kubernetes.time_zone of a job definition)",
         ));
     }
     let parts = five_fields(schedule, expand_macro(schedule)?)?;
@@ -616,6 +617,7 @@ mod tests {
         CronJobDef {
             name: "x".into(),
             schedule: schedule.into(),
+            time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
         }

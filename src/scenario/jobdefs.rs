@@ -49,8 +49,11 @@ pub struct JobDefinition {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesSection {
-    /// A 5-field cron expression, in UTC.
+    /// A 5-field cron expression, in `time_zone`.
     pub schedule: String,
+    /// `spec.timeZone`: an IANA name; unset is UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl From<JobDefinition> for CronJobDef {
@@ -58,6 +61,7 @@ impl From<JobDefinition> for CronJobDef {
         CronJobDef {
             name: d.name,
             schedule: d.kubernetes.schedule,
+            time_zone: d.kubernetes.time_zone,
             command: d.command,
             resources: d.resources,
         }
@@ -136,6 +140,13 @@ pub fn check_def(def: &CronJobDef, file: &Path, problems: &mut Vec<Problem>) {
         )),
         Ok(_) => {}
         Err(e) => problems.push(Problem::new(file, name, e.to_string())),
+    }
+    if let Some(Err(msg)) = def.time_zone.as_deref().map(super::zone::time_zone) {
+        problems.push(Problem::new(
+            file,
+            name,
+            format!("kubernetes.time_zone: {msg}"),
+        ));
     }
     if def.command.is_empty() || def.command.iter().all(|c| c.trim().is_empty()) {
         problems.push(Problem::new(
@@ -303,10 +314,28 @@ resources:
     }
 
     #[test]
+    fn a_definitions_time_zone_is_read_and_checked() {
+        let text =
+            "name: a\nkubernetes: {schedule: '30 2 * * *', time_zone: Local}\ncommand: [x]\n";
+        let defs = parse_str(text, Path::new("x.yaml")).expect("parses");
+        let def = CronJobDef::from(defs.into_iter().next().expect("one definition"));
+        assert_eq!(def.time_zone.as_deref(), Some("Local"));
+        let mut problems = Vec::new();
+        check_def(&def, Path::new("x.yaml"), &mut problems);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("kubernetes.time_zone: 'Local'")
+        );
+    }
+
+    #[test]
     fn check_def_collects_every_problem_of_a_def() {
         let def = CronJobDef {
             name: "Bad_Name".into(),
             schedule: "61 * * * *".into(),
+            time_zone: Some("Mars/Base".into()),
             command: vec![],
             resources: Resources {
                 requests: BTreeMap::from([("cpu".into(), "lots".into())]),
@@ -315,7 +344,7 @@ resources:
         };
         let mut problems = Vec::new();
         check_def(&def, Path::new("f.yaml"), &mut problems);
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
         assert!(
             problems
                 .iter()
@@ -329,6 +358,7 @@ resources:
         let def = CronJobDef {
             name: "feb30".into(),
             schedule: "0 0 30 2 *".into(),
+            time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
         };
@@ -343,6 +373,7 @@ resources:
         let def = CronJobDef {
             name: "dup".into(),
             schedule: "* * * * *".into(),
+            time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
         };

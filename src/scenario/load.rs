@@ -164,10 +164,18 @@ impl Scenario {
                     ));
                 }
                 let loaded = jobdefs::load_files(&files)?;
-                Ok((
-                    loaded.defs.into_iter().map(|(d, _)| d).collect(),
-                    loaded.problems,
-                ))
+                let mut problems = loaded.problems;
+                if let Some(Err(msg)) = self.load.time_zone.as_deref().map(super::zone::time_zone) {
+                    problems.push(Problem::new(file, Some("load.time_zone"), msg));
+                }
+                // load.time_zone is the zone of every definition that names none.
+                let defs = loaded.defs.into_iter().map(|(mut d, _)| {
+                    if d.time_zone.is_none() {
+                        d.time_zone.clone_from(&self.load.time_zone);
+                    }
+                    d
+                });
+                Ok((defs.collect(), problems))
             }
             None => Ok(self.inline_defs(file)),
         }
@@ -197,6 +205,7 @@ impl Scenario {
             .map(|i| CronJobDef {
                 name: format!("{}{i:05}", load.name_prefix),
                 schedule: load.schedule.clone(),
+                time_zone: load.time_zone.clone(),
                 command: load.command.clone(),
                 resources: load.resources.clone(),
             })
@@ -221,6 +230,9 @@ impl Scenario {
             ),
             Ok(_) => {}
             Err(e) => push("load.schedule", e.to_string()),
+        }
+        if let Some(Err(msg)) = load.time_zone.as_deref().map(super::zone::time_zone) {
+            push("load.time_zone", msg);
         }
         if load.command.is_empty() || load.command.iter().all(|c| c.trim().is_empty()) {
             push(

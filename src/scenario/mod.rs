@@ -142,6 +142,9 @@ pub struct Load {
     pub cronjobs: u32,
     /// 5-field cron expression.
     pub schedule: String,
+    /// The zone `schedule` is read in (`spec.timeZone`): an IANA name; unset is UTC. With
+    /// `jobs_dir`, the zone of every job definition that names none.
+    pub time_zone: Option<String>,
     pub command: Vec<String>,
     pub image: String,
     pub image_pull_policy: ImagePullPolicy,
@@ -238,6 +241,7 @@ impl Default for Load {
         Load {
             cronjobs: 50,
             schedule: "* * * * *".into(),
+            time_zone: None,
             command: vec!["bash".into(), "-c".into(), "echo hello world".into()],
             image: "busybox:1.36".into(),
             image_pull_policy: ImagePullPolicy::IfNotPresent,
@@ -301,6 +305,8 @@ impl Default for Slo {
 pub struct CronJobDef {
     pub name: String,
     pub schedule: String,
+    /// `spec.timeZone`: an IANA name; `None` is UTC.
+    pub time_zone: Option<String>,
     pub command: Vec<String>,
     pub resources: Resources,
 }
