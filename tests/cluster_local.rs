@@ -28,6 +28,88 @@ fn hello_cronjob() -> CronJob {
     .expect("a valid CronJob")
 }
 
+/// One case of tests/fixtures/schedule-corpus.tsv: a schedule and a time zone (None: unset).
+fn corpus() -> Vec<(String, Option<String>)> {
+    let text = std::fs::read_to_string("tests/fixtures/schedule-corpus.tsv").expect("the corpus");
+    let unescape = |s: &str| s.replace("\\t", "\t").replace("\\n", "\n");
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (schedule, zone) = l.rsplit_once('\t').expect("schedule<TAB>zone");
+            let zone = match zone {
+                "-" => None,
+                "\"\"" => Some(String::new()),
+                z => Some(unescape(z)),
+            };
+            (unescape(schedule), zone)
+        })
+        .collect()
+}
+
+/// Where `lint` refuses on purpose what the apiserver accepts: `@every <duration>` runs relative
+/// to the CronJob's creation and then to each run, so cronbench cannot predict its ticks (the
+/// message says so and names the 5-field form to use).
+fn deliberate(schedule: &str) -> bool {
+    schedule.starts_with("@every ")
+}
+
+/// `lint`'s verdict on every schedule and time zone of the corpus is the apiserver's: each is
+/// created as a CronJob with dryRun=All (nothing is stored) and accepted exactly when
+/// cronbench's own checks accept it, but for the [`deliberate`] refusals.
+async fn lint_agrees_with_the_apiserver(client: &kube::Client) {
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let scenario = cronbench::scenario::Scenario::default();
+    let cases = corpus();
+    assert!(cases.len() >= 100, "{} cases", cases.len());
+    let mut differ = Vec::new();
+    let (mut accepted, mut refused) = (0, 0);
+    for (i, (schedule, zone)) in cases.iter().enumerate() {
+        let ours = cronbench::scenario::parse_schedule(schedule).is_ok()
+            && zone
+                .as_deref()
+                .is_none_or(|z| cronbench::scenario::time_zone(z).is_ok());
+        let def = cronbench::scenario::CronJobDef {
+            name: format!("diff-{i}"),
+            schedule: schedule.clone(),
+            time_zone: zone.clone(),
+            command: vec!["true".into()],
+            resources: scenario.load.resources.clone(),
+        };
+        let cj = cronbench::workload::cronjob(&scenario, &def, "lint-diff").expect("builds");
+        let theirs = match cronjobs.create(&dry, &cj).await {
+            Ok(_) => true,
+            Err(kube::Error::Api(e)) if e.code == 422 => false,
+            Err(e) => panic!("dry-run of {schedule:?} {zone:?}: {e}"),
+        };
+        if theirs {
+            accepted += 1;
+        } else {
+            refused += 1;
+        }
+        if ours != theirs && !(theirs && deliberate(schedule)) {
+            differ.push(format!(
+                "{schedule:?} in {zone:?}: lint {}, apiserver {}",
+                if ours { "accepts" } else { "refuses" },
+                if theirs { "accepts" } else { "refuses" }
+            ));
+        }
+    }
+    eprintln!(
+        "lint vs apiserver: {} cases, the apiserver accepted {accepted} and refused {refused}, {} differ",
+        cases.len(),
+        differ.len()
+    );
+    assert!(
+        differ.is_empty(),
+        "lint and the apiserver differ on:\n{}",
+        differ.join("\n")
+    );
+}
+
 #[tokio::test]
 async fn integration_cronjob_runs_to_completion_on_a_kwok_node_and_down_leaves_nothing() {
     let Some(cluster) = TestCluster::up("it-cluster", &["--nodes", "3"]) else {
@@ -65,6 +147,8 @@ async fn integration_cronjob_runs_to_completion_on_a_kwok_node_and_down_leaves_n
         .await
         .expect("create the CronJob");
     let created = Instant::now();
+    // While the controller gets to its first tick: lint against the apiserver (~2 s).
+    lint_agrees_with_the_apiserver(&client).await;
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");

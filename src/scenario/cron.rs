@@ -162,8 +162,9 @@ fn expand_macro(schedule: &str) -> Result<&str, ScenarioError> {
     if schedule.starts_with("@every") {
         return Err(invalid(
             schedule,
-            "'@every' runs relative to the last run, so cronbench cannot predict its ticks; \
-             write a 5-field expression such as '*/5 * * * *'",
+            "Kubernetes accepts '@every <duration>', but it runs relative to the CronJob's \
+             creation and then to each run, so cronbench cannot predict its ticks; write a \
+             5-field expression such as '*/5 * * * *'",
         ));
     }
     MACROS
@@ -332,8 +333,14 @@ fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A number as robfig/cron reads one (Go's `strconv.Atoi`): digits, with one optional `+`.
 fn number(s: &str) -> Option<u32> {
-    if is_digits(s) { s.parse().ok() } else { None }
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if is_digits(digits) {
+        digits.parse().ok()
+    } else {
+        None
+    }
 }
 
 fn value(token: &str, item: &str, field: &Field) -> Result<u32, String> {

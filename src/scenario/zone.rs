@@ -51,7 +51,32 @@ pub fn time_zone(name: &str) -> Result<TimeZone, String> {
             "'{name}' is not an explicit time zone and the apiserver refuses it; {fix}"
         ));
     }
-    TimeZone::get(name).map_err(|_| format!("unknown time zone '{name}'; {fix}"))
+    match TimeZone::get(name) {
+        // The database is searched without regard to case, the apiserver's is not.
+        Ok(tz) if tz.iana_name() == Some(name) => Ok(tz),
+        found => zoneinfo_file(name).ok_or_else(|| match found {
+            Ok(tz) => format!(
+                "unknown time zone '{name}' (names are case-sensitive: did you mean '{}'?); {fix}",
+                tz.iana_name().unwrap_or_default()
+            ),
+            Err(_) => format!("unknown time zone '{name}'; {fix}"),
+        }),
+    }
+}
+
+/// Where Go's time package, and so the apiserver and the controller, reads zones on Linux.
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+/// The largest zone file read (the biggest in tzdata are under 4 KiB).
+const ZONE_FILE_MAX: u64 = 64 * 1024;
+
+/// A zone the apiserver would load from its zoneinfo folder but that jiff's database leaves
+/// out (`right/...` and `posix/...`). `name`'s parts were checked: it cannot leave the folder.
+fn zoneinfo_file(name: &str) -> Option<TimeZone> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(std::path::Path::new(ZONEINFO).join(name)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(ZONE_FILE_MAX).read_to_end(&mut bytes).ok()?;
+    TimeZone::tzif(name, &bytes).ok()
 }
 
 /// The largest gap or fold there is (Antarctica/Troll moves 2 hours), and a margin: the
@@ -152,6 +177,7 @@ mod tests {
             "America/Argentina_Buenos_Aires_Long",
             "Mars/Olympus_Mons",
             "Europe/Berlin ",
+            "europe/berlin",
         ] {
             assert!(time_zone(bad).is_err(), "{bad:?} is refused");
         }
