@@ -13,6 +13,7 @@ pub mod compare;
 pub mod faults;
 pub mod history;
 pub mod host;
+pub mod import;
 pub mod limit;
 pub mod observe;
 pub mod procfs;

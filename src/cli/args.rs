@@ -43,6 +43,22 @@ pub enum Command {
     },
     /// Check a scenario, a job definition file or a folder of them as Kubernetes would
     Lint { path: PathBuf },
+    /// Build a scenario from a crontab: its schedules and time zones (CRON_TZ=/TZ= lines), never
+    /// its commands; writes OUT/scenario.yaml and OUT/jobs/, which `lint` accepts
+    Import {
+        /// The crontab (`crontab -l` output): NAME=value lines, comments, schedule lines
+        #[arg(long)]
+        crontab: PathBuf,
+        /// Folder to write (it must not hold a scenario.yaml yet)
+        #[arg(long)]
+        out: PathBuf,
+        /// Each line becomes this many CronJobs (1 to 1000)
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        /// The scenario's name
+        #[arg(long, default_value = "imported")]
+        name: String,
+    },
     /// Delete what earlier runs left on a cluster (namespaces labelled cronbench.io/run)
     Clean {
         #[command(flatten)]

@@ -42,6 +42,12 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
         Command::BenchCheck { path } => offline::bench_check(path),
         Command::Analyze { dir } => offline::analyze(dir),
         Command::Lint { path } => offline::lint(&path),
+        Command::Import {
+            crontab,
+            out,
+            scale,
+            name,
+        } => offline::import(&crontab, &out, scale, &name),
         Command::Report { dir, out, format } => offline::report(&dir, out.as_deref(), format),
         Command::Compare {
             history,

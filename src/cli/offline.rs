@@ -1,4 +1,5 @@
-//! Commands that need no cluster: analyze, lint, report, compare, history, bench-check.
+//! Commands that need no cluster: analyze, lint, import, report, compare, history,
+//! bench-check.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,27 @@ pub(super) fn bench_check(path: PathBuf) -> anyhow::Result<Outcome> {
 
 pub(super) fn lint(path: &Path) -> anyhow::Result<Outcome> {
     let report = crate::scenario::lint(path)?;
+    println!("{report}");
+    Ok(Outcome::pass_if(report.is_ok()))
+}
+
+pub(super) fn import(
+    crontab: &Path,
+    out: &Path,
+    scale: u32,
+    name: &str,
+) -> anyhow::Result<Outcome> {
+    let done = crate::import::from_crontab(crontab, out, scale, name)?;
+    println!(
+        "wrote {}: {} CronJobs from {} crontab lines, {:.4} jobs/min, measure window {} s",
+        done.scenario.display(),
+        done.cronjobs,
+        done.lines,
+        done.jobs_per_minute,
+        done.measure_s
+    );
+    // What was written must lint: a scenario import cannot run is a bug here, not the user's.
+    let report = crate::scenario::lint(&done.scenario)?;
     println!("{report}");
     Ok(Outcome::pass_if(report.is_ok()))
 }

@@ -8,6 +8,7 @@
 //! - [`lint()`] checks a scenario, a job-definition file or a folder of them.
 
 pub mod bounds;
+mod civil;
 pub mod cron;
 mod error;
 pub mod jobdefs;

@@ -1,0 +1,176 @@
+//! `cronbench import`: a scenario built from what a team already has. Today: a crontab. The
+//! output is an ordinary scenario (`scenario.yaml`) with a folder of job definitions
+//! (`jobs/`), each saying where it came from, that `cronbench lint` accepts.
+
+pub mod crontab;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::scenario::bounds::window_problem;
+use crate::scenario::{CronJobDef, Durations, MAX_FILE_BYTES, jobs_per_minute};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is larger than {MAX_FILE_BYTES} bytes; a crontab is a few KiB: pass the right file",
+        .0.display()
+    )]
+    TooLarge(PathBuf),
+    #[error(
+        "{} already holds a scenario.yaml; pass a new folder with --out (import never \
+         overwrites)",
+        .0.display()
+    )]
+    Exists(PathBuf),
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--scale must be 1 to 1000 (got {0}): it multiplies every line of the crontab")]
+    Scale(u32),
+    #[error(transparent)]
+    Crontab(#[from] crontab::CrontabError),
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub scenario: PathBuf,
+    pub lines: usize,
+    pub cronjobs: usize,
+    pub jobs_per_minute: f64,
+    pub measure_s: u64,
+}
+
+/// The measure windows tried, shortest first: the first long enough to hold a tick of every
+/// schedule is used (a day holds one of any schedule that fires daily or more often).
+const WINDOWS_S: [u64; 7] = [180, 600, 1_800, 3_600, 7_200, 21_600, 86_400];
+
+/// Reads the crontab at `path` and writes `out/scenario.yaml` and `out/jobs/crontab.yaml`,
+/// every line `scale` times.
+pub fn from_crontab(
+    path: &Path,
+    out: &Path,
+    scale: u32,
+    name: &str,
+) -> Result<Imported, ImportError> {
+    if !(1..=1000).contains(&scale) {
+        return Err(ImportError::Scale(scale));
+    }
+    let text = read_bounded(path)?;
+    let entries = crontab::parse(&text, path)?;
+    let defs = crontab::definitions(&entries, scale);
+    let scenario = out.join("scenario.yaml");
+    if scenario.exists() {
+        return Err(ImportError::Exists(out.to_path_buf()));
+    }
+    let rate = jobs_per_minute(&defs);
+    let measure_s = WINDOWS_S
+        .into_iter()
+        .find(|&m| {
+            let d = Durations {
+                measure_s: m,
+                ..Durations::default()
+            };
+            window_problem(&defs, &d).is_none()
+        })
+        .unwrap_or(86_400);
+    let origin = format!(
+        "line(s) of {} imported by `cronbench import --crontab` (x{scale})",
+        path.display()
+    );
+    write(
+        &out.join("jobs").join("crontab.yaml"),
+        &jobs_yaml(&defs, &entries, scale),
+    )?;
+    write(
+        &scenario,
+        &scenario_yaml(name, &origin, rate, measure_s, entries.len()),
+    )?;
+    Ok(Imported {
+        scenario,
+        lines: entries.len(),
+        cronjobs: defs.len(),
+        jobs_per_minute: rate,
+        measure_s,
+    })
+}
+
+fn read_bounded(path: &Path) -> Result<String, ImportError> {
+    use std::io::Read as _;
+    let read = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge(path.to_path_buf()));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| read(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ImportError> {
+    let err = |source| ImportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, text).map_err(err)
+}
+
+/// A YAML single-quoted scalar.
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The job definitions, one document each, with the crontab line it came from.
+fn jobs_yaml(defs: &[CronJobDef], entries: &[crontab::Entry], scale: u32) -> String {
+    let mut out = String::new();
+    for (i, d) in defs.iter().enumerate() {
+        let line = entries.get(i / scale as usize).map_or(0, |e| e.line);
+        let _ = writeln!(out, "---\n# crontab line {line}\nname: {}", d.name);
+        let _ = writeln!(out, "kubernetes:\n  schedule: {}", quoted(&d.schedule));
+        if let Some(zone) = &d.time_zone {
+            let _ = writeln!(out, "  time_zone: {}", quoted(zone));
+        }
+        let command: Vec<String> = d.command.iter().map(|c| quoted(c)).collect();
+        let _ = writeln!(out, "command: [{}]", command.join(", "));
+    }
+    out
+}
+
+fn scenario_yaml(name: &str, origin: &str, rate: f64, measure_s: u64, lines: usize) -> String {
+    // Rounded down, so the target never exceeds what the schedules can start.
+    let target = (rate * 1e6).floor() / 1e6;
+    format!(
+        "# {lines} {origin}.\n\
+         # Only schedules and time zones were copied: every CronJob runs a placeholder command.\n\
+         # The target is the rate the schedules fire at; the window is the shortest that holds a\n\
+         # tick of every schedule. Edit freely, then `cronbench lint` this file.\n\
+         name: {}\n\
+         load:\n  jobs_dir: jobs\n\
+         \x20 # On the local cluster's kwok nodes; remove both keys for real nodes.\n\
+         \x20 node_selector: {{type: kwok}}\n\
+         \x20 tolerations:\n\
+         \x20 - {{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}\n\
+         duration:\n  warmup_s: 60\n  measure_s: {measure_s}\n  drain_s: 60\n\
+         slo:\n  target_jobs_per_minute: {target}\n",
+        quoted(name)
+    )
+}
