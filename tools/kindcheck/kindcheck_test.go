@@ -28,13 +28,20 @@ var knobs = map[string][]string{
 
 var components = []string{"apiServer", "controllerManager", "scheduler"}
 
+// spreadConfig is the shipped scheduler configuration, as kind-up's --scheduler-config takes it.
+var spreadConfig = filepath.Join(root, "configs/scheduler-spread.yaml")
+
 // kindUpArgs lists one argument list per configuration kind-up can write: every subset of the
-// patched components (all their flags set), each with 0, 1 and 3 workers.
+// patched components (all their flags set), each with 0, 1 and 3 workers, with and without a
+// scheduler configuration.
 func kindUpArgs() [][]string {
 	var all [][]string
 	for mask := 0; mask < 1<<len(components); mask++ {
-		for _, workers := range []string{"0", "1", "3"} {
-			args := []string{"--print-config", "--name", "check", "--workers", workers}
+		for _, extra := range [][]string{
+			{"--workers", "0"}, {"--workers", "1"}, {"--workers", "3"},
+			{"--workers", "3", "--scheduler-config", spreadConfig},
+		} {
+			args := append([]string{"--print-config", "--name", "check"}, extra...)
 			for i, c := range components {
 				if mask&(1<<i) == 0 {
 					continue
@@ -217,12 +224,61 @@ func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
 	}
 }
 
+func TestKindUpSchedulerConfigIsMountedIntoTheNodeAndPassedToTheScheduler(t *testing.T) {
+	out := kindUp(t, "--print-config", "--name", "check", "--scheduler-config", spreadConfig,
+		"--scheduler-api-qps", "70")
+	c, err := decodeCluster(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc kubeadm.ClusterConfiguration
+	if err := yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &cc); err != nil {
+		t.Fatal(err)
+	}
+	var config string
+	for _, a := range cc.Scheduler.ExtraArgs {
+		if a.Name == "config" {
+			config = a.Value
+		}
+	}
+	if config == "" {
+		t.Fatalf("scheduler extraArgs %v have no config", cc.Scheduler.ExtraArgs)
+	}
+	dir := filepath.Dir(config)
+	if len(cc.Scheduler.ExtraVolumes) != 1 || cc.Scheduler.ExtraVolumes[0].MountPath != dir ||
+		cc.Scheduler.ExtraVolumes[0].HostPath != dir {
+		t.Errorf("scheduler extraVolumes %+v do not bring %s into the scheduler's pod", cc.Scheduler.ExtraVolumes, dir)
+	}
+	mounts := c.Nodes[0].ExtraMounts
+	if c.Nodes[0].Role != kind.ControlPlaneRole || len(mounts) != 1 || mounts[0].ContainerPath != dir {
+		t.Errorf("control-plane node extraMounts %+v do not bring %s into the node", mounts, dir)
+	}
+	for i, n := range c.Nodes[1:] {
+		if len(n.ExtraMounts) != 0 {
+			t.Errorf("worker %d mounts %+v; only the control plane runs the scheduler", i, n.ExtraMounts)
+		}
+	}
+}
+
+func TestKindUpRefusesASchedulerConfigThatIsNotOne(t *testing.T) {
+	for _, file := range []string{filepath.Join(root, "scenarios/smoke.yaml"), "no-such-file.yaml"} {
+		cmd := exec.Command("bash", filepath.Join(root, "scripts/kind-up"), "--print-config", "--scheduler-config", file)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Errorf("kind-up accepted --scheduler-config %s", file)
+		} else if !strings.Contains(stderr.String(), file) || !strings.Contains(stderr.String(), "KubeSchedulerConfiguration") {
+			t.Errorf("kind-up's error for %s names neither the file nor what it should be: %s", file, stderr.String())
+		}
+	}
+}
+
 // The check is only worth something if it refuses what kind or kubeadm would refuse.
 func TestStrictDecodingRefusesUnknownAndMisplacedFields(t *testing.T) {
 	good := string(kindUp(t, "--print-config", "--kcm-api-qps", "500"))
 	bad := map[string]string{
-		"unknown kind field":         strings.Replace(good, "name: cronbench", "name: cronbench\nworkerss: 3", 1),
-		"v1beta3 map extraArgs":      strings.Replace(good, "    - name: kube-api-qps\n      value: \"500\"", "      kube-api-qps: \"500\"", 1),
+		"unknown kind field":          strings.Replace(good, "name: cronbench", "name: cronbench\nworkerss: 3", 1),
+		"v1beta3 map extraArgs":       strings.Replace(good, "    - name: kube-api-qps\n      value: \"500\"", "      kube-api-qps: \"500\"", 1),
 		"field under wrong component": strings.Replace(good, "controllerManager:", "controllerManagers:", 1),
 		"old kubeadm apiVersion":      strings.Replace(good, "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3", 1),
 	}
