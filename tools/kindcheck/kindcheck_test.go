@@ -37,10 +37,12 @@ var spreadConfig = filepath.Join(root, "configs/scheduler-spread.yaml")
 func kindUpArgs() [][]string {
 	var all [][]string
 	for mask := 0; mask < 1<<len(components); mask++ {
-		for _, extra := range [][]string{
-			{"--workers", "0"}, {"--workers", "1"}, {"--workers", "3"},
-			{"--workers", "3", "--scheduler-config", spreadConfig},
-		} {
+		variants := [][]string{{"--workers", "0"}, {"--workers", "1"}, {"--workers", "3"}}
+		// The scheduler ignores its QPS flags beside a configuration file; kind-up refuses both.
+		if mask&(1<<2) == 0 {
+			variants = append(variants, []string{"--workers", "3", "--scheduler-config", spreadConfig})
+		}
+		for _, extra := range variants {
 			args := append([]string{"--print-config", "--name", "check"}, extra...)
 			for i, c := range components {
 				if mask&(1<<i) == 0 {
@@ -196,10 +198,10 @@ func TestEveryKindUpConfigDecodesStrictlyWithKindAndKubeadmTypes(t *testing.T) {
 	}
 }
 
-func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
-	out := kindUp(t, "--print-config", "--kcm-api-qps", "500", "--scheduler-api-burst", "900",
-		"--max-requests-inflight", "800")
-	c, err := decodeCluster(out)
+// printed decodes what kind-up prints for args: the kind cluster and its kubeadm patch.
+func printed(t *testing.T, args ...string) (*kind.Cluster, kubeadm.ClusterConfiguration) {
+	t.Helper()
+	c, err := decodeCluster(kindUp(t, append([]string{"--print-config"}, args...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +209,12 @@ func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
 	if err := yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &cc); err != nil {
 		t.Fatal(err)
 	}
+	return c, cc
+}
+
+func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
+	_, cc := printed(t, "--kcm-api-qps", "500", "--scheduler-api-burst", "900",
+		"--max-requests-inflight", "800")
 	want := map[string][]kubeadm.Arg{
 		"apiServer":         {{Name: "max-requests-inflight", Value: "800"}},
 		"controllerManager": {{Name: "kube-api-qps", Value: "500"}},
@@ -225,16 +233,7 @@ func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
 }
 
 func TestKindUpSchedulerConfigIsMountedIntoTheNodeAndPassedToTheScheduler(t *testing.T) {
-	out := kindUp(t, "--print-config", "--name", "check", "--scheduler-config", spreadConfig,
-		"--scheduler-api-qps", "70")
-	c, err := decodeCluster(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cc kubeadm.ClusterConfiguration
-	if err := yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &cc); err != nil {
-		t.Fatal(err)
-	}
+	c, cc := printed(t, "--name", "check", "--scheduler-config", spreadConfig, "--kcm-api-qps", "70")
 	var config string
 	for _, a := range cc.Scheduler.ExtraArgs {
 		if a.Name == "config" {
@@ -260,15 +259,20 @@ func TestKindUpSchedulerConfigIsMountedIntoTheNodeAndPassedToTheScheduler(t *tes
 	}
 }
 
-func TestKindUpRefusesASchedulerConfigThatIsNotOne(t *testing.T) {
-	for _, file := range []string{filepath.Join(root, "scenarios/smoke.yaml"), "no-such-file.yaml"} {
-		cmd := exec.Command("bash", filepath.Join(root, "scripts/kind-up"), "--print-config", "--scheduler-config", file)
+func TestKindUpRefusesASchedulerConfigTheSchedulerCouldNotUseAsGiven(t *testing.T) {
+	refused := map[string][]string{
+		"KubeSchedulerConfiguration": {"--scheduler-config", filepath.Join(root, "scenarios/smoke.yaml")},
+		"readable file":              {"--scheduler-config", "no-such-file.yaml"},
+		"clientConnection.qps":       {"--scheduler-config", spreadConfig, "--scheduler-api-qps", "70"},
+	}
+	for fix, args := range refused {
+		cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts/kind-up"), "--print-config"}, args...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err == nil {
-			t.Errorf("kind-up accepted --scheduler-config %s", file)
-		} else if !strings.Contains(stderr.String(), file) || !strings.Contains(stderr.String(), "KubeSchedulerConfiguration") {
-			t.Errorf("kind-up's error for %s names neither the file nor what it should be: %s", file, stderr.String())
+			t.Errorf("kind-up accepted %v", args)
+		} else if !strings.Contains(stderr.String(), args[1]) || !strings.Contains(stderr.String(), fix) {
+			t.Errorf("kind-up's error for %v names neither the file nor %q: %s", args, fix, stderr.String())
 		}
 	}
 }
