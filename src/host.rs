@@ -28,6 +28,9 @@ pub struct LocalClusterFacts {
     pub nodes: u32,
     pub knobs: Knobs,
     pub delays: StageDelays,
+    /// The KubeSchedulerConfiguration the scheduler runs with; absent: its defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_config: Option<std::path::PathBuf>,
 }
 
 /// The commit baked in at build time by build.rs.
@@ -74,6 +77,7 @@ fn local_cluster(context: &str) -> Option<LocalClusterFacts> {
         nodes: info.nodes,
         knobs: info.knobs,
         delays: info.delays,
+        scheduler_config: info.scheduler_config,
     })
 }
 

@@ -154,6 +154,7 @@ fn cluster_options() -> UpOptions {
             max_mutating_requests_inflight: Some(500),
             // Enough workers that a tick's pods bound together start after D, not in turns.
             kwok_pod_parallelism: Some(32),
+            ..Knobs::default()
         },
         delays: StageDelays {
             pod_start_delay_ms: ACCURACY_DELAY_MS,

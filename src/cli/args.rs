@@ -215,6 +215,10 @@ pub enum ClusterCommand {
         knobs: Knobs,
         #[command(flatten)]
         delays: StageDelays,
+        /// A KubeSchedulerConfiguration (YAML) for the scheduler, e.g.
+        /// configs/scheduler-spread.yaml; recorded in the cluster's info
+        #[arg(long, value_name = "FILE")]
+        scheduler_config: Option<PathBuf>,
     },
     /// Stop every process of a local cluster and remove its state
     Down {

@@ -15,6 +15,7 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
             port,
             knobs,
             delays,
+            scheduler_config,
         } => {
             let opts = UpOptions {
                 nodes,
@@ -23,6 +24,7 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
                 delays,
                 runtime: node_runtime,
                 kubelet,
+                scheduler_config,
             };
             up(&name, &opts).await
         }
@@ -78,6 +80,9 @@ fn print_up(info: &ClusterInfo) {
         info.context,
         info.name
     );
+    if let Some(file) = &info.scheduler_config {
+        println!("scheduler configuration: {}", file.display());
+    }
 }
 
 fn status(name: &str) -> anyhow::Result<Outcome> {
@@ -94,6 +99,9 @@ fn status(name: &str) -> anyhow::Result<Outcome> {
         info.context,
         info.kubeconfig.display()
     );
+    if let Some(file) = &info.scheduler_config {
+        println!("  scheduler configuration {}", file.display());
+    }
     let components = cluster.components();
     for c in &components {
         println!(

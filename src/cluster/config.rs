@@ -31,6 +31,10 @@ pub struct Knobs {
     /// kube-scheduler --kube-api-burst (default 100)
     #[arg(long)]
     pub scheduler_api_burst: Option<u32>,
+    /// kube-scheduler -v (default 0); at 10 it logs every plugin's score of every node for
+    /// every pod, which is how its choices are explained (and a lot of log)
+    #[arg(long)]
+    pub scheduler_verbosity: Option<u32>,
     /// kube-apiserver --max-requests-inflight (default 400)
     #[arg(long)]
     pub max_requests_inflight: Option<u32>,
@@ -80,6 +84,7 @@ impl Knobs {
             "kube-api-burst",
             self.scheduler_api_burst.map(|v| v.to_string()),
         );
+        push(sched, "v", self.scheduler_verbosity.map(|v| v.to_string()));
         let api = Component::KubeApiserver;
         push(
             api,
@@ -152,12 +157,14 @@ impl Component {
 /// A component flag: `(component, flag, value)`.
 pub type Flag = (Component, &'static str, String);
 
-/// What a kubelet-mode cluster adds to the configuration: component flags (after the knobs)
-/// and fixed ports for components (kwokctl `options` keys such as `kubeSchedulerPort`).
+/// What a cluster adds to the configuration beyond the knobs: component flags (after the
+/// knobs) and fixed ports for components (kwokctl `options` keys such as `kubeSchedulerPort`)
+/// of a kubelet-mode cluster, and the scheduler's configuration file if one was given.
 #[derive(Debug, Clone, Default)]
 pub struct Extra {
     pub flags: Vec<Flag>,
     pub ports: Vec<(&'static str, u16)>,
+    pub scheduler_config: Option<std::path::PathBuf>,
 }
 
 /// The whole `--config` file for `kwokctl create cluster`.
@@ -188,6 +195,13 @@ pub fn render(
     if let Some(opts) = options["options"].as_object_mut() {
         for (key, port) in &extra.ports {
             opts.insert((*key).into(), json!(port));
+        }
+        if let Some(file) = &extra.scheduler_config {
+            // kwokctl copies it and points its clientConnection at the cluster's kubeconfig.
+            opts.insert(
+                "kubeSchedulerConfig".into(),
+                json!(file.display().to_string()),
+            );
         }
     }
     let mut docs = vec![options];
@@ -460,6 +474,7 @@ mod tests {
             concurrent_cron_job_syncs: Some(50),
             kcm_api_qps: Some(200.0),
             scheduler_api_qps: Some(300.0),
+            scheduler_verbosity: Some(10),
             max_requests_inflight: Some(1000),
             ..Knobs::default()
         };
@@ -478,6 +493,15 @@ mod tests {
         assert_eq!(kcm["extraArgs"][1]["key"], "concurrent-cron-job-syncs");
         assert_eq!(kcm["extraArgs"][1]["value"], "50");
         assert_eq!(kcm["extraArgs"][2]["value"], "200");
+        let sched = &patches[1];
+        assert_eq!(sched["name"], "kube-scheduler");
+        assert!(
+            sched["extraArgs"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({ "key": "v", "value": "10" })),
+            "{sched}"
+        );
     }
 
     #[test]
@@ -502,6 +526,7 @@ mod tests {
             &Extra {
                 flags: extra.to_vec(),
                 ports: vec![("kubeSchedulerPort", 7001)],
+                scheduler_config: Some("/abs/scheduler.yaml".into()),
             },
         );
         let first: Value = serde_json::from_str(cfg.split("\n---\n").next().unwrap_or("")).unwrap();
@@ -513,6 +538,10 @@ mod tests {
         assert_eq!(api["extraArgs"][0]["value"], "10.250.0.1");
         assert!(patches.iter().any(|p| p["name"] == "kwok-controller"));
         assert_eq!(first["options"]["kubeSchedulerPort"], 7001);
+        assert_eq!(
+            first["options"]["kubeSchedulerConfig"],
+            "/abs/scheduler.yaml"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct UpOptions {
     pub delays: StageDelays,
     pub runtime: NodeRuntime,
     pub kubelet: KubeletKnobs,
+    /// A KubeSchedulerConfiguration for the scheduler; `None` runs its defaults.
+    pub scheduler_config: Option<PathBuf>,
 }
 
 /// What a running local cluster is; written to `cluster.json` in its state directory.
@@ -42,6 +44,10 @@ pub struct ClusterInfo {
     pub node_runtime: NodeRuntime,
     #[serde(default)]
     pub kubelet: KubeletKnobs,
+    /// The KubeSchedulerConfiguration the scheduler was started with (absolute path, as given
+    /// to `cluster up --scheduler-config`); absent: the scheduler's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_config: Option<PathBuf>,
     /// Seconds `cluster up` took.
     pub up_seconds: f64,
 }

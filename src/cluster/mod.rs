@@ -25,6 +25,7 @@ mod netns;
 pub mod nodes;
 pub mod preflight;
 mod realnodes;
+mod scheduler_config;
 pub mod select;
 
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub use config::{Knobs, StageDelays};
 pub use kubelet::KubeletKnobs;
 pub use local::{ClusterInfo, LocalCluster, UpOptions, pid_alive};
 pub use realnodes::{NodeBinaries, NodeRuntime, RealNodes, adapt_scenario, node_runtime_of};
+pub use scheduler_config::SchedulerConfigError;
 pub use select::ClusterTarget;
 
 /// Errors of cluster management. None of them is retryable without a change by the user,
@@ -65,6 +67,9 @@ pub enum ClusterError {
 
     #[error(transparent)]
     Call(#[from] CallError),
+
+    #[error(transparent)]
+    SchedulerConfig(#[from] SchedulerConfigError),
 
     #[error("`{command}` failed (exit {code}):\n{output}{logs}")]
     Command {

@@ -28,13 +28,22 @@ var knobs = map[string][]string{
 
 var components = []string{"apiServer", "controllerManager", "scheduler"}
 
+// spreadConfig is the shipped scheduler configuration, as kind-up's --scheduler-config takes it.
+var spreadConfig = filepath.Join(root, "configs/scheduler-spread.yaml")
+
 // kindUpArgs lists one argument list per configuration kind-up can write: every subset of the
-// patched components (all their flags set), each with 0, 1 and 3 workers.
+// patched components (all their flags set), each with 0, 1 and 3 workers, with and without a
+// scheduler configuration.
 func kindUpArgs() [][]string {
 	var all [][]string
 	for mask := 0; mask < 1<<len(components); mask++ {
-		for _, workers := range []string{"0", "1", "3"} {
-			args := []string{"--print-config", "--name", "check", "--workers", workers}
+		variants := [][]string{{"--workers", "0"}, {"--workers", "1"}, {"--workers", "3"}}
+		// The scheduler ignores its QPS flags beside a configuration file; kind-up refuses both.
+		if mask&(1<<2) == 0 {
+			variants = append(variants, []string{"--workers", "3", "--scheduler-config", spreadConfig})
+		}
+		for _, extra := range variants {
+			args := append([]string{"--print-config", "--name", "check"}, extra...)
 			for i, c := range components {
 				if mask&(1<<i) == 0 {
 					continue
@@ -189,10 +198,10 @@ func TestEveryKindUpConfigDecodesStrictlyWithKindAndKubeadmTypes(t *testing.T) {
 	}
 }
 
-func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
-	out := kindUp(t, "--print-config", "--kcm-api-qps", "500", "--scheduler-api-burst", "900",
-		"--max-requests-inflight", "800")
-	c, err := decodeCluster(out)
+// printed decodes what kind-up prints for args: the kind cluster and its kubeadm patch.
+func printed(t *testing.T, args ...string) (*kind.Cluster, kubeadm.ClusterConfiguration) {
+	t.Helper()
+	c, err := decodeCluster(kindUp(t, append([]string{"--print-config"}, args...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +209,12 @@ func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
 	if err := yaml.UnmarshalStrict([]byte(c.KubeadmConfigPatches[0]), &cc); err != nil {
 		t.Fatal(err)
 	}
+	return c, cc
+}
+
+func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
+	_, cc := printed(t, "--kcm-api-qps", "500", "--scheduler-api-burst", "900",
+		"--max-requests-inflight", "800")
 	want := map[string][]kubeadm.Arg{
 		"apiServer":         {{Name: "max-requests-inflight", Value: "800"}},
 		"controllerManager": {{Name: "kube-api-qps", Value: "500"}},
@@ -217,12 +232,57 @@ func TestKindUpKnobsLandInTheComponentTheyName(t *testing.T) {
 	}
 }
 
+func TestKindUpSchedulerConfigIsMountedIntoTheNodeAndPassedToTheScheduler(t *testing.T) {
+	c, cc := printed(t, "--name", "check", "--scheduler-config", spreadConfig, "--kcm-api-qps", "70")
+	var config string
+	for _, a := range cc.Scheduler.ExtraArgs {
+		if a.Name == "config" {
+			config = a.Value
+		}
+	}
+	if config == "" {
+		t.Fatalf("scheduler extraArgs %v have no config", cc.Scheduler.ExtraArgs)
+	}
+	dir := filepath.Dir(config)
+	if len(cc.Scheduler.ExtraVolumes) != 1 || cc.Scheduler.ExtraVolumes[0].MountPath != dir ||
+		cc.Scheduler.ExtraVolumes[0].HostPath != dir {
+		t.Errorf("scheduler extraVolumes %+v do not bring %s into the scheduler's pod", cc.Scheduler.ExtraVolumes, dir)
+	}
+	mounts := c.Nodes[0].ExtraMounts
+	if c.Nodes[0].Role != kind.ControlPlaneRole || len(mounts) != 1 || mounts[0].ContainerPath != dir {
+		t.Errorf("control-plane node extraMounts %+v do not bring %s into the node", mounts, dir)
+	}
+	for i, n := range c.Nodes[1:] {
+		if len(n.ExtraMounts) != 0 {
+			t.Errorf("worker %d mounts %+v; only the control plane runs the scheduler", i, n.ExtraMounts)
+		}
+	}
+}
+
+func TestKindUpRefusesASchedulerConfigTheSchedulerCouldNotUseAsGiven(t *testing.T) {
+	refused := map[string][]string{
+		"KubeSchedulerConfiguration": {"--scheduler-config", filepath.Join(root, "scenarios/smoke.yaml")},
+		"readable file":              {"--scheduler-config", "no-such-file.yaml"},
+		"clientConnection.qps":       {"--scheduler-config", spreadConfig, "--scheduler-api-qps", "70"},
+	}
+	for fix, args := range refused {
+		cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts/kind-up"), "--print-config"}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err == nil {
+			t.Errorf("kind-up accepted %v", args)
+		} else if !strings.Contains(stderr.String(), args[1]) || !strings.Contains(stderr.String(), fix) {
+			t.Errorf("kind-up's error for %v names neither the file nor %q: %s", args, fix, stderr.String())
+		}
+	}
+}
+
 // The check is only worth something if it refuses what kind or kubeadm would refuse.
 func TestStrictDecodingRefusesUnknownAndMisplacedFields(t *testing.T) {
 	good := string(kindUp(t, "--print-config", "--kcm-api-qps", "500"))
 	bad := map[string]string{
-		"unknown kind field":         strings.Replace(good, "name: cronbench", "name: cronbench\nworkerss: 3", 1),
-		"v1beta3 map extraArgs":      strings.Replace(good, "    - name: kube-api-qps\n      value: \"500\"", "      kube-api-qps: \"500\"", 1),
+		"unknown kind field":          strings.Replace(good, "name: cronbench", "name: cronbench\nworkerss: 3", 1),
+		"v1beta3 map extraArgs":       strings.Replace(good, "    - name: kube-api-qps\n      value: \"500\"", "      kube-api-qps: \"500\"", 1),
 		"field under wrong component": strings.Replace(good, "controllerManager:", "controllerManagers:", 1),
 		"old kubeadm apiVersion":      strings.Replace(good, "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3", 1),
 	}

@@ -8,7 +8,7 @@ use tokio::process::Command;
 use super::super::cgroups::Hierarchy;
 use super::super::config::{self, Component};
 use super::super::realnodes::{NodeBinaries, NodeRuntime};
-use super::super::{Binaries, ClusterError, kubelet, netns, nodes};
+use super::super::{Binaries, ClusterError, kubelet, netns, nodes, scheduler_config};
 use super::{ClusterInfo, LocalCluster, UpOptions};
 use crate::call;
 
@@ -25,6 +25,12 @@ impl LocalCluster {
     /// kwokctl may have started something tears the cluster down before returning.
     pub async fn up(&self, bins: &Binaries, opts: &UpOptions) -> Result<ClusterInfo, ClusterError> {
         let started = Instant::now();
+        // Checked first: a bad file leaves nothing behind.
+        let scheduler_config = opts
+            .scheduler_config
+            .as_deref()
+            .map(|file| scheduler_config::check(file, &opts.knobs))
+            .transpose()?;
         self.clear_leftovers(bins).await?;
         let node_bins = match opts.runtime {
             NodeRuntime::Kwok => None,
@@ -38,7 +44,8 @@ impl LocalCluster {
         // started clusters together). The lock is held until the components have bound them.
         let _start_lock = start_lock(&self.dir)?;
         let port = pick_port(opts.port)?;
-        let plan = self.prepare_start(bins, opts, port).await?;
+        let mut plan = self.prepare_start(bins, opts, port).await?;
+        plan.extra.scheduler_config.clone_from(&scheduler_config);
         let config_path = self.write_kwokctl_config(bins, opts, port, &plan.extra)?;
         self.create_with_kwokctl(bins, &config_path).await?;
         let mut info = ClusterInfo {
@@ -52,6 +59,7 @@ impl LocalCluster {
             delays: opts.delays.clone(),
             node_runtime: opts.runtime,
             kubelet: opts.kubelet.clone(),
+            scheduler_config,
             up_seconds: 0.0,
         };
         if let Err(e) = self.start_nodes(bins, opts, node_bins.as_ref(), plan).await {
@@ -116,6 +124,7 @@ impl LocalCluster {
                 ("kubeControllerManagerPort", kcm),
                 ("kubeSchedulerPort", scheduler),
             ],
+            scheduler_config: None,
         };
         Ok(plan)
     }
