@@ -203,6 +203,7 @@ impl Scenario {
         }
         let defs: Vec<CronJobDef> = (0..load.cronjobs)
             .map(|i| CronJobDef {
+                defined_in: None,
                 name: format!("{}{i:05}", load.name_prefix),
                 schedule: load.schedule.clone(),
                 time_zone: load.time_zone.clone(),
