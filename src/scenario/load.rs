@@ -262,7 +262,7 @@ impl Scenario {
         if self.name.trim().is_empty() {
             out.push((
                 "name".to_string(),
-                "name is empty; give the scenario a name for reports".to_string(),
+                "the scenario's name is empty; give it one for reports".to_string(),
             ));
         }
         out.extend(self.load_problems());
