@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, PostParams};
 
@@ -27,9 +28,10 @@ const REJECTS: &str = "the apiserver rejects it: ";
 /// Where the fields of a pod template live, as the apiserver names them.
 const POD_SPEC: &str = "spec.jobTemplate.spec.template.spec.";
 
-/// Sends each distinct CronJob of `defs` ([`CronJobDef::distinct`]) as a dry run; the first
-/// rejection is an error naming the file and key. Not retryable without a change to the file,
-/// except [`PreflightError::Unreachable`].
+/// Sends each distinct CronJob of `defs` ([`CronJobDef::distinct`]) as a dry run,
+/// `apply.concurrency` at a time (a jobs folder may hold thousands); the first rejection, in
+/// the order of `defs`, is an error naming the file and key. Not retryable without a change to
+/// the file, except [`PreflightError::Unreachable`].
 pub async fn check(
     client: &kube::Client,
     context: &str,
@@ -38,14 +40,23 @@ pub async fn check(
     defs: &[CronJobDef],
 ) -> Result<(), PreflightError> {
     let api: Api<CronJob> = Api::namespaced(client.clone(), "default");
-    let params = PostParams {
-        dry_run: true,
-        ..Default::default()
-    };
-    for def in CronJobDef::distinct(defs) {
-        let object = crate::workload::cronjob(scenario, def, DRY_RUN_ID)
-            .map_err(|e| PreflightError::Object(e.to_string()))?;
-        match api.create(&params, &object).await {
+    let mut answers = stream::iter(CronJobDef::distinct(defs))
+        .map(|def| {
+            let api = api.clone();
+            async move {
+                let object = crate::workload::cronjob(scenario, def, DRY_RUN_ID)
+                    .map_err(|e| PreflightError::Object(e.to_string()))?;
+                let params = PostParams {
+                    dry_run: true,
+                    ..Default::default()
+                };
+                Ok::<_, PreflightError>((def, api.create(&params, &object).await))
+            }
+        })
+        .buffered(scenario.apply.concurrency.max(1));
+    while let Some(answer) = answers.next().await {
+        let (def, answer) = answer?;
+        match answer {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(kube::Error::Api(status)) => {
