@@ -7,7 +7,9 @@
 //! is created when the session opens, and a dry-run create into a missing namespace is refused
 //! as NotFound by the NamespaceLifecycle admission), and `default` exists in every cluster and
 //! cannot be deleted. A CronJob of the same name already in `default` (409 AlreadyExists) says
-//! nothing about the run's objects and passes.
+//! nothing about the run's objects and passes. A `default` with admission rules of its own (an
+//! object-count quota, a policy webhook) could refuse what the run's fresh namespace would
+//! take; the test clusters cronbench loads have none.
 
 use std::path::Path;
 
