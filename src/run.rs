@@ -67,7 +67,7 @@ pub struct RunOutcome {
 pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let mut scenario = Scenario::from_file(&opts.scenario)?;
     let defs = scenario.cronjob_defs(&scenario_dir(&opts.scenario))?;
-    let cluster = Preflight::check(&opts.target, &mut scenario).await?;
+    let cluster = Preflight::check(&opts.target, &mut scenario, &opts.scenario, &defs).await?;
     let injector = fault_injector(&cluster, &scenario)?;
     let id = RunKind::Run.new_id();
     // Every object is built once here to fail before anything exists, and again, one at a

@@ -5,8 +5,8 @@
 //! ```text
 //! Preflight::check ─► Session::open ─► Session::drive(body) ─► Session::close
 //!  connect, context    run dir, log,     body under Ctrl-C        faults undone, Teardown line,
-//!  check, cluster      first line,       (one select!)            watchers stopped, namespace
-//!  facts               namespace,                                 deleted (or kept), run_ended,
+//!  check, cluster,     first line,       (one select!)            watchers stopped, namespace
+//!  facts, dry run     namespace,                                 deleted (or kept), run_ended,
 //!                      watchers                                   log flushed, its stats
 //! ```
 
@@ -19,10 +19,11 @@ use kube::api::{Api, DeleteParams, ListParams};
 
 use crate::call::{self, CallError};
 use crate::cluster::ClusterTarget;
+use crate::cluster::dryrun;
 use crate::cluster::preflight::{self, ClusterFacts, PreflightError};
 use crate::observe::log::LogStats;
 use crate::observe::{self, LogError, LogSender, Observer, now_ms};
-use crate::scenario::Scenario;
+use crate::scenario::{CronJobDef, Scenario};
 use crate::schema::{EndReason, LogLine, Phase, RUN_LABEL, RunStarted, SCHEMA_VERSION};
 use crate::workload::{self, WorkloadError};
 
@@ -199,10 +200,13 @@ pub struct Preflight {
 
 impl Preflight {
     /// Connects to `target`, refuses a context that is not a test cluster, adapts `scenario`
-    /// to the cluster's node runtime and checks the cluster for it.
+    /// to the cluster's node runtime, checks the cluster for it, and has the apiserver judge
+    /// (in a dry run) each distinct CronJob of `defs`, which came from `scenario_file`.
     pub async fn check(
         target: &ClusterTarget,
         scenario: &mut Scenario,
+        scenario_file: &Path,
+        defs: &[CronJobDef],
     ) -> Result<Preflight, SessionError> {
         let (client, context) = preflight::connect_checked(target).await?;
         crate::cluster::adapt_scenario(&context, scenario);
@@ -210,9 +214,11 @@ impl Preflight {
             &client,
             &context,
             &scenario.load.node_selector,
-            &scenario.load.resources.requests,
+            scenario_file,
+            defs,
         )
         .await?;
+        dryrun::check(&client, &context, scenario, scenario_file, defs).await?;
         Ok(Preflight {
             client,
             context,

@@ -255,6 +255,7 @@ mod tests {
         }];
         scenario.load.starting_deadline_seconds = Some(200);
         let def = CronJobDef {
+            defined_in: None,
             name: "cb-00001".into(),
             schedule: "*/5 * * * *".into(),
             time_zone: None,
@@ -286,6 +287,7 @@ mod tests {
             time_zone: Some("Europe/Berlin".into()),
             command: vec!["true".into()],
             resources: scenario.load.resources.clone(),
+            defined_in: None,
         };
         let v = serde_json::to_value(cronjob(&scenario, &def, "run-1").unwrap()).unwrap();
         assert_eq!(v["spec"]["timeZone"], "Europe/Berlin");

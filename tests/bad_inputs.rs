@@ -194,7 +194,7 @@ fn a_command_larger_than_etcd_accepts_is_refused_naming_the_limit() {
         "big.yaml",
         format!("load:\n  command: [sh, -c, '{command}']\n").as_bytes(),
     );
-    let want = format!("error: {input}: load.command: load.command is ");
+    let want = format!("error: {input}: load.command is ");
     assert_refused(
         &input,
         1,

@@ -78,6 +78,7 @@ async fn lint_agrees_with_the_apiserver(client: &kube::Client) {
             time_zone: zone.clone(),
             command: vec!["true".into()],
             resources: scenario.load.resources.clone(),
+            defined_in: None,
         };
         let cj = cronbench::workload::cronjob(&scenario, &def, "lint-diff").expect("builds");
         let theirs = match cronjobs.create(&dry, &cj).await {

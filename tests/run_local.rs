@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{TestCluster, cronbench, text};
 use cronbench::results::{Clock, Results, Stage};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
@@ -130,25 +130,58 @@ async fn integration_run_measures_the_kwok_start_delay_records_every_job_and_spr
         z.counts
     );
 
-    // A request no node can hold is refused before anything is created (a few seconds).
-    let refused = cronbench(&[
-        "run",
-        "tests/scenarios/no-node-fits.yaml",
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-        "--out",
-        &tempdir("it-run-no-fit").display().to_string(),
-    ]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    // A request no node can hold is refused before anything is created (well under a second
+    // each, the three refusals below).
+    let refused = refused_run(&cluster, "tests/scenarios/no-node-fits.yaml");
     assert!(
-        text(&refused).contains("load.resources.requests.cpu is 64, but no Ready node"),
-        "{}",
-        text(&refused)
+        refused.starts_with(
+            "error: tests/scenarios/no-node-fits.yaml: load.resources.requests.cpu is 64, but no \
+             Ready node"
+        ),
+        "{refused}"
     );
 
-    // `clean` removes what --keep left, and the refused run left nothing.
+    // A job definition's own request no node can hold is named with its file.
+    let refused = refused_run(&cluster, "tests/scenarios/job-no-fit.yaml");
+    assert!(
+        refused.contains("job-no-fit/huge.yaml (document 1): resources.requests.cpu is 64"),
+        "{refused}"
+    );
+
+    // What only the apiserver knows is wrong (an extended resource requested without a limit;
+    // lint passes it) is refused by the dry run, naming the scenario key.
+    let refused = refused_run(&cluster, "tests/scenarios/apiserver-rejects.yaml");
+    assert!(
+        refused.starts_with(
+            "error: tests/scenarios/apiserver-rejects.yaml: load.resources.limits: the apiserver \
+             rejects it: Required value"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("in a dry run (nothing was created"),
+        "{refused}"
+    );
+
+    // The refused runs created no CronJob: every one is the kept run's (or the zoned run's,
+    // if its namespace is still terminating).
+    let cronjobs: Api<CronJob> = Api::all(client);
+    let runs = [r.run.namespace.as_str(), z.run.namespace.as_str()];
+    for cj in cronjobs
+        .list(&ListParams::default())
+        .await
+        .expect("list cronjobs")
+        .items
+    {
+        let ns = cj.metadata.namespace.as_deref().unwrap_or_default();
+        assert!(
+            runs.contains(&ns),
+            "a refused run left CronJob {:?} in {ns}",
+            cj.metadata.name
+        );
+    }
+
+    // `clean` removes what --keep left, and the refused runs left nothing.
     cluster.clean_leaves_no_run_namespace().await;
 }
 
@@ -241,6 +274,25 @@ fn first_fit_spreads_each_tick(r: &Results, cluster: &str) {
             "imbalance {imbalance} > {BOUND}: {tick:?}"
         );
     }
+}
+
+/// Runs `scenario` on `cluster`, expects preflight to refuse it (exit 2, no run directory),
+/// and returns its stderr.
+fn refused_run(cluster: &TestCluster, scenario: &str) -> String {
+    let out = tempdir("it-run-refused");
+    let run = cronbench(&[
+        "run",
+        scenario,
+        "--kubeconfig",
+        &cluster.kubeconfig.display().to_string(),
+        "--context",
+        &cluster.context,
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(!out.exists(), "a refused run wrote {}", out.display());
+    String::from_utf8_lossy(&run.stderr).into_owned()
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

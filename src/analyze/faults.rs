@@ -96,6 +96,7 @@ impl Context {
             .cronjobs
             .iter()
             .map(|(name, (schedule, zone), _)| CronJobDef {
+                defined_in: None,
                 name: name.to_string(),
                 schedule: schedule.to_string(),
                 time_zone: zone.map(str::to_string),

@@ -16,6 +16,7 @@ mod binaries;
 mod cgroups;
 mod config;
 mod containerd;
+pub mod dryrun;
 pub mod images;
 pub mod kubeconfig;
 mod kubelet;

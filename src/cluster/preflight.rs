@@ -1,13 +1,15 @@
 //! Checks before a run loads a cluster: is it a test cluster, is it reachable, may we do what
 //! the run needs, are there Ready nodes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams, PostParams};
+
+use crate::scenario::CronJobDef;
 
 /// Why a cluster may not be loaded. None is retryable without a change by the user except
 /// [`PreflightError::Unreachable`].
@@ -71,18 +73,39 @@ pub enum PreflightError {
         "context `{context}` has no Ready node{selector}; add nodes (`cronbench cluster up --nodes 3`) or fix the scenario's node_selector"
     )]
     NoReadyNodes { context: String, selector: String },
+    /// `key` is `file: key path` of the request (`s.yaml: load.resources.requests.cpu` or
+    /// `jobs/a.yaml (document 1): resources.requests.cpu`).
     #[error(
-        "the scenario's load.resources.requests.{resource} is {request}, but no Ready node of \
-         context `{context}`{selector} has that much allocatable (the most is {largest}): no pod \
-         could ever be scheduled; lower the request or add larger nodes"
+        "{key} is {request}, but no Ready node of context \
+         `{context}`{selector} has that much allocatable (the most is {largest}): no pod could \
+         ever be scheduled; lower the request or add larger nodes"
     )]
     NoNodeFits {
+        key: String,
         context: String,
         selector: String,
-        resource: String,
         request: String,
         largest: String,
     },
+
+    /// The apiserver refused a dry-run create of a CronJob the run would create; `causes` are
+    /// `file: key: reason` lines ([`super::dryrun`]).
+    #[error(
+        "{}\nthe apiserver of context `{context}` rejected the CronJob `{name}` in a dry run \
+         (nothing was created; these are checks `cronbench lint` cannot make offline): fix the \
+         key{} above and run again",
+        causes.join("\n"),
+        if causes.len() == 1 { "" } else { "s" }
+    )]
+    Rejected {
+        context: String,
+        name: String,
+        causes: Vec<String>,
+    },
+
+    /// A CronJob object could not be built (a bug, not the input's fault).
+    #[error("{0}")]
+    Object(String),
 }
 
 /// Whether `context` may be loaded.
@@ -169,12 +192,14 @@ const NEEDS: [(&str, &str, &str); 9] = [
     ("list", "batch", "jobs"),
 ];
 
-/// Reachability, version, permissions and Ready nodes matching `node_selector`.
+/// Reachability, version, permissions, Ready nodes matching `node_selector`, and a node that
+/// fits the requests of each distinct CronJob of `defs` (its own, for a job definition).
 pub async fn check_cluster(
     client: &kube::Client,
     context: &str,
     node_selector: &std::collections::BTreeMap<String, String>,
-    requests: &std::collections::BTreeMap<String, String>,
+    scenario_file: &Path,
+    defs: &[CronJobDef],
 ) -> Result<ClusterFacts, PreflightError> {
     let version =
         client
@@ -189,11 +214,11 @@ pub async fn check_cluster(
     }
     let nodes = ready_nodes(client, context, node_selector).await?;
     let ready = nodes.len() as u32;
-    if let Some((resource, request, largest)) = unfit_request(&nodes, requests) {
+    if let Some((def, (resource, request, largest))) = unfit_def(&nodes, defs) {
         return Err(PreflightError::NoNodeFits {
+            key: format!("{}.requests.{resource}", requests_place(scenario_file, def)),
             context: context.to_string(),
             selector: selector_text(node_selector),
-            resource,
             request,
             largest,
         });
@@ -298,6 +323,23 @@ fn selector_text(node_selector: &std::collections::BTreeMap<String, String>) -> 
     format!(" matching {}", label_selector(node_selector))
 }
 
+/// The first distinct CronJob of `defs` with a request no node can hold ([`unfit_request`]).
+fn unfit_def<'a>(
+    nodes: &[Node],
+    defs: &'a [CronJobDef],
+) -> Option<(&'a CronJobDef, (String, String, String))> {
+    CronJobDef::distinct(defs)
+        .find_map(|def| unfit_request(nodes, &def.resources.requests).map(|unfit| (def, unfit)))
+}
+
+/// `file: key` of `def`'s resources: its job definition's, else the scenario's `load:`.
+fn requests_place(scenario_file: &Path, def: &CronJobDef) -> String {
+    match &def.defined_in {
+        Some(place) => format!("{place}: resources"),
+        None => format!("{}: load.resources", scenario_file.display()),
+    }
+}
+
 /// The first request no node can hold: (resource, the request, the largest allocatable).
 /// A node that does not report a resource's allocatable is taken to fit it (the apiserver
 /// leaves extended resources out until a device plugin adds them).
@@ -376,6 +418,63 @@ mod tests {
             unfit_request(&nodes, &requests(&[("cpu", "100m"), ("memory", "300Gi")])),
             Some(("memory".into(), "300Gi".into(), "256Gi".into()))
         );
+    }
+
+    fn def(name: &str, cpu: &str, file: Option<&str>) -> CronJobDef {
+        CronJobDef {
+            name: name.into(),
+            schedule: "* * * * *".into(),
+            time_zone: None,
+            command: vec!["true".into()],
+            resources: crate::scenario::Resources {
+                requests: requests(&[("cpu", cpu)]),
+                limits: Default::default(),
+            },
+            defined_in: file.map(|f| crate::scenario::jobdefs::Place {
+                file: f.into(),
+                document: 1,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_job_definition_no_node_fits_is_named_with_its_file_and_its_own_request() {
+        let nodes = [node(Some("32"), "64Gi")];
+        let defs = [
+            def("small", "100m", Some("jobs/small.yaml")),
+            def("huge", "48", Some("jobs/huge.yaml")),
+        ];
+        let (unfit, (resource, request, largest)) = unfit_def(&nodes, &defs).expect("one unfit");
+        assert_eq!(unfit.name, "huge");
+        assert_eq!((resource.as_str(), request.as_str()), ("cpu", "48"));
+        assert_eq!(largest, "32");
+        let err = PreflightError::NoNodeFits {
+            key: format!(
+                "{}.requests.{resource}",
+                requests_place(Path::new("s.yaml"), unfit)
+            ),
+            context: "cronbench-local".into(),
+            selector: String::new(),
+            request,
+            largest,
+        }
+        .to_string();
+        assert!(
+            err.starts_with(
+                "jobs/huge.yaml (document 1): resources.requests.cpu is 48, but no Ready node"
+            ),
+            "{err}"
+        );
+        // The scenario's own identical CronJobs are checked once, against the scenario's keys.
+        let inline = [def("cb-00000", "64", None), def("cb-00001", "64", None)];
+        let (first, _) = unfit_def(&nodes, &inline).expect("unfit");
+        assert_eq!(first.name, "cb-00000");
+        assert_eq!(
+            requests_place(Path::new("s.yaml"), first),
+            "s.yaml: load.resources"
+        );
+        assert_eq!(CronJobDef::distinct(&inline).count(), 1);
+        assert_eq!(CronJobDef::distinct(&defs).count(), 2);
     }
 
     #[test]

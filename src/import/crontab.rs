@@ -152,6 +152,7 @@ pub fn definitions(entries: &[Entry], scale: u32) -> Vec<CronJobDef> {
                 time_zone: e.time_zone.clone(),
                 command: PLACEHOLDER_COMMAND.iter().map(|s| s.to_string()).collect(),
                 resources: Resources::default(),
+                defined_in: None,
             });
         }
     }

@@ -102,6 +102,7 @@ const CATCH_UP_MS: i64 = 2_000;
 fn defs(scenario: &Scenario, n: u32) -> Vec<CronJobDef> {
     (0..n)
         .map(|i| CronJobDef {
+            defined_in: None,
             name: format!("{}{i:05}", scenario.load.name_prefix),
             schedule: "* * * * *".into(),
             time_zone: None,
@@ -121,7 +122,9 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     }
     let mut scenario = every_minute_scenario(opts)?;
     let started = tokio::time::Instant::now();
-    let cluster = Preflight::check(&opts.target, &mut scenario).await?;
+    // Every CronJob of a search is the same but for its name: one stands for all.
+    let template = defs(&scenario, 1);
+    let cluster = Preflight::check(&opts.target, &mut scenario, &opts.scenario, &template).await?;
     let session = Session::open(
         cluster,
         Opening {

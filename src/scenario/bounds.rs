@@ -222,6 +222,7 @@ mod tests {
 
     fn def(schedule: &str) -> CronJobDef {
         CronJobDef {
+            defined_in: None,
             name: "a".into(),
             schedule: schedule.into(),
             time_zone: None,

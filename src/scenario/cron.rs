@@ -572,6 +572,7 @@ mod tests {
 
     fn def(schedule: &str) -> CronJobDef {
         CronJobDef {
+            defined_in: None,
             name: "x".into(),
             schedule: schedule.into(),
             time_zone: None,

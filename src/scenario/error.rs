@@ -33,12 +33,26 @@ impl Problem {
 }
 
 impl fmt::Display for Problem {
+    /// `file: name: message`, or `file: message` when the message opens with the key path
+    /// it is about (`load.cronjobs is 0; ...` under `load.cronjobs`): the place is said once.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {
-            Some(name) => write!(f, "{}: {}: {}", self.file.display(), name, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
+            Some(name) if !restates_key(&self.message, name) => {
+                write!(f, "{}: {}: {}", self.file.display(), name, self.message)
+            }
+            _ => write!(f, "{}: {}", self.file.display(), self.message),
         }
     }
+}
+
+/// Whether `message` opens with the key path `name` (or a path under it, `load.resources` ->
+/// `load.resources.requests.cpu`). Only key paths count (they hold `.`, `[` or `_`): a
+/// CronJob's name, a DNS label, never does, so a message about CronJob `a` keeps its name.
+fn restates_key(message: &str, name: &str) -> bool {
+    name.contains(['.', '[', '_'])
+        && message
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '.', '[', ':']))
 }
 
 /// The largest scenario or job-definition file cronbench reads, in bytes. The biggest shipped
@@ -201,6 +215,40 @@ mod tests {
     fn scenario_error_is_send_sync_so_anyhow_can_carry_it() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<ScenarioError>();
+    }
+
+    #[test]
+    fn a_key_path_the_message_opens_with_is_said_once() {
+        let shown =
+            |name: &str, message: &str| Problem::new("s.yaml", Some(name), message).to_string();
+        assert_eq!(
+            shown("load.cronjobs", "load.cronjobs is 0; set it to 1 or more"),
+            "s.yaml: load.cronjobs is 0; set it to 1 or more"
+        );
+        assert_eq!(
+            shown(
+                "load.resources",
+                "load.resources.requests.cpu: '-1' is negative"
+            ),
+            "s.yaml: load.resources.requests.cpu: '-1' is negative"
+        );
+        assert_eq!(
+            shown("faults[1]", "faults[1] (kill-scheduler) overlaps faults[0]"),
+            "s.yaml: faults[1] (kill-scheduler) overlaps faults[0]"
+        );
+        // A different key, and a CronJob's name, stay.
+        assert_eq!(
+            shown("load.schedule", "invalid schedule 'x'"),
+            "s.yaml: load.schedule: invalid schedule 'x'"
+        );
+        assert_eq!(
+            shown("load.image", "load.image_pull_policy is wrong"),
+            "s.yaml: load.image: load.image_pull_policy is wrong"
+        );
+        assert_eq!(
+            shown("resources", "resources.requests.cpu: '-1' is negative"),
+            "s.yaml: resources: resources.requests.cpu: '-1' is negative"
+        );
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub struct KubernetesSection {
 impl From<JobDefinition> for CronJobDef {
     fn from(d: JobDefinition) -> CronJobDef {
         CronJobDef {
+            defined_in: None,
             name: d.name,
             schedule: d.kubernetes.schedule,
             time_zone: d.kubernetes.time_zone,
@@ -236,15 +237,16 @@ pub fn load_files(files: &[PathBuf]) -> Result<Loaded, ScenarioError> {
             ));
         }
         for (i, d) in parsed.into_iter().enumerate() {
-            let def = CronJobDef::from(d);
+            let place = Place {
+                file: file.clone(),
+                document: i + 1,
+            };
+            let def = CronJobDef {
+                defined_in: Some(place.clone()),
+                ..CronJobDef::from(d)
+            };
             check_def(&def, file, &mut problems);
-            defs.push((
-                def,
-                Place {
-                    file: file.clone(),
-                    document: i + 1,
-                },
-            ));
+            defs.push((def, place));
         }
     }
     check_unique(&defs, &mut problems);
@@ -333,6 +335,7 @@ resources:
     #[test]
     fn check_def_collects_every_problem_of_a_def() {
         let def = CronJobDef {
+            defined_in: None,
             name: "Bad_Name".into(),
             schedule: "61 * * * *".into(),
             time_zone: Some("Mars/Base".into()),
@@ -356,6 +359,7 @@ resources:
     #[test]
     fn never_firing_schedule_is_a_problem() {
         let def = CronJobDef {
+            defined_in: None,
             name: "feb30".into(),
             schedule: "0 0 30 2 *".into(),
             time_zone: None,
@@ -371,6 +375,7 @@ resources:
     #[test]
     fn duplicate_names_report_both_places() {
         let def = CronJobDef {
+            defined_in: None,
             name: "dup".into(),
             schedule: "* * * * *".into(),
             time_zone: None,

@@ -203,6 +203,7 @@ impl Scenario {
         }
         let defs: Vec<CronJobDef> = (0..load.cronjobs)
             .map(|i| CronJobDef {
+                defined_in: None,
                 name: format!("{}{i:05}", load.name_prefix),
                 schedule: load.schedule.clone(),
                 time_zone: load.time_zone.clone(),
@@ -261,7 +262,7 @@ impl Scenario {
         if self.name.trim().is_empty() {
             out.push((
                 "name".to_string(),
-                "name is empty; give the scenario a name for reports".to_string(),
+                "the scenario's name is empty; give it one for reports".to_string(),
             ));
         }
         out.extend(self.load_problems());

@@ -310,4 +310,16 @@ pub struct CronJobDef {
     pub time_zone: Option<String>,
     pub command: Vec<String>,
     pub resources: Resources,
+    /// The job definition it was read from; `None` for the scenario's own `load:`.
+    pub defined_in: Option<jobdefs::Place>,
+}
+
+impl CronJobDef {
+    /// The CronJobs that differ in more than their names: the first of the scenario's
+    /// identical `load:` ones, and every job definition.
+    pub fn distinct(defs: &[CronJobDef]) -> impl Iterator<Item = &CronJobDef> {
+        let mut inline_seen = false;
+        defs.iter()
+            .filter(move |d| d.defined_in.is_some() || !std::mem::replace(&mut inline_seen, true))
+    }
 }
