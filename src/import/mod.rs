@@ -8,21 +8,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::scenario::bounds::window_problem;
-use crate::scenario::{CronJobDef, Durations, MAX_FILE_BYTES, jobs_per_minute};
+use crate::scenario::{CronJobDef, Durations, jobs_per_minute};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(
-        "{} is larger than {MAX_FILE_BYTES} bytes; a crontab is a few KiB: pass the right file",
-        .0.display()
-    )]
-    TooLarge(PathBuf),
+    #[error("{} is a folder; pass the crontab file (`crontab -l > my.crontab`)", .0.display())]
+    Folder(PathBuf),
+    /// Reading the crontab: missing, unreadable, over the size bound, not UTF-8.
+    #[error(transparent)]
+    Read(#[from] crate::scenario::ScenarioError),
     #[error(
         "{} already holds a scenario.yaml; pass a new folder with --out (import never \
          overwrites)",
@@ -66,7 +60,10 @@ pub fn from_crontab(
     if !(1..=1000).contains(&scale) {
         return Err(ImportError::Scale(scale));
     }
-    let text = read_bounded(path)?;
+    if path.is_dir() {
+        return Err(ImportError::Folder(path.to_path_buf()));
+    }
+    let text = crate::scenario::read_text(path)?;
     let entries = crontab::parse(&text, path)?;
     let defs = crontab::definitions(&entries, scale);
     let scenario = out.join("scenario.yaml");
@@ -103,24 +100,6 @@ pub fn from_crontab(
         jobs_per_minute: rate,
         measure_s,
     })
-}
-
-fn read_bounded(path: &Path) -> Result<String, ImportError> {
-    use std::io::Read as _;
-    let read = |source| ImportError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ImportError::TooLarge(path.to_path_buf()));
-    }
-    String::from_utf8(bytes)
-        .map_err(|e| read(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ImportError> {

@@ -24,6 +24,7 @@ pub use error::{MAX_FILE_BYTES, Problem, ScenarioError};
 pub use kinds::{ConcurrencyPolicy, ImagePullPolicy, TolerationEffect, TolerationOperator};
 pub use lint::{LintKind, LintReport, LintSummary, lint};
 pub use load::{Checked, SCENARIO_EXAMPLE, SCENARIO_KEYS, scenario_dir, slo_problems};
+pub use text::read_text;
 pub use zone::{ticks_in, time_zone};
 
 use std::collections::BTreeMap;
