@@ -84,16 +84,15 @@ pub(super) fn window_ticks(
     };
     let from = jiff::Timestamp::from_millisecond(w.start_ms).map_err(bad_time)?;
     let to = jiff::Timestamp::from_millisecond(w.end_ms).map_err(bad_time)?;
-    let parsed = parse_schedule(schedule)?;
-    let ticks = match zone {
-        None => parsed.ticks_between(from, to)?,
-        Some(name) => {
-            let tz = time_zone(name).map_err(|reason| ScenarioError::Schedule {
-                schedule: format!("TZ={name} {schedule}"),
-                reason,
-            })?;
-            ticks_in(&parsed, &tz, from, to)?
-        }
+    let tz = match zone {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => time_zone(name).map_err(|reason| ScenarioError::Schedule {
+            schedule: format!("TZ={name} {schedule}"),
+            reason,
+        })?,
     };
-    Ok(ticks.into_iter().map(|t| t.as_millisecond()).collect())
+    Ok(ticks_in(&parse_schedule(schedule)?, &tz, from, to)?
+        .into_iter()
+        .map(|t| t.as_millisecond())
+        .collect())
 }

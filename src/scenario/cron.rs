@@ -467,7 +467,8 @@ impl Schedule {
             && self.day_matches(dt.date())
     }
 
-    /// Every time `t` with `from <= t < to` at which this schedule fires, in UTC.
+    /// Every time `t` with `from <= t < to` at which this schedule fires, in UTC (as
+    /// [`super::zone::ticks_in`] in UTC, which has neither gaps nor folds).
     ///
     /// Empty when `from >= to` or the schedule never fires.
     pub fn ticks_between(
@@ -475,21 +476,7 @@ impl Schedule {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Timestamp>, ScenarioError> {
-        let civil = self.civil_ticks(Offset::UTC.to_datetime(from), Offset::UTC.to_datetime(to))?;
-        let mut ticks = Vec::with_capacity(civil.len());
-        for dt in civil {
-            let t = Offset::UTC
-                .to_timestamp(dt)
-                .map_err(|source| ScenarioError::Time {
-                    schedule: self.expression.clone(),
-                    source,
-                })?;
-            // The civil walk dropped sub-second precision, so a match may lie before `from`.
-            if t >= from {
-                ticks.push(t);
-            }
-        }
-        Ok(ticks)
+        super::zone::ticks_in(self, &jiff::tz::TimeZone::UTC, from, to)
     }
 
     /// Every wall-clock time `dt` with `from <= dt < to` (to the second) that the schedule's
