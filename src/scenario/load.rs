@@ -165,9 +165,8 @@ impl Scenario {
                 }
                 let loaded = jobdefs::load_files(&files)?;
                 let mut problems = loaded.problems;
-                if let Some(Err(msg)) = self.load.time_zone.as_deref().map(super::zone::time_zone) {
-                    problems.push(Problem::new(file, Some("load.time_zone"), msg));
-                }
+                let zone = self.time_zone_problem();
+                problems.extend(zone.map(|msg| Problem::new(file, Some("load.time_zone"), msg)));
                 // load.time_zone is the zone of every definition that names none.
                 let defs = loaded.defs.into_iter().map(|(mut d, _)| {
                     if d.time_zone.is_none() {
@@ -232,7 +231,7 @@ impl Scenario {
             Ok(_) => {}
             Err(e) => push("load.schedule", e.to_string()),
         }
-        if let Some(Err(msg)) = load.time_zone.as_deref().map(super::zone::time_zone) {
+        if let Some(msg) = self.time_zone_problem() {
             push("load.time_zone", msg);
         }
         if load.command.is_empty() || load.command.iter().all(|c| c.trim().is_empty()) {
@@ -254,6 +253,11 @@ impl Scenario {
             push("load.resources", msg);
         }
         (defs, problems)
+    }
+
+    /// Why `load.time_zone`, when set, is not a zone the apiserver accepts.
+    fn time_zone_problem(&self) -> Option<String> {
+        super::zone::time_zone(self.load.time_zone.as_deref()?).err()
     }
 
     /// Problems with the scenario's own fields (not the CronJobs' names, schedules or resources).
