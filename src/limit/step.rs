@@ -677,7 +677,7 @@ mod tests {
     /// (timings vary with the machine); run with
     /// `cargo test --lib drain_check_time -- --ignored --nocapture`.
     #[test]
-    #[ignore = "timing on a 1,000,000-line log; run by hand"]
+    #[ignore = "timing on a 1,000,000-line log; scripts/test runs it on its own"]
     fn drain_check_time_on_a_long_log() {
         use std::io::Write;
         use std::time::Instant;
