@@ -49,7 +49,7 @@ pub fn check(path: &Path, knobs: &Knobs) -> Result<PathBuf, SchedulerConfigError
         path: path.to_path_buf(),
         reason: e.to_string(),
     };
-    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    let text = read_bounded(path).map_err(read_error)?;
     let doc: Value = serde_saphyr::from_str(&text).map_err(|e| SchedulerConfigError::Yaml {
         path: path.to_path_buf(),
         place: e
@@ -83,6 +83,24 @@ pub fn check(path: &Path, knobs: &Knobs) -> Result<PathBuf, SchedulerConfigError
         });
     }
     std::path::absolute(path).map_err(read_error)
+}
+
+/// The most of a configuration file read: a KubeSchedulerConfiguration is a few KiB, and a
+/// stray path (`/dev/zero`, a log) must not be read into memory whole.
+const MAX_BYTES: u64 = 1024 * 1024;
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {MAX_BYTES} bytes"
+        )));
+    }
+    Ok(text)
 }
 
 fn check_kind(doc: &Value) -> Result<(), String> {
@@ -128,6 +146,12 @@ mod tests {
             text.contains("no/such.yaml") && text.contains("KubeSchedulerConfiguration"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_without_reading_it_whole() {
+        let err = check(Path::new("/dev/zero"), &Knobs::default()).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     #[test]
