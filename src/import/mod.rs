@@ -121,8 +121,11 @@ fn quoted(s: &str) -> String {
 /// The job definitions, one document each, with the crontab line it came from.
 fn jobs_yaml(defs: &[CronJobDef], entries: &[crontab::Entry], scale: u32) -> String {
     let mut out = String::new();
-    for (i, d) in defs.iter().enumerate() {
-        let line = entries.get(i / scale as usize).map_or(0, |e| e.line);
+    // `definitions` made `scale` in a row for each entry, in order.
+    let copies = entries
+        .iter()
+        .flat_map(|e| std::iter::repeat_n(e.line, scale as usize));
+    for (d, line) in defs.iter().zip(copies) {
         let _ = writeln!(out, "---\n# crontab line {line}\nname: {}", d.name);
         let _ = writeln!(out, "kubernetes:\n  schedule: {}", quoted(&d.schedule));
         if let Some(zone) = &d.time_zone {
