@@ -137,7 +137,7 @@ pub fn load_results(run_dir: &Path) -> Result<Results, ReportError> {
     let path = run_dir.join(RESULTS_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let results: Results = parse_versioned(&path, &text)?;
+            let results: Results = parse_json(&path, &text)?;
             check_version(path, results.schema_version, crate::schema::SCHEMA_VERSION)?;
             Ok(results)
         }
@@ -167,15 +167,12 @@ pub fn load_limit(dir: &Path) -> Result<LimitReport, ReportError> {
         path: path.clone(),
         source,
     })?;
-    let limit: LimitReport = parse_versioned(&path, &text)?;
+    let limit: LimitReport = parse_json(&path, &text)?;
     check_version(path, limit.schema_version, LIMIT_SCHEMA_VERSION)?;
     Ok(limit)
 }
 
-fn parse_versioned<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    text: &str,
-) -> Result<T, ReportError> {
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ReportError> {
     serde_json::from_str(text).map_err(|source| ReportError::Parse {
         path: path.to_owned(),
         source,
