@@ -14,6 +14,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// and Pods), with the run id as value.
 pub const RUN_LABEL: &str = "cronbench.io/run";
 
+/// Label put on a class's CronJobs, Jobs and Pods (`load.classes[].name`).
+pub const CLASS_LABEL: &str = "cronbench.io/class";
+
+/// Pod annotation: how long a kwok pod runs (a Go duration, e.g. `1500ms`).
+pub const RUN_TIME_ANNOTATION: &str = "cronbench.io/run-time";
+/// Pod annotations: the weights of kwok's pod-complete and pod-fail stages (per thousand).
+pub const SUCCEED_WEIGHT_ANNOTATION: &str = "cronbench.io/succeed-weight";
+pub const FAIL_WEIGHT_ANNOTATION: &str = "cronbench.io/fail-weight";
+
 /// Annotation the CronJob controller sets on each Job it creates (GA since Kubernetes 1.32).
 pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
@@ -26,14 +35,7 @@ pub enum LogLine {
     /// The run entered a phase (apply, warmup, measure, drain, teardown).
     Phase { recv_ms: i64, phase: Phase },
     /// The harness created a CronJob.
-    CronJobCreated {
-        recv_ms: i64,
-        name: String,
-        schedule: String,
-        /// `spec.timeZone`; absent for UTC (and in logs of earlier versions).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        time_zone: Option<String>,
-    },
+    CronJobCreated(CronJobCreated),
     /// A watched Job changed.
     Job(JobObs),
     /// A watched Pod changed.
@@ -97,8 +99,8 @@ impl LogLine {
     pub fn recv_ms(&self) -> i64 {
         match self {
             LogLine::RunStarted(r) => r.recv_ms,
+            LogLine::CronJobCreated(c) => c.recv_ms,
             LogLine::Phase { recv_ms, .. }
-            | LogLine::CronJobCreated { recv_ms, .. }
             | LogLine::WatchError { recv_ms, .. }
             | LogLine::Step { recv_ms, .. }
             | LogLine::Fault { recv_ms, .. }
@@ -109,6 +111,31 @@ impl LogLine {
             LogLine::Event(e) => e.recv_ms,
         }
     }
+}
+
+/// A CronJob the harness created: what the analysis needs to know of it. Fields after
+/// `time_zone` are absent in logs of earlier versions and when they hold their default.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CronJobCreated {
+    pub recv_ms: i64,
+    pub name: String,
+    pub schedule: String,
+    /// `spec.timeZone`; absent for UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// The scenario class it belongs to (`load.classes[].name`); absent without classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// `spec.concurrencyPolicy`; absent for `Allow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_policy: Option<crate::scenario::ConcurrencyPolicy>,
+    /// `spec.startingDeadlineSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_deadline_seconds: Option<i64>,
+    /// `spec.suspend`: created suspended, so no run is expected of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -10,8 +10,11 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use crate::call::{self, CallError};
+use crate::scenario::classes::ClassPart;
 use crate::scenario::{CronJobDef, Scenario};
-use crate::schema::RUN_LABEL;
+use crate::schema::{
+    CLASS_LABEL, FAIL_WEIGHT_ANNOTATION, RUN_LABEL, RUN_TIME_ANNOTATION, SUCCEED_WEIGHT_ANNOTATION,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -61,7 +64,17 @@ pub fn cronjob(
     run_id: &str,
 ) -> Result<CronJob, WorkloadError> {
     let load = &scenario.load;
-    let labels = json!({ RUN_LABEL: run_id });
+    let class = def.class.as_ref();
+    let labels = match class {
+        Some(c) => json!({ RUN_LABEL: run_id, CLASS_LABEL: c.class }),
+        None => json!({ RUN_LABEL: run_id }),
+    };
+    let policy = class
+        .and_then(|c| c.concurrency_policy.as_ref())
+        .unwrap_or(&load.concurrency_policy);
+    let deadline = class
+        .and_then(|c| c.starting_deadline_seconds)
+        .or(load.starting_deadline_seconds);
     let tolerations: Vec<_> = load
         .tolerations
         .iter()
@@ -82,15 +95,15 @@ pub fn cronjob(
         .collect();
     let mut spec = json!({
         "schedule": def.schedule,
-        "concurrencyPolicy": load.concurrency_policy.as_str(),
+        "concurrencyPolicy": policy.as_str(),
         "successfulJobsHistoryLimit": load.successful_jobs_history_limit,
         "failedJobsHistoryLimit": load.failed_jobs_history_limit,
         "jobTemplate": {
             "metadata": { "labels": labels },
             "spec": {
-                "backoffLimit": 0,
+                "backoffLimit": class.and_then(|c| c.backoff_limit).unwrap_or(0),
                 "template": {
-                    "metadata": { "labels": labels },
+                    "metadata": { "labels": labels, "annotations": pod_annotations(class) },
                     "spec": {
                         "restartPolicy": "Never",
                         "terminationGracePeriodSeconds": 0,
@@ -112,11 +125,25 @@ pub fn cronjob(
         },
     });
     if let Some(obj) = spec.as_object_mut() {
-        if let Some(deadline) = load.starting_deadline_seconds {
+        if let Some(deadline) = deadline {
             obj.insert("startingDeadlineSeconds".into(), json!(deadline));
         }
         if let Some(zone) = &def.time_zone {
             obj.insert("timeZone".into(), json!(zone));
+        }
+        if class.is_some_and(|c| c.suspend) {
+            obj.insert("suspend".into(), json!(true));
+        }
+    }
+    if let (Some(c), Some(job)) = (class, spec.pointer_mut("/jobTemplate/spec")) {
+        for (key, v) in [
+            ("parallelism", c.parallelism.map(i64::from)),
+            ("completions", c.completions.map(i64::from)),
+            ("activeDeadlineSeconds", c.active_deadline_seconds),
+        ] {
+            if let (Some(v), Some(obj)) = (v, job.as_object_mut()) {
+                obj.insert(key.into(), json!(v));
+            }
         }
     }
     serde_json::from_value(json!({
@@ -129,6 +156,25 @@ pub fn cronjob(
         name: def.name.clone(),
         source,
     })
+}
+
+/// The pod annotations kwok's stages read (see `cluster::config`): the run time, and the
+/// weights of completing and failing. On real nodes the command does the same.
+fn pod_annotations(class: Option<&ClassPart>) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    let Some(c) = class else { return out };
+    if let Some(ms) = c.run_ms {
+        out.insert(RUN_TIME_ANNOTATION.into(), json!(format!("{ms}ms")));
+    }
+    if c.fail_permille > 0 {
+        let fail = c.fail_permille.min(1000);
+        out.insert(FAIL_WEIGHT_ANNOTATION.into(), json!(fail.to_string()));
+        out.insert(
+            SUCCEED_WEIGHT_ANNOTATION.into(),
+            json!((1000 - fail).to_string()),
+        );
+    }
+    out
 }
 
 /// Creation pacing: `qps` 0 means unlimited. The first `burst` creations may start at once;
@@ -261,6 +307,7 @@ mod tests {
             time_zone: None,
             command: vec!["sh".into(), "-c".into(), "echo hello world".into()],
             resources: scenario.load.resources.clone(),
+            class: None,
         };
         let cj = cronjob(&scenario, &def, "run-1").unwrap();
         let v = serde_json::to_value(&cj).unwrap();
@@ -288,8 +335,50 @@ mod tests {
             command: vec!["true".into()],
             resources: scenario.load.resources.clone(),
             defined_in: None,
+            class: None,
         };
         let v = serde_json::to_value(cronjob(&scenario, &def, "run-1").unwrap()).unwrap();
         assert_eq!(v["spec"]["timeZone"], "Europe/Berlin");
+    }
+
+    #[test]
+    fn a_class_cronjob_carries_its_policies_label_and_kwok_annotations() {
+        let scenario = Scenario::default();
+        let def = CronJobDef {
+            name: "cb-nightly-00000".into(),
+            schedule: "0 2 * * *".into(),
+            time_zone: None,
+            command: vec!["sh".into(), "-c".into(), "sleep 90.000; exit 0".into()],
+            resources: scenario.load.resources.clone(),
+            defined_in: None,
+            class: Some(ClassPart {
+                class: "nightly".into(),
+                concurrency_policy: Some("Forbid".into()),
+                starting_deadline_seconds: Some(30),
+                suspend: true,
+                parallelism: Some(2),
+                completions: Some(4),
+                active_deadline_seconds: Some(600),
+                backoff_limit: Some(1),
+                run_ms: Some(90_000),
+                fail_permille: 250,
+            }),
+        };
+        let v = serde_json::to_value(cronjob(&scenario, &def, "run-1").unwrap()).unwrap();
+        let spec = &v["spec"];
+        assert_eq!(spec["concurrencyPolicy"], "Forbid");
+        assert_eq!(spec["startingDeadlineSeconds"], 30);
+        assert_eq!(spec["suspend"], true);
+        assert_eq!(v["metadata"]["labels"][CLASS_LABEL], "nightly");
+        let job = &spec["jobTemplate"]["spec"];
+        assert_eq!(job["parallelism"], 2);
+        assert_eq!(job["completions"], 4);
+        assert_eq!(job["activeDeadlineSeconds"], 600);
+        assert_eq!(job["backoffLimit"], 1);
+        let pod = &job["template"]["metadata"];
+        assert_eq!(pod["labels"][CLASS_LABEL], "nightly");
+        assert_eq!(pod["annotations"][RUN_TIME_ANNOTATION], "90000ms");
+        assert_eq!(pod["annotations"][FAIL_WEIGHT_ANNOTATION], "250");
+        assert_eq!(pod["annotations"][SUCCEED_WEIGHT_ANNOTATION], "750");
     }
 }

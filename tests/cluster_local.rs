@@ -79,6 +79,7 @@ async fn lint_agrees_with_the_apiserver(client: &kube::Client) {
             command: vec!["true".into()],
             resources: scenario.load.resources.clone(),
             defined_in: None,
+            class: None,
         };
         let cj = cronbench::workload::cronjob(&scenario, &def, "lint-diff").expect("builds");
         let theirs = match cronjobs.create(&dry, &cj).await {

@@ -9,14 +9,8 @@ use super::tally::run_key;
 use crate::results::{MISSED_LIST_MAX, RunKey, Window};
 use crate::scenario::{ScenarioError, parse_schedule, ticks_in, time_zone};
 
-/// A CronJob as the log tells it.
-#[derive(Debug)]
-pub(super) struct CronJobSeen {
-    pub schedule: String,
-    /// `spec.timeZone`; `None` is UTC.
-    pub time_zone: Option<String>,
-    pub created_ms: i64,
-}
+/// A CronJob as the log tells it: its `cron_job_created` line.
+pub(super) type CronJobSeen = crate::schema::CronJobCreated;
 
 /// Expected runs, how many of them were observed, and the missed ones.
 #[derive(Debug, Default)]
@@ -38,7 +32,8 @@ pub(super) fn expected_runs(
     let mut out = Expected::default();
     let mut missed: Vec<(i64, &str)> = Vec::new();
     let mut ticks_by_schedule: HashMap<(&str, Option<&str>), Vec<i64>> = HashMap::new();
-    for (name, cj) in cronjobs {
+    // A suspended CronJob is expected to run never.
+    for (name, cj) in cronjobs.iter().filter(|(_, cj)| !cj.suspend) {
         let key = (cj.schedule.as_str(), cj.time_zone.as_deref());
         let ticks = match ticks_by_schedule.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
@@ -52,7 +47,7 @@ pub(super) fn expected_runs(
                 e.insert(ticks)
             }
         };
-        for &t in ticks.iter().filter(|&&t| t > cj.created_ms) {
+        for &t in ticks.iter().filter(|&&t| t > cj.recv_ms) {
             out.expected += 1;
             if observed(name.as_str(), t) {
                 out.matched += 1;

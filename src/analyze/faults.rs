@@ -102,6 +102,7 @@ impl Context {
                 time_zone: zone.map(str::to_string),
                 command: Vec::new(),
                 resources: Resources::default(),
+                class: None,
             })
             .collect();
         Context {

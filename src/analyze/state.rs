@@ -43,7 +43,7 @@ fn line_kind(line: &LogLine) -> &'static str {
     match line {
         LogLine::RunStarted(_) => "run_started",
         LogLine::Phase { .. } => "phase",
-        LogLine::CronJobCreated { .. } => "cron_job_created",
+        LogLine::CronJobCreated(_) => "cron_job_created",
         LogLine::Job(_) => "job",
         LogLine::Pod(_) => "pod",
         LogLine::Node(_) => "node",
@@ -166,17 +166,8 @@ impl Analyzer {
                 self.lines
             )),
             LogLine::Phase { recv_ms, phase } => self.push_phase(recv_ms, phase),
-            LogLine::CronJobCreated {
-                recv_ms,
-                name,
-                schedule,
-                time_zone,
-            } => {
-                self.cronjobs.entry(name).or_insert(CronJobSeen {
-                    schedule,
-                    time_zone,
-                    created_ms: recv_ms,
-                });
+            LogLine::CronJobCreated(c) => {
+                self.cronjobs.entry(c.name.clone()).or_insert(c);
             }
             LogLine::Job(job) => {
                 let ctx = self.ctx(self.phases.window_now());
@@ -396,7 +387,7 @@ impl Analyzer {
                 .iter()
                 .map(|(n, c)| {
                     let zoned = (c.schedule.as_str(), c.time_zone.as_deref());
-                    (n.as_str(), zoned, c.created_ms)
+                    (n.as_str(), zoned, c.recv_ms)
                 })
                 .collect(),
             runs: facts

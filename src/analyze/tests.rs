@@ -92,12 +92,13 @@ impl Log {
     }
 
     fn cronjob(&mut self, recv_ms: i64, name: &str, schedule: &str) {
-        self.push(LogLine::CronJobCreated {
+        self.push(LogLine::CronJobCreated(crate::schema::CronJobCreated {
             recv_ms,
             name: name.into(),
             schedule: schedule.into(),
             time_zone: None,
-        });
+            ..Default::default()
+        }));
     }
 
     /// One run of `cronjob` scheduled at `tick`, observed as a Job and a Pod going through
@@ -1057,12 +1058,13 @@ fn a_line_within_the_run_span_is_kept() {
 fn kathmandu_runs(zone: Option<&str>) -> Results {
     let s = scenario();
     let mut log = Log::standard(&s, 0, "*/2 * * * *", 6 * MIN);
-    log.push(LogLine::CronJobCreated {
+    log.push(LogLine::CronJobCreated(crate::schema::CronJobCreated {
         recv_ms: T0 - 110_000,
         name: cj(0),
         schedule: "*/2 * * * *".into(),
         time_zone: zone.map(str::to_string),
-    });
+        ..Default::default()
+    }));
     for k in [1, 3, 5] {
         log.run(&cj(0), T0 + k * MIN, FAST, "node-a");
     }

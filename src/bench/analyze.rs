@@ -252,12 +252,13 @@ fn preamble(
         }))?;
     }
     for cj in 0..cronjobs {
-        out.line(&LogLine::CronJobCreated {
+        out.line(&LogLine::CronJobCreated(crate::schema::CronJobCreated {
             recv_ms: T0_MS + 100 + i64::from(cj) / 100,
             name: cronjob_name(cj),
             schedule: "* * * * *".into(),
             time_zone: None,
-        })?;
+            ..Default::default()
+        }))?;
     }
     out.line(&LogLine::Phase {
         recv_ms: T0_MS + 1_000,

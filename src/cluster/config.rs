@@ -2,6 +2,7 @@
 //!
 //! Rendered as JSON documents separated by `---` (YAML is a superset of JSON).
 
+use crate::schema::{FAIL_WEIGHT_ANNOTATION, RUN_TIME_ANNOTATION, SUCCEED_WEIGHT_ANNOTATION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -351,6 +352,67 @@ containerStatuses:
 phase: Succeeded
 "#;
 
+/// A jq expression reading one annotation of the object.
+fn annotation(name: &str) -> Value {
+    json!({ "jq": { "expression": format!(".metadata.annotations[\"{name}\"]") } })
+}
+
+/// How a Job's running pod ends: it runs for the pod's run-time annotation (else the cluster's
+/// `pod_run_ms`), then succeeds or fails. Both stages match a pod with the weight annotations
+/// and kwok picks one at random by weight, so a class's failure share holds per pod; the fail
+/// stage matches only such pods, so without them every pod succeeds.
+fn pod_end_stage(name: &str, d: &StageDelays, weight_from: &str, status: &str) -> Value {
+    let mut selector = vec![
+        expr(".metadata.deletionTimestamp", "DoesNotExist", &[]),
+        expr(".status.phase", "In", &["Running"]),
+        expr(".metadata.ownerReferences.[].kind", "In", &["Job"]),
+    ];
+    if weight_from == FAIL_WEIGHT_ANNOTATION {
+        let key = format!(".metadata.annotations[\"{weight_from}\"]");
+        selector.push(expr(&key, "Exists", &[]));
+    }
+    let mut delay = delay(d.pod_run_ms, 0);
+    if let Some(obj) = delay.as_object_mut() {
+        obj.insert("durationFrom".into(), annotation(RUN_TIME_ANNOTATION));
+    }
+    let mut st = stage(
+        name,
+        "Pod",
+        Value::Array(selector),
+        Some(delay),
+        json!({ "statusTemplate": status }),
+    );
+    if let Some(spec) = st.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("weight".into(), json!(1));
+        spec.insert("weightFrom".into(), annotation(weight_from));
+    }
+    st
+}
+
+/// A Job pod that exits 1 (a class's failure share); keeps the container's start time.
+const POD_FAILED: &str = r#"{{ $now := Now }}
+{{ $started := $now }}
+{{ range .status.containerStatuses }}{{ with .state.running }}{{ $started = .startedAt }}{{ end }}{{ end }}
+conditions:
+- { type: Ready, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }
+- { type: ContainersReady, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    terminated:
+      exitCode: 1
+      reason: Error
+      startedAt: {{ $started | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+phase: Failed
+"#;
+
 /// cronbench's own stages. Supplying any stage replaces all of kwok's defaults, so nodes get
 /// theirs here too.
 fn stages(d: &StageDelays) -> Vec<Value> {
@@ -380,17 +442,8 @@ fn stages(d: &StageDelays) -> Vec<Value> {
             Some(delay(d.pod_start_delay_ms, d.pod_start_jitter_ms)),
             json!({ "statusTemplate": POD_RUNNING }),
         ),
-        stage(
-            "pod-complete",
-            "Pod",
-            json!([
-                expr(".metadata.deletionTimestamp", "DoesNotExist", &[]),
-                expr(".status.phase", "In", &["Running"]),
-                expr(".metadata.ownerReferences.[].kind", "In", &["Job"]),
-            ]),
-            Some(delay(d.pod_run_ms, 0)),
-            json!({ "statusTemplate": POD_SUCCEEDED }),
-        ),
+        pod_end_stage("pod-complete", d, SUCCEED_WEIGHT_ANNOTATION, POD_SUCCEEDED),
+        pod_end_stage("pod-fail", d, FAIL_WEIGHT_ANNOTATION, POD_FAILED),
         stage(
             "pod-delete",
             "Pod",

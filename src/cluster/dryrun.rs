@@ -185,6 +185,7 @@ mod tests {
             command: vec!["true".into()],
             resources: Default::default(),
             defined_in,
+            class: None,
         }
     }
 

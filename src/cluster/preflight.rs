@@ -434,6 +434,7 @@ mod tests {
                 file: f.into(),
                 document: 1,
             }),
+            class: None,
         }
     }
 

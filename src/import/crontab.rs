@@ -153,6 +153,7 @@ pub fn definitions(entries: &[Entry], scale: u32) -> Vec<CronJobDef> {
                 command: PLACEHOLDER_COMMAND.iter().map(|s| s.to_string()).collect(),
                 resources: Resources::default(),
                 defined_in: None,
+                class: None,
             });
         }
     }

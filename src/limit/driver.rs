@@ -108,6 +108,7 @@ fn defs(scenario: &Scenario, n: u32) -> Vec<CronJobDef> {
             time_zone: None,
             command: scenario.load.command.clone(),
             resources: scenario.load.resources.clone(),
+            class: None,
         })
         .collect()
 }

@@ -202,8 +202,8 @@ impl Ledger {
             }
         };
         match line {
-            LogLine::CronJobCreated { recv_ms, name, .. } => {
-                self.created.insert(name, recv_ms);
+            LogLine::CronJobCreated(c) => {
+                self.created.insert(c.name, c.recv_ms);
             }
             LogLine::Job(j) => self.runs.push_job(j, &mut take),
             LogLine::Pod(p) => self.runs.push_pod(p, &mut take),
@@ -450,12 +450,13 @@ mod tests {
     fn ledger(n: usize, minutes: i64, delay: impl Fn(usize, i64) -> Option<i64>) -> Ledger {
         let mut l = Ledger::default();
         for (i, name) in names(n).iter().enumerate() {
-            l.push(LogLine::CronJobCreated {
+            l.push(LogLine::CronJobCreated(crate::schema::CronJobCreated {
                 recv_ms: T0 - 30_000 + i as i64,
                 name: name.clone(),
                 schedule: "* * * * *".into(),
                 time_zone: None,
-            });
+                ..Default::default()
+            }));
             for k in 0..minutes {
                 let tick = T0 + k * MINUTE_MS;
                 let job = format!("{name}-{}", tick / MINUTE_MS);
@@ -553,12 +554,13 @@ mod tests {
     fn only_the_steps_cronjobs_and_ticks_after_creation_count() {
         let mut l = ledger(6, 2, |_, _| Some(1_000));
         // cb-00005 recreated mid-window: only its tick after that counts.
-        l.push(LogLine::CronJobCreated {
+        l.push(LogLine::CronJobCreated(crate::schema::CronJobCreated {
             recv_ms: T0 + 30_000,
             name: "cb-00005".into(),
             schedule: "* * * * *".into(),
             time_zone: None,
-        });
+            ..Default::default()
+        }));
         let c = l.counts(
             &names(6),
             (T0, T0 + 2 * MINUTE_MS),
@@ -627,12 +629,13 @@ mod tests {
     }
 
     fn created(i: usize) -> String {
-        let line = LogLine::CronJobCreated {
+        let line = LogLine::CronJobCreated(crate::schema::CronJobCreated {
             recv_ms: T0 - 1000,
             name: format!("cb-{i:05}"),
             schedule: "* * * * *".into(),
             time_zone: None,
-        };
+            ..Default::default()
+        });
         serde_json::to_string(&line).expect("line to json") + "\n"
     }
 

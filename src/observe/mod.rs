@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 pub use log::{LogError, LogSender, now_ms};
 use slim::{Event, Job, Node, Pod};
 
-use crate::schema::{LogLine, RUN_LABEL, WatchedResource};
+use crate::schema::{CLASS_LABEL, CronJobCreated, LogLine, RUN_LABEL, WatchedResource};
 
 /// Counters for the live display; the event log remains the source of truth.
 #[derive(Debug, Default)]
@@ -57,12 +57,24 @@ impl Live {
 /// The event-log line for a CronJob the run has just created.
 pub fn cronjob_created(cj: &k8s_openapi::api::batch::v1::CronJob) -> LogLine {
     let spec = cj.spec.as_ref();
-    LogLine::CronJobCreated {
+    let policy = spec
+        .and_then(|s| s.concurrency_policy.as_deref())
+        .map(crate::scenario::ConcurrencyPolicy::from)
+        .filter(|p| *p != crate::scenario::ConcurrencyPolicy::Allow);
+    LogLine::CronJobCreated(CronJobCreated {
         recv_ms: now_ms(),
         name: cj.metadata.name.clone().unwrap_or_default(),
         schedule: spec.map(|s| s.schedule.clone()).unwrap_or_default(),
         time_zone: spec.and_then(|s| s.time_zone.clone()),
-    }
+        class: cj
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(CLASS_LABEL).cloned()),
+        concurrency_policy: policy,
+        starting_deadline_seconds: spec.and_then(|s| s.starting_deadline_seconds),
+        suspend: spec.and_then(|s| s.suspend).unwrap_or(false),
+    })
 }
 
 pub type SharedLive = Arc<Mutex<Live>>;

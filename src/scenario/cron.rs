@@ -565,6 +565,7 @@ mod tests {
             time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
+            class: None,
         }
     }
 

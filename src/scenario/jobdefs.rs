@@ -65,6 +65,7 @@ impl From<JobDefinition> for CronJobDef {
             time_zone: d.kubernetes.time_zone,
             command: d.command,
             resources: d.resources,
+            class: None,
         }
     }
 }
@@ -344,6 +345,7 @@ resources:
                 requests: BTreeMap::from([("cpu".into(), "lots".into())]),
                 limits: BTreeMap::new(),
             },
+            class: None,
         };
         let mut problems = Vec::new();
         check_def(&def, Path::new("f.yaml"), &mut problems);
@@ -365,6 +367,7 @@ resources:
             time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
+            class: None,
         };
         let mut problems = Vec::new();
         check_def(&def, Path::new("f.yaml"), &mut problems);
@@ -381,6 +384,7 @@ resources:
             time_zone: None,
             command: vec!["true".into()],
             resources: Resources::default(),
+            class: None,
         };
         let defs = vec![
             (

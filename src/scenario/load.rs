@@ -136,6 +136,9 @@ impl Scenario {
         file: &Path,
         scenario_dir: &Path,
     ) -> Result<(Vec<CronJobDef>, Vec<Problem>), ScenarioError> {
+        if !self.load.classes.is_empty() {
+            return Ok(self.class_defs(file));
+        }
         match &self.load.jobs_dir {
             Some(dir) if dir.as_os_str().is_empty() => Ok((
                 Vec::new(),
@@ -180,6 +183,41 @@ impl Scenario {
         }
     }
 
+    /// The CronJobs of `load.classes`, built only when every class checks out (the counts are
+    /// bounded before anything is built).
+    fn class_defs(&self, file: &Path) -> (Vec<CronJobDef>, Vec<Problem>) {
+        let load = &self.load;
+        let mut problems: Vec<Problem> = super::class_check::classes_problems(load)
+            .into_iter()
+            .chain(
+                self.time_zone_problem()
+                    .map(|m| ("load.time_zone".to_string(), m)),
+            )
+            .map(|(field, msg)| Problem::new(file, Some(field), msg))
+            .collect();
+        if !problems.is_empty() {
+            return (Vec::new(), problems);
+        }
+        let defaults = super::classes::ClassDefaults {
+            name_prefix: &load.name_prefix,
+            total: load.cronjobs,
+            time_zone: load.time_zone.as_deref(),
+            command: &load.command,
+            resources: &load.resources,
+        };
+        let total: u32 = load.classes.iter().map(|c| c.size(load.cronjobs)).sum();
+        let too_big = bounds::inline_count_problems(total, &load.command);
+        if !too_big.is_empty() {
+            let at_command = too_big
+                .into_iter()
+                .map(|(_, m)| ("load.command".to_string(), m));
+            problems.extend(at_command.map(|(f, m)| Problem::new(file, Some(f), m)));
+            return (Vec::new(), problems);
+        }
+        let defs = super::classes::expand(&load.classes, load.seed, &defaults);
+        (defs, problems)
+    }
+
     /// The `load.cronjobs` identical CronJobs, with problems reported against scenario fields.
     fn inline_defs(&self, file: &Path) -> (Vec<CronJobDef>, Vec<Problem>) {
         let load = &self.load;
@@ -208,6 +246,7 @@ impl Scenario {
                 time_zone: load.time_zone.clone(),
                 command: load.command.clone(),
                 resources: load.resources.clone(),
+                class: None,
             })
             .collect();
         // All names share the prefix; the last is the longest.

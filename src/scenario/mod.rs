@@ -9,6 +9,8 @@
 
 pub mod bounds;
 mod civil;
+mod class_check;
+pub mod classes;
 pub mod cron;
 mod error;
 pub mod jobdefs;
@@ -162,6 +164,13 @@ pub struct Load {
     /// A folder of job definitions in the simple format (name, kubernetes.schedule, command,
     /// resources); relative to the scenario file. When set, replaces `cronjobs`.
     pub jobs_dir: Option<PathBuf>,
+    /// A mixed fleet: classes of CronJobs, each with its own schedule, zone, run time, failure
+    /// share and policies. When set, `cronjobs` is the total that class shares divide, and
+    /// `schedule` is unused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<classes::Class>,
+    /// Seeds the random stream of generated schedules, run times and suspended CronJobs.
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -262,6 +271,8 @@ impl Default for Load {
             node_selector: BTreeMap::new(),
             tolerations: Vec::new(),
             jobs_dir: None,
+            classes: Vec::new(),
+            seed: classes::DEFAULT_SEED,
         }
     }
 }
@@ -313,6 +324,8 @@ pub struct CronJobDef {
     pub resources: Resources,
     /// The job definition it was read from; `None` for the scenario's own `load:`.
     pub defined_in: Option<jobdefs::Place>,
+    /// What its class sets (`load.classes`); `None` takes `load:`'s settings.
+    pub class: Option<classes::ClassPart>,
 }
 
 impl CronJobDef {
@@ -320,7 +333,10 @@ impl CronJobDef {
     /// identical `load:` ones, and every job definition.
     pub fn distinct(defs: &[CronJobDef]) -> impl Iterator<Item = &CronJobDef> {
         let mut inline_seen = false;
-        defs.iter()
-            .filter(move |d| d.defined_in.is_some() || !std::mem::replace(&mut inline_seen, true))
+        defs.iter().filter(move |d| {
+            d.defined_in.is_some()
+                || d.class.is_some()
+                || !std::mem::replace(&mut inline_seen, true)
+        })
     }
 }
