@@ -11,6 +11,9 @@ use crate::schema::EndReason;
 
 pub use crate::schema::SCHEMA_VERSION;
 
+mod fleet;
+pub use fleet::*;
+
 /// Everything the analysis of one run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Results {
@@ -37,6 +40,20 @@ pub struct Results {
     /// Game-day fault windows, in the order they started (absent when the run had none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultWindow>,
+    /// Per-policy accounting: present for a mixed fleet (a CronJob with a class, a time zone,
+    /// a concurrency policy other than Allow, a starting deadline or created suspended) or
+    /// when the controller sent a Warning event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Policies>,
+    /// Per class of `load.classes`, in the scenario's order (absent without classes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassResults>,
+    /// Per time zone, sorted (absent unless the fleet is mixed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZoneResults>,
+    /// The top-of-hour herd (absent unless the fleet is mixed and the log has a window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub herd: Option<Herd>,
 }
 
 /// One game-day fault and what it did to the schedule. Runs "due in the window" are those

@@ -12,22 +12,36 @@ use crate::scenario::{ScenarioError, parse_schedule, ticks_in, time_zone};
 /// A CronJob as the log tells it: its `cron_job_created` line.
 pub(super) type CronJobSeen = crate::schema::CronJobCreated;
 
+/// What became of one expected tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    Observed,
+    Missed,
+    /// No run: a `Forbid` CronJob's earlier Job was active.
+    SkippedWhileActive,
+    /// No run: the controller reported it past `startingDeadlineSeconds`.
+    SkippedPastDeadline,
+}
+
 /// Expected runs, how many of them were observed, and the missed ones.
 #[derive(Debug, Default)]
 pub(super) struct Expected {
     pub expected: u64,
     pub matched: u64,
+    /// Ticks without a run that no policy explains.
     pub missed: u64,
+    pub skipped_while_active: u64,
+    pub skipped_past_deadline: u64,
     /// The first [`MISSED_LIST_MAX`] missed runs, by scheduled time.
     pub missed_runs: Vec<RunKey>,
 }
 
-/// Matches each CronJob's ticks in `w` against `observed(cronjob, tick)`. Schedules (in a
+/// Gives each CronJob's ticks in `w` their [`Fate`] by `fate(cronjob, tick)`. Schedules (in a
 /// zone) shared by many CronJobs are computed once.
 pub(super) fn expected_runs(
     cronjobs: &BTreeMap<String, CronJobSeen>,
     w: &Window,
-    observed: impl Fn(&str, i64) -> bool,
+    mut fate: impl FnMut(&CronJobSeen, i64) -> Fate,
 ) -> Result<Expected, AnalyzeError> {
     let mut out = Expected::default();
     let mut missed: Vec<(i64, &str)> = Vec::new();
@@ -49,10 +63,11 @@ pub(super) fn expected_runs(
         };
         for &t in ticks.iter().filter(|&&t| t > cj.recv_ms) {
             out.expected += 1;
-            if observed(name.as_str(), t) {
-                out.matched += 1;
-            } else {
-                missed.push((t, name.as_str()));
+            match fate(cj, t) {
+                Fate::Observed => out.matched += 1,
+                Fate::Missed => missed.push((t, name.as_str())),
+                Fate::SkippedWhileActive => out.skipped_while_active += 1,
+                Fate::SkippedPastDeadline => out.skipped_past_deadline += 1,
             }
         }
     }

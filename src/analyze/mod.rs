@@ -10,7 +10,10 @@
 mod balance;
 mod expected;
 mod faults;
+mod fleet;
+mod groups;
 pub(crate) mod ingest;
+mod policies;
 pub(crate) mod runs;
 mod series;
 mod state;

@@ -36,6 +36,10 @@ pub(crate) struct JobState {
     pub failed: bool,
     /// The Job was seen deleted (the history limit or the run's teardown).
     pub deleted: bool,
+    /// Client time of the first line showing the Job no longer active: complete, failed or
+    /// deleted; and whether that line was its deletion (deleted while active).
+    pub ended_ms: Option<i64>,
+    pub deleted_while_active: bool,
 }
 
 /// What is known about one Pod.
@@ -375,6 +379,11 @@ impl Runs {
         st.succeeded |= obs.succeeded >= 1;
         st.failed |= obs.job_failed;
         st.deleted |= obs.deleted;
+        let finished = completed.is_some() || obs.job_failed;
+        if st.ended_ms.is_none() && (finished || obs.deleted) {
+            st.ended_ms = Some(obs.recv_ms);
+            st.deleted_while_active = !finished;
+        }
         if !had_key && let Some((cronjob, scheduled_ms)) = known_key(&name, st) {
             // Pods seen before their Job: their starts belong to this run now.
             for pod in self.pods_of_job.get(&name).into_iter().flatten() {

@@ -68,6 +68,16 @@ impl Buckets {
         self.total += 1;
     }
 
+    /// Starts in `second` (Unix seconds).
+    pub fn in_second(&self, second: i64) -> u64 {
+        let minute = self.minutes.get(&second.div_euclid(60));
+        let at = usize::try_from(second.rem_euclid(60)).ok();
+        minute
+            .zip(at)
+            .and_then(|(s, i)| s.get(i))
+            .map_or(0, |&c| u64::from(c))
+    }
+
     /// Starts in `minute` (Unix minutes).
     pub fn in_minute(&self, minute: i64) -> u64 {
         self.minutes

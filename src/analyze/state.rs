@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::AnalyzeError;
-use super::expected::{CronJobSeen, expected_runs, window_ticks};
+use super::expected::{CronJobSeen, Expected, Fate, expected_runs, window_ticks};
 use super::faults::{self, Inputs, PodFact, RawFault, RunFact};
+use super::fleet::{Fleet, FleetResults};
 use super::ingest::{Phases, in_run_span};
+use super::policies::Settled;
 use super::runs::{Oddities, RunEvent, Runs};
 use super::tally::{Ctx, Tally};
 use super::verdict::verdict;
@@ -37,6 +39,8 @@ pub(super) struct Analyzer {
     /// whose windows need every run at the end.
     runs: Runs,
     tally: Tally,
+    /// Policies, classes, zones and the herd.
+    fleet: Fleet,
 }
 
 fn line_kind(line: &LogLine) -> &'static str {
@@ -88,6 +92,7 @@ impl Analyzer {
             });
         }
         let retire = scenario.faults.is_empty();
+        let fleet = Fleet::new(&scenario)?;
         Ok(Analyzer {
             last_recv_ms: run.recv_ms,
             run,
@@ -103,6 +108,7 @@ impl Analyzer {
             faults: Vec::new(),
             runs: Runs::new(retire),
             tally: Tally::new()?,
+            fleet,
         })
     }
 
@@ -167,17 +173,26 @@ impl Analyzer {
             )),
             LogLine::Phase { recv_ms, phase } => self.push_phase(recv_ms, phase),
             LogLine::CronJobCreated(c) => {
-                self.cronjobs.entry(c.name.clone()).or_insert(c);
+                if !self.cronjobs.contains_key(&c.name) {
+                    self.fleet.cronjob(&c);
+                    self.cronjobs.insert(c.name.clone(), c);
+                }
             }
             LogLine::Job(job) => {
                 let ctx = self.ctx(self.phases.window_now());
-                let tally = &mut self.tally;
-                self.runs.push_job(job, &mut |e| tally.take(&e, &ctx));
+                let (tally, fleet) = (&mut self.tally, &mut self.fleet);
+                self.runs.push_job(job, &mut |e| {
+                    tally.take(&e, &ctx);
+                    fleet.take(&e, &ctx);
+                });
             }
             LogLine::Pod(pod) => {
                 let ctx = self.ctx(self.phases.window_now());
-                let tally = &mut self.tally;
-                self.runs.push_pod(pod, &mut |e| tally.take(&e, &ctx));
+                let (tally, fleet) = (&mut self.tally, &mut self.fleet);
+                self.runs.push_pod(pod, &mut |e| {
+                    tally.take(&e, &ctx);
+                    fleet.take(&e, &ctx);
+                });
             }
             LogLine::Node(node) => {
                 let ready = node.ready && !node.deleted;
@@ -187,6 +202,7 @@ impl Analyzer {
                 self.node_ready.insert(node.name, ready);
             }
             LogLine::Event(event) => {
+                self.fleet.event(&event);
                 *self
                     .anomalies
                     .event_reasons
@@ -237,7 +253,9 @@ impl Analyzer {
                 .push("the log has no measure phase: no run counts toward the verdict".into());
         }
         let facts = self.flush_runs(window.as_ref());
-        let counts = self.counts(window.as_ref())?;
+        let (warned, bad_notes) = (self.fleet.warned(), self.fleet.bad_notes());
+        let settled = self.fleet.settle(window.as_ref())?;
+        let (counts, expected) = self.counts(window.as_ref(), &settled)?;
         let throughput = self.throughput(window.as_ref());
         let nodes = self.nodes(window.as_ref());
         let node_balance = window
@@ -250,6 +268,23 @@ impl Analyzer {
         let interrupted = self.end_reason != Some(EndReason::Completed);
         // A partial window (Ctrl-C, an error, a killed harness) can look healthy; it never passes.
         verdict.pass &= !interrupted;
+        let fleet = self.fleet.results(
+            settled,
+            warned,
+            &self.cronjobs,
+            &counts,
+            &expected,
+            window.as_ref(),
+            &self.tally.all,
+            interrupted,
+        );
+        self.fleet.notes(&mut self.anomalies, bad_notes);
+        let FleetResults {
+            policies,
+            classes,
+            zones,
+            herd,
+        } = fleet;
         let run = self.run;
         Ok(Results {
             schema_version: SCHEMA_VERSION,
@@ -280,6 +315,10 @@ impl Analyzer {
             verdict,
             anomalies: self.anomalies,
             faults,
+            policies,
+            classes,
+            zones,
+            herd,
         })
     }
 
@@ -288,11 +327,12 @@ impl Analyzer {
         let ctx = self.ctx(window.map(|w| (w.start_ms, Some(w.end_ms))));
         let with_faults = !self.faults.is_empty();
         let mut facts = FaultFacts::default();
-        let tally = &mut self.tally;
+        let (tally, fleet) = (&mut self.tally, &mut self.fleet);
         tally.log_ended();
         let runs = std::mem::replace(&mut self.runs, Runs::new(false));
         let odd = runs.finish(&mut |e| {
             tally.take(&e, &ctx);
+            fleet.take(&e, &ctx);
             if with_faults {
                 keep_fact(&mut facts, &e, ctx.last_recv_ms);
             }
@@ -301,7 +341,12 @@ impl Analyzer {
         facts
     }
 
-    fn counts(&mut self, window: Option<&Window>) -> Result<Counts, AnalyzeError> {
+    /// The counts, with the expected ticks' fates (missed leaves out the policies' skips).
+    fn counts(
+        &mut self,
+        window: Option<&Window>,
+        settled: &Settled,
+    ) -> Result<(Counts, Expected), AnalyzeError> {
         let t = &mut self.tally;
         let mut counts = Counts {
             cronjobs: self.cronjobs.len() as u64,
@@ -317,18 +362,24 @@ impl Analyzer {
             duplicate_runs: t.duplicate_runs(),
             ..Counts::default()
         };
-        let mut matched = 0;
+        let mut e = Expected::default();
         if let Some(w) = window {
-            let e = expected_runs(&self.cronjobs, w, |c, t| {
-                self.tally.observed_in_window(c, t)
+            let (tally, groups) = (&self.tally, self.fleet.groups());
+            e = expected_runs(&self.cronjobs, w, |cj, t| {
+                let fate = if tally.observed_in_window(&cj.name, t) {
+                    Fate::Observed
+                } else {
+                    settled.fate_of_missing(cj, t)
+                };
+                groups.add_tick(cj, fate);
+                fate
             })?;
             counts.expected = e.expected;
             counts.missed = e.missed;
-            counts.missed_runs = e.missed_runs;
-            matched = e.matched;
+            counts.missed_runs = std::mem::take(&mut e.missed_runs);
         }
-        counts.unexpected = counts.observed.saturating_sub(matched);
-        Ok(counts)
+        counts.unexpected = counts.observed.saturating_sub(e.matched);
+        Ok((counts, e))
     }
 
     fn throughput(&mut self, window: Option<&Window>) -> Throughput {

@@ -14,7 +14,7 @@ use crate::results::{
 };
 
 /// Significant digits of the latency histograms.
-const SIGFIG: u8 = 3;
+pub(super) const SIGFIG: u8 = 3;
 
 /// What counting a run needs to know of the log so far.
 #[derive(Debug, Clone, Copy)]
@@ -67,7 +67,7 @@ impl Tally {
         let mut lat = BTreeMap::new();
         for stage in Stage::ALL {
             for clock in Clock::ALL {
-                lat.insert((stage, clock), Latencies::new()?);
+                lat.insert((stage, clock), Latencies::new(SIGFIG)?);
             }
         }
         Ok(Tally {
@@ -239,8 +239,8 @@ pub(super) struct Latencies {
 }
 
 impl Latencies {
-    fn new() -> Result<Self, AnalyzeError> {
-        let hist = Histogram::new_with_max(LATENCY_MAX_MS, SIGFIG)
+    pub fn new(sigfig: u8) -> Result<Self, AnalyzeError> {
+        let hist = Histogram::new_with_max(LATENCY_MAX_MS, sigfig)
             .map_err(|source| AnalyzeError::Histogram { source })?;
         Ok(Latencies {
             hist,
@@ -254,7 +254,7 @@ impl Latencies {
 
     /// Negative values are counted, never clamped; values above the maximum are outliers
     /// recorded at the maximum, not lost.
-    fn record(&mut self, v: i64) {
+    pub fn record(&mut self, v: i64) {
         self.max = Some(self.max.map_or(v, |m| m.max(v)));
         if v < 0 {
             self.negatives += 1;
@@ -271,7 +271,7 @@ impl Latencies {
         }
     }
 
-    fn stats(&self, stage: Stage, clock: Clock) -> StageStats {
+    pub fn stats(&self, stage: Stage, clock: Clock) -> StageStats {
         let count = self.hist.len();
         // The highest value equivalent to the one at the quantile (within 3 significant
         // digits), never above the exact maximum.

@@ -1080,3 +1080,5 @@ fn a_cronjob_with_a_time_zone_is_expected_at_its_zones_ticks() {
     let utc = kathmandu_runs(None);
     assert_eq!((utc.counts.expected, utc.counts.missed), (3, 3));
 }
+
+mod fleet;

@@ -2,9 +2,11 @@
 //! samples fails rather than passes.
 
 use crate::results::{
-    Check, CheckResult, Clock, Counts, LATENCY_MAX_MS, Stage, StageStats, Throughput, Verdict,
+    Check, CheckResult, Clock, Counts, GroupCounts, LATENCY_MAX_MS, Stage, StageStats, Throughput,
+    Verdict,
 };
 use crate::scenario::Slo;
+use crate::scenario::classes::ClassSlo;
 
 fn check(check: Check, threshold: f64, measured: f64) -> CheckResult {
     CheckResult {
@@ -127,5 +129,41 @@ fn p99_check(c: Check, slo: &Slo, stages: &[StageStats]) -> CheckResult {
             r.note = note;
             r
         }
+    }
+}
+
+/// A class's verdict: only the checks its own SLO sets (p99 schedule -> started, and the share
+/// started within its `start_within_s`, counted in `counts.started_on_time`).
+pub(super) fn class_verdict(slo: &ClassSlo, counts: &GroupCounts, p99_ms: Option<u64>) -> Verdict {
+    let mut checks = Vec::new();
+    if let Some(t) = slo.p99_schedule_to_start_s {
+        let c = Check::P99ScheduleToStart;
+        checks.push(match p99_ms {
+            None => no_samples(
+                c,
+                t,
+                None,
+                "no run of the class scheduled in the window started",
+            ),
+            Some(p) => check(c, t, p as f64 / 1000.0),
+        });
+    }
+    if let Some(t) = slo.min_started_share {
+        let c = Check::StartedShare;
+        let denominator = counts.expected.max(counts.observed);
+        checks.push(if denominator == 0 {
+            no_samples(
+                c,
+                t,
+                None,
+                "no run of the class expected or observed in the window",
+            )
+        } else {
+            check(c, t, counts.started_on_time as f64 / denominator as f64)
+        });
+    }
+    Verdict {
+        pass: checks.iter().all(|c| c.pass),
+        checks,
     }
 }
