@@ -488,7 +488,9 @@ pub const CHART_IDS: [&str; 6] = [
     "stage-breakdown",
 ];
 
+mod herd;
 mod nodes;
+pub use herd::{HERD_CHART_ID, herd};
 pub use nodes::node_balance;
 
 #[cfg(test)]

@@ -84,7 +84,9 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
     let metadata = metadata_rows(results);
     let faults = fault_rows(results);
     let scenario = serde_json::to_string_pretty(&run.scenario).unwrap_or_else(|_| NA.into());
+    let fleet = fleet_context(results);
     json!({
+        "fleet": fleet,
         "faults": faults,
         "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
         "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
@@ -105,6 +107,33 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
         "metadata": metadata,
         "scenario": scenario,
         "has_events": events.is_some(),
+    })
+}
+
+/// The mixed fleet: classes, policies and the herd (`null` for a uniform fleet).
+fn fleet_context(results: &Results) -> serde_json::Value {
+    if results.classes.is_empty() && results.policies.is_none() && results.herd.is_none() {
+        return serde_json::Value::Null;
+    }
+    let rows: Vec<serde_json::Value> = results
+        .classes
+        .iter()
+        .map(|c| {
+            let failed = c.verdict.as_ref().is_some_and(|v| !v.pass);
+            json!({"cells": super::fleet::class_row(c), "failed": failed})
+        })
+        .collect();
+    let policies: Vec<serde_json::Value> = results
+        .policies
+        .iter()
+        .flat_map(super::fleet::policy_rows)
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    json!({
+        "class_headers": super::fleet::CLASS_HEADERS,
+        "classes": rows,
+        "policies": policies,
+        "herd": results.herd.as_ref().map(super::fleet::herd_line),
     })
 }
 
@@ -314,7 +343,10 @@ pub(super) fn render(
     events: Option<&EventSeries>,
 ) -> Result<String, ReportError> {
     let data = ChartData::build(results, events);
-    let charts = charts::all(&data)?;
+    let mut charts = charts::all(&data)?;
+    if let Some(h) = &results.herd {
+        charts.push(charts::herd(h)?);
+    }
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
         .map_err(ReportError::Template)?;

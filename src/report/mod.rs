@@ -10,6 +10,7 @@ pub mod bench;
 pub mod charts;
 pub mod compare;
 pub mod data;
+mod fleet;
 pub mod history;
 mod html;
 pub mod limit;

@@ -61,6 +61,7 @@ pub fn summary_table(results: &Results) -> String {
         write_stages(out, &results.stages)?;
         write_counts(out, results)?;
         write_balance(out, results)?;
+        super::fleet::terminal(out, results)?;
         if !results.faults.is_empty() {
             write_faults(out, results)?;
             out.write_char('\n')?;

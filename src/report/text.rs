@@ -85,7 +85,7 @@ pub(super) fn percentile_rows(results: &Results) -> Vec<PercentileRow> {
 }
 
 /// Escapes a Markdown table cell.
-fn md_cell(s: &str) -> String {
+pub(super) fn md_cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
@@ -107,6 +107,7 @@ pub(super) fn markdown(results: &Results) -> String {
         md_percentiles(out, results)?;
         md_counts(out, results)?;
         md_balance(out, results)?;
+        super::fleet::markdown(out, results)?;
         if !results.faults.is_empty() {
             md_faults(out, results)?;
         }

@@ -48,6 +48,18 @@ fn rfc1123z(ms: i64) -> String {
     t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string()
 }
 
+/// A log with one every-minute CronJob of class `c` and a window of `measure_ms`.
+fn one_cronjob(
+    measure_ms: i64,
+    name: &str,
+    policy: Option<ConcurrencyPolicy>,
+    deadline: Option<i64>,
+) -> Log {
+    let mut log = fleet_log(&scenario(), measure_ms);
+    log.push(cronjob_line(name, "* * * * *", "c", None, policy, deadline));
+    log
+}
+
 fn policies(r: &Results) -> &crate::results::Policies {
     r.policies
         .as_ref()
@@ -56,16 +68,7 @@ fn policies(r: &Results) -> &crate::results::Policies {
 
 #[test]
 fn forbid_ticks_while_the_previous_job_runs_are_skipped_not_missed() {
-    let s = scenario();
-    let mut log = fleet_log(&s, 4 * MIN);
-    log.push(cronjob_line(
-        "fb",
-        "* * * * *",
-        "long",
-        None,
-        Some(ConcurrencyPolicy::Forbid),
-        None,
-    ));
+    let mut log = one_cronjob(4 * MIN, "fb", Some(ConcurrencyPolicy::Forbid), None);
     // The T0 run runs 150 s: the ticks at +1 and +2 minutes find it active.
     let long = Delays {
         finish: 150_000,
@@ -81,23 +84,14 @@ fn forbid_ticks_while_the_previous_job_runs_are_skipped_not_missed() {
     assert_eq!(p.forbid.skipped_while_active, 2);
     assert_eq!(p.forbid.overlaps, 0);
     let class = &r.classes[0];
-    assert_eq!(class.class, "long");
+    assert_eq!(class.class, "c");
     assert_eq!(class.counts.skipped_while_active, 2);
     assert_eq!(class.counts.missed, 0);
 }
 
 #[test]
 fn a_forbid_job_created_while_another_is_active_is_an_overlap() {
-    let s = scenario();
-    let mut log = fleet_log(&s, 3 * MIN);
-    log.push(cronjob_line(
-        "fb",
-        "* * * * *",
-        "c",
-        None,
-        Some(ConcurrencyPolicy::Forbid),
-        None,
-    ));
+    let mut log = one_cronjob(3 * MIN, "fb", Some(ConcurrencyPolicy::Forbid), None);
     let long = Delays {
         finish: 90_000,
         ..FAST
@@ -112,16 +106,7 @@ fn a_forbid_job_created_while_another_is_active_is_an_overlap() {
 
 #[test]
 fn a_replace_job_deleted_while_active_for_a_newer_one_is_a_replacement() {
-    let s = scenario();
-    let mut log = fleet_log(&s, 2 * MIN);
-    log.push(cronjob_line(
-        "rp",
-        "* * * * *",
-        "c",
-        None,
-        Some(ConcurrencyPolicy::Replace),
-        None,
-    ));
+    let mut log = one_cronjob(2 * MIN, "rp", Some(ConcurrencyPolicy::Replace), None);
     let job = job_name("rp", T0);
     let obs = JobObs {
         recv_ms: T0 + 1000,
@@ -146,9 +131,7 @@ fn a_replace_job_deleted_while_active_for_a_newer_one_is_a_replacement() {
 
 #[test]
 fn ticks_the_controller_reported_past_the_deadline_are_skipped_not_missed() {
-    let s = scenario();
-    let mut log = fleet_log(&s, 3 * MIN);
-    log.push(cronjob_line("dl", "* * * * *", "c", None, None, Some(10)));
+    let mut log = one_cronjob(3 * MIN, "dl", None, Some(10));
     log.run("dl", T0, FAST, "node-a");
     let note = format!(
         "Missed scheduled time to start a job: {}",
@@ -172,7 +155,6 @@ fn ticks_the_controller_reported_past_the_deadline_are_skipped_not_missed() {
 
 #[test]
 fn the_controllers_warnings_are_counted_by_reason_and_other_objects_are_not() {
-    let s = scenario();
     let mut log = healthy();
     for reason in [
         "TooManyMissedTimes",
@@ -195,7 +177,6 @@ fn the_controllers_warnings_are_counted_by_reason_and_other_objects_are_not() {
         &cj(0),
         "Created job",
     ));
-    let _ = s;
     let r = log.analyze();
     let w = &policies(&r).controller_warnings;
     assert_eq!(w[&ControllerWarning::TooManyMissedTimes], 1);
@@ -227,35 +208,28 @@ fn classes_scenario() -> Scenario {
     s
 }
 
-#[test]
-fn each_class_and_zone_has_its_counts_percentiles_and_verdict() {
-    let s = classes_scenario();
-    let mut log = fleet_log(&s, 3 * MIN);
-    let ny = Some("America/New_York");
-    log.push(cronjob_line(
-        "payouts-00000",
-        "0 * * * *",
-        "payouts",
-        None,
-        None,
-        None,
-    ));
-    log.push(cronjob_line(
-        "payouts-00001",
-        "0 * * * *",
-        "payouts",
-        ny,
-        None,
-        None,
-    ));
-    log.push(cronjob_line(
+/// Classes `payouts` (hourly at :00, `payouts-00000` in UTC, `payouts-00001` in
+/// `payouts_zone`) and `reports` (every minute, with `reports_policy`), a 3-minute window.
+fn classes_log(payouts_zone: Option<&str>, reports_policy: Option<ConcurrencyPolicy>) -> Log {
+    let mut log = fleet_log(&classes_scenario(), 3 * MIN);
+    for (name, zone) in [("payouts-00000", None), ("payouts-00001", payouts_zone)] {
+        log.push(cronjob_line(name, "0 * * * *", "payouts", zone, None, None));
+    }
+    let reports = cronjob_line(
         "reports-00000",
         "* * * * *",
         "reports",
         None,
+        reports_policy,
         None,
-        None,
-    ));
+    );
+    log.push(reports);
+    log
+}
+
+#[test]
+fn each_class_and_zone_has_its_counts_percentiles_and_verdict() {
+    let mut log = classes_log(Some("America/New_York"), None);
     // payouts: one fast (3.7 s to start), one slow (7.7 s): its 5 s SLO fails.
     log.run("payouts-00000", T0, FAST, "node-a");
     let slow = Delays { job: 5000, ..FAST };
@@ -292,26 +266,7 @@ fn each_class_and_zone_has_its_counts_percentiles_and_verdict() {
 
 #[test]
 fn the_herd_sums_starts_around_each_hour_and_splits_top_of_hour_latency() {
-    let s = classes_scenario();
-    let mut log = fleet_log(&s, 3 * MIN);
-    for i in 0..2 {
-        log.push(cronjob_line(
-            &format!("payouts-{i:05}"),
-            "0 * * * *",
-            "payouts",
-            None,
-            None,
-            None,
-        ));
-    }
-    log.push(cronjob_line(
-        "reports-00000",
-        "* * * * *",
-        "reports",
-        None,
-        None,
-        None,
-    ));
+    let mut log = classes_log(None, None);
     log.run("payouts-00000", T0, FAST, "node-a");
     log.run("payouts-00001", T0, FAST, "node-b");
     for k in [0, 1, 2] {
@@ -332,4 +287,48 @@ fn the_herd_sums_starts_around_each_hour_and_splits_top_of_hour_latency() {
     assert_eq!(h.top_of_hour.started, 3);
     assert_eq!(h.rest.started, 2);
     assert_close(h.top_of_hour.p99_ms, 3700);
+}
+
+#[test]
+fn the_reports_show_each_class_the_policies_and_the_herd() {
+    use crate::report::{Format, render_results};
+    let mut log = classes_log(None, Some(ConcurrencyPolicy::Forbid));
+    log.run("payouts-00000", T0, FAST, "node-a");
+    for k in [0, 1, 2] {
+        log.run("reports-00000", T0 + k * MIN, FAST, "node-a");
+    }
+    let r = log.analyze();
+    let html = render_results(&r, None, Format::Html).expect("html");
+    assert!(
+        html.contains("<h2>Classes and policies</h2>"),
+        "no class section"
+    );
+    assert!(html.contains("<td>payouts</td>") && html.contains("<td>reports</td>"));
+    assert!(html.contains("reported (no class SLO)"));
+    assert!(html.contains("FAIL (share started within deadline)"));
+    assert!(html.contains("id=\"chart-herd\""), "no herd chart");
+    assert!(
+        html.contains("seconds from the hour boundary"),
+        "no herd chart"
+    );
+    assert!(html.contains("controller Warning TooManyMissedTimes"));
+    let md = render_results(&r, None, Format::Markdown).expect("markdown");
+    assert!(
+        md.contains("| class | zone(s) | CronJobs | expected |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| payouts | UTC | 2 | 2 | 1 | 1 | 0 | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Top-of-hour herd: 1 hour boundary(ies): peak 2 starts/s at +3 s"),
+        "{md}"
+    );
+    let table = summary_table(&r);
+    assert!(table.contains("classes (expected / on time"), "{table}");
+    assert!(
+        table.contains("Forbid: overlapping Jobs (must be 0): 0 (1 CronJobs)"),
+        "{table}"
+    );
 }
