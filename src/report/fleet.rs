@@ -5,7 +5,7 @@
 use std::fmt::{self, Write};
 
 use crate::results::{
-    ClassResults, ControllerWarning, Herd, HerdLatency, Policies, Results, Stage,
+    ClassResults, ControllerWarning, Herd, HerdLatency, Policies, Results, Stage, ZoneResults,
 };
 
 use super::NA;
@@ -124,6 +124,27 @@ pub(crate) fn policy_rows(p: &Policies) -> Vec<(String, String)> {
     rows
 }
 
+/// Each zone in a few words: what the per-class table says, per `spec.timeZone`.
+pub(crate) fn zone_line(z: &ZoneResults) -> String {
+    let n = &z.counts;
+    let p99 = z
+        .stages
+        .iter()
+        .find(|s| s.stage == Stage::ScheduleToStarted)
+        .and_then(|s| s.p99_ms);
+    format!(
+        "{}: {} CronJobs, {} expected, {} started on time, {} missed, {} skipped, p99 schedule \
+         -> started {}",
+        z.zone,
+        n.cronjobs,
+        n.expected,
+        n.started_on_time,
+        n.missed,
+        n.skipped_while_active + n.skipped_past_deadline,
+        ms(p99)
+    )
+}
+
 fn latency(l: &HerdLatency) -> String {
     format!("p99 {} of {} started", ms(l.p99_ms), l.started)
 }
@@ -156,8 +177,11 @@ pub(crate) fn markdown(out: &mut String, results: &Results) -> fmt::Result {
         }
         writeln!(out)?;
     }
+    for z in &results.zones {
+        writeln!(out, "- {}", md_cell(&zone_line(z)))?;
+    }
     if let Some(h) = &results.herd {
-        writeln!(out, "Top-of-hour herd: {}.\n", herd_line(h))?;
+        writeln!(out, "\nTop-of-hour herd: {}.\n", herd_line(h))?;
     }
     if let Some(p) = &results.policies {
         let rows: Vec<String> = policy_rows(p)
@@ -193,6 +217,9 @@ pub(crate) fn terminal(out: &mut impl Write, results: &Results) -> fmt::Result {
                 r[0], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[1]
             )?;
         }
+    }
+    for z in &results.zones {
+        writeln!(out, "  zone {}", zone_line(z))?;
     }
     if let Some(h) = &results.herd {
         writeln!(out, "herd: {}", herd_line(h))?;

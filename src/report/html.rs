@@ -134,6 +134,7 @@ fn fleet_context(results: &Results) -> serde_json::Value {
         "classes": rows,
         "policies": policies,
         "herd": results.herd.as_ref().map(super::fleet::herd_line),
+        "zones": results.zones.iter().map(super::fleet::zone_line).collect::<Vec<_>>(),
     })
 }
 

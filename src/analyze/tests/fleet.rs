@@ -325,6 +325,10 @@ fn the_reports_show_each_class_the_policies_and_the_herd() {
         md.contains("Top-of-hour herd: 1 hour boundary(ies): peak 2 starts/s at +3 s"),
         "{md}"
     );
+    assert!(
+        md.contains("- UTC: 3 CronJobs, 5 expected, 4 started on time, 1 missed"),
+        "{md}"
+    );
     let table = summary_table(&r);
     assert!(table.contains("classes (expected / on time"), "{table}");
     assert!(
