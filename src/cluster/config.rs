@@ -328,29 +328,6 @@ phase: Running
 startTime: {{ $now | Quote }}
 "#;
 
-/// Keeps the container's start time from the Running stage.
-const POD_SUCCEEDED: &str = r#"{{ $now := Now }}
-{{ $started := $now }}
-{{ range .status.containerStatuses }}{{ with .state.running }}{{ $started = .startedAt }}{{ end }}{{ end }}
-conditions:
-- { type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
-- { type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
-containerStatuses:
-{{ range .spec.containers }}
-- name: {{ .name | Quote }}
-  image: {{ .image | Quote }}
-  ready: false
-  started: false
-  restartCount: 0
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $started | Quote }}
-      finishedAt: {{ $now | Quote }}
-{{ end }}
-phase: Succeeded
-"#;
 
 /// A jq expression reading one annotation of the object.
 fn annotation(name: &str) -> Value {
@@ -361,7 +338,7 @@ fn annotation(name: &str) -> Value {
 /// `pod_run_ms`), then succeeds or fails. Both stages match a pod with the weight annotations
 /// and kwok picks one at random by weight, so a class's failure share holds per pod; the fail
 /// stage matches only such pods, so without them every pod succeeds.
-fn pod_end_stage(name: &str, d: &StageDelays, weight_from: &str, status: &str) -> Value {
+fn pod_end_stage(name: &str, d: &StageDelays, weight_from: &str, exit_code: u8) -> Value {
     let mut selector = vec![
         expr(".metadata.deletionTimestamp", "DoesNotExist", &[]),
         expr(".status.phase", "In", &["Running"]),
@@ -380,7 +357,7 @@ fn pod_end_stage(name: &str, d: &StageDelays, weight_from: &str, status: &str) -
         "Pod",
         Value::Array(selector),
         Some(delay),
-        json!({ "statusTemplate": status }),
+        json!({ "statusTemplate": pod_ended(exit_code) }),
     );
     if let Some(spec) = st.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("weight".into(), json!(1));
@@ -389,13 +366,14 @@ fn pod_end_stage(name: &str, d: &StageDelays, weight_from: &str, status: &str) -
     st
 }
 
-/// A Job pod that exits 1 (a class's failure share); keeps the container's start time.
-const POD_FAILED: &str = r#"{{ $now := Now }}
+/// A Job pod's end, keeping the container's start time from the Running stage; `EXIT`, `REASON`
+/// and `PHASE` are filled in by [`pod_ended`].
+const POD_ENDED: &str = r#"{{ $now := Now }}
 {{ $started := $now }}
 {{ range .status.containerStatuses }}{{ with .state.running }}{{ $started = .startedAt }}{{ end }}{{ end }}
 conditions:
-- { type: Ready, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }
-- { type: ContainersReady, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }} }
+- { type: Ready, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
+- { type: ContainersReady, status: "False", reason: PodCompleted, lastTransitionTime: {{ $now | Quote }} }
 containerStatuses:
 {{ range .spec.containers }}
 - name: {{ .name | Quote }}
@@ -405,13 +383,27 @@ containerStatuses:
   restartCount: 0
   state:
     terminated:
-      exitCode: 1
-      reason: Error
+      exitCode: EXIT
+      reason: REASON
       startedAt: {{ $started | Quote }}
       finishedAt: {{ $now | Quote }}
 {{ end }}
-phase: Failed
+phase: PHASE
 "#;
+
+/// The status template of a Job pod that exits with `exit_code`: Succeeded (reason Completed)
+/// for 0, else Failed (reason Error).
+fn pod_ended(exit_code: u8) -> String {
+    let (reason, phase) = match exit_code {
+        0 => ("Completed", "Succeeded"),
+        _ => ("Error", "Failed"),
+    };
+    POD_ENDED
+        .replace("EXIT", &exit_code.to_string())
+        .replace("REASON", reason)
+        .replace("PHASE", phase)
+}
+
 
 /// cronbench's own stages. Supplying any stage replaces all of kwok's defaults, so nodes get
 /// theirs here too.
@@ -442,8 +434,8 @@ fn stages(d: &StageDelays) -> Vec<Value> {
             Some(delay(d.pod_start_delay_ms, d.pod_start_jitter_ms)),
             json!({ "statusTemplate": POD_RUNNING }),
         ),
-        pod_end_stage("pod-complete", d, SUCCEED_WEIGHT_ANNOTATION, POD_SUCCEEDED),
-        pod_end_stage("pod-fail", d, FAIL_WEIGHT_ANNOTATION, POD_FAILED),
+        pod_end_stage("pod-complete", d, SUCCEED_WEIGHT_ANNOTATION, 0),
+        pod_end_stage("pod-fail", d, FAIL_WEIGHT_ANNOTATION, 1),
         stage(
             "pod-delete",
             "Pod",

@@ -528,7 +528,11 @@ pub fn ticks_between(
 /// them).
 pub fn jobs_per_minute(defs: &[CronJobDef]) -> f64 {
     let mut per_schedule: HashMap<&str, usize> = HashMap::new();
-    for def in defs {
+    // A suspended CronJob schedules nothing.
+    for def in defs
+        .iter()
+        .filter(|d| !d.class.as_ref().is_some_and(|c| c.suspend))
+    {
         *per_schedule.entry(def.schedule.as_str()).or_default() += 1;
     }
     per_schedule

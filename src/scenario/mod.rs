@@ -329,14 +329,17 @@ pub struct CronJobDef {
 }
 
 impl CronJobDef {
-    /// The CronJobs that differ in more than their names: the first of the scenario's
-    /// identical `load:` ones, and every job definition.
+    /// The CronJobs that differ in more than their names (and generated schedules): the first
+    /// of the scenario's identical `load:` ones, the first of each class, and every job
+    /// definition.
     pub fn distinct(defs: &[CronJobDef]) -> impl Iterator<Item = &CronJobDef> {
         let mut inline_seen = false;
-        defs.iter().filter(move |d| {
-            d.defined_in.is_some()
-                || d.class.is_some()
-                || !std::mem::replace(&mut inline_seen, true)
-        })
+        let mut classes_seen = std::collections::HashSet::new();
+        defs.iter()
+            .filter(move |d| match (&d.defined_in, &d.class) {
+                (Some(_), _) => true,
+                (None, Some(c)) => classes_seen.insert(c.class.clone()),
+                (None, None) => !std::mem::replace(&mut inline_seen, true),
+            })
     }
 }
