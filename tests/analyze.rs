@@ -350,3 +350,50 @@ fn a_log_whose_recorded_slo_can_never_be_judged_is_an_error_not_a_pass() {
         other => panic!("expected InvalidSlo, got {other:?}"),
     }
 }
+
+/// A recorded mixed fleet (tests/scenarios/mixed.yaml on 3 kwok nodes): Forbid runs of 90 s on
+/// a 60 s period, a deadline the cluster meets, Kathmandu at odd UTC minutes, half the flaky
+/// pods failing, two suspended CronJobs.
+#[test]
+fn a_recorded_mixed_fleet_counts_each_class_and_keeps_forbids_skips_apart_from_missed() {
+    let r = analyze_file(fixture("mixed-classes.jsonl")).expect("analyzes");
+    let p = r.policies.as_ref().expect("a mixed fleet has policies");
+    assert_eq!((p.forbid.cronjobs, p.forbid.overlaps), (3, 0));
+    // The 08:04 tick started late once the previous run ended; 08:05 was skipped.
+    assert_eq!(p.forbid.skipped_while_active, 3);
+    assert_eq!(r.counts.missed, 0);
+    assert_eq!(
+        (p.deadline.cronjobs, p.deadline.skipped_past_deadline),
+        (3, 0)
+    );
+    assert_eq!(p.jobs_failed, 6);
+    assert_eq!(p.pods_never_started, 0);
+    let row = |name: &str| {
+        let c = r.classes.iter().find(|c| c.class == name).expect(name);
+        let n = &c.counts;
+        (
+            n.cronjobs,
+            n.expected,
+            n.observed,
+            n.skipped_while_active,
+            n.failed,
+        )
+    };
+    assert_eq!(row("forbid"), (3, 9, 6, 3, 0));
+    assert_eq!(row("deadline"), (3, 9, 9, 0, 0));
+    assert_eq!(row("zoned"), (3, 6, 6, 0, 0));
+    assert_eq!(row("flaky"), (3, 9, 9, 0, 6));
+    assert_eq!(row("paused"), (2, 0, 0, 0, 0));
+    let zones: Vec<(&str, u64)> = r
+        .zones
+        .iter()
+        .map(|z| (z.zone.as_str(), z.counts.cronjobs))
+        .collect();
+    assert_eq!(zones, [("Asia/Kathmandu", 3), ("UTC", 11)]);
+    // The window (08:03 to 08:05:xx) touches the 08:00 herd window (07:59 to 08:05): the starts
+    // up to 08:05:00 count, the later 9 do not.
+    let herd = r.herd.as_ref().expect("a herd");
+    assert_eq!(herd.hours, 1);
+    assert_eq!(herd.starts_per_second.iter().sum::<u64>(), 21);
+    assert_eq!(r.throughput.started_in_window, 30);
+}

@@ -328,7 +328,6 @@ phase: Running
 startTime: {{ $now | Quote }}
 "#;
 
-
 /// A jq expression reading one annotation of the object.
 fn annotation(name: &str) -> Value {
     json!({ "jq": { "expression": format!(".metadata.annotations[\"{name}\"]") } })
@@ -403,7 +402,6 @@ fn pod_ended(exit_code: u8) -> String {
         .replace("REASON", reason)
         .replace("PHASE", phase)
 }
-
 
 /// cronbench's own stages. Supplying any stage replaces all of kwok's defaults, so nodes get
 /// theirs here too.

@@ -213,8 +213,8 @@ pub(crate) fn terminal(out: &mut impl Write, results: &Results) -> fmt::Result {
             let r = class_row(c);
             writeln!(
                 out,
-                "  {:<w$}  {} / {} / {} / {} / {};  {} / {};  {}  [{}]",
-                r[0], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[1]
+                "  {:<w$}  {} / {} / {} / {} / {};  {} / {};  {}  [{}; {} CronJobs]",
+                r[0], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[1], r[2]
             )?;
         }
     }
