@@ -361,6 +361,7 @@ fn a_recorded_mixed_fleet_counts_each_class_and_keeps_forbids_skips_apart_from_m
     assert_eq!((p.forbid.cronjobs, p.forbid.overlaps), (3, 0));
     // The 08:04 tick started late once the previous run ended; 08:05 was skipped.
     assert_eq!(p.forbid.skipped_while_active, 3);
+    assert_eq!(p.forbid.job_already_active_events, 18);
     assert_eq!(r.counts.missed, 0);
     assert_eq!(
         (p.deadline.cronjobs, p.deadline.skipped_past_deadline),

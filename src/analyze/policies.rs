@@ -17,6 +17,8 @@ use crate::schema::EventObs;
 
 /// The kind of the object the controller's events regard.
 const CRONJOB_KIND: &str = "CronJob";
+/// The Normal event the controller sends when `Forbid` holds a tick back.
+const JOB_ALREADY_ACTIVE: &str = "JobAlreadyActive";
 
 /// One Job of a `Forbid` or `Replace` CronJob: when it was active (client clock).
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,7 @@ pub(super) struct PolicyLog {
     miss_schedule: HashMap<String, Ticks>,
     warnings: BTreeMap<ControllerWarning, u64>,
     pods_never_started: u64,
+    already_active: u64,
     /// `MissSchedule` notes whose time did not parse.
     pub bad_notes: u64,
 }
@@ -82,6 +85,9 @@ impl PolicyLog {
         if e.kind != CRONJOB_KIND {
             return;
         }
+        if e.reason == JOB_ALREADY_ACTIVE {
+            self.already_active += 1;
+        }
         let Some(w) = ControllerWarning::from_reason(&e.reason) else {
             return;
         };
@@ -110,6 +116,7 @@ impl PolicyLog {
             pods_never_started: self.pods_never_started,
             ..Policies::default()
         };
+        policies.forbid.job_already_active_events = self.already_active;
         policies.controller_warnings = ControllerWarning::ALL
             .into_iter()
             .map(|w| (w, self.warnings.get(&w).copied().unwrap_or(0)))

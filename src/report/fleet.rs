@@ -90,7 +90,10 @@ pub(crate) fn policy_rows(p: &Policies) -> Vec<(String, String)> {
         ),
         (
             "Forbid: skipped while the previous run was active".to_string(),
-            p.forbid.skipped_while_active.to_string(),
+            format!(
+                "{} ({} JobAlreadyActive events)",
+                p.forbid.skipped_while_active, p.forbid.job_already_active_events
+            ),
         ),
         (
             "Replace: replaced Jobs".to_string(),

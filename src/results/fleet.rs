@@ -50,6 +50,10 @@ pub struct ForbidCounts {
     /// Expected ticks with no Job whose time fell while an earlier Job of the CronJob was
     /// active: skipped as the policy says, not missed (`counts.missed` leaves them out).
     pub skipped_while_active: u64,
+    /// `event` lines about a CronJob with the reason `JobAlreadyActive` (a Normal event: the
+    /// controller held a tick back; sent at every sync that does, so usually more than the
+    /// ticks held back).
+    pub job_already_active_events: u64,
 }
 
 /// CronJobs with `concurrencyPolicy: Replace`.
