@@ -65,15 +65,16 @@ pub enum Command {
         target: ClusterTarget,
     },
     /// Render a run directory's report: HTML (default, to DIR/report.html), Markdown (a GitHub
-    /// step summary) or JUnit XML (one test case per SLO check); the last two go to stdout
-    /// unless -o is given
+    /// step summary), JUnit XML (one test case per SLO check) or OpenMetrics (the results as
+    /// metrics); all but HTML go to stdout unless -o is given
     Report {
-        /// Run directory (results.json, and events.jsonl for the charts over time)
+        /// Run directory (results.json, and events.jsonl for the charts over time), or a
+        /// results.json or events.jsonl file
         dir: PathBuf,
         /// Output file
         #[arg(short, long)]
         out: Option<PathBuf>,
-        /// html, markdown or junit
+        /// html, markdown, junit or openmetrics
         #[arg(long, default_value = "html", value_parser = parse_format)]
         format: crate::report::Format,
     },
