@@ -35,6 +35,20 @@ pub enum Command {
         /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
         #[arg(long)]
         keep: bool,
+        /// Push the final results to this Prometheus Pushgateway (base URL, e.g.
+        /// http://127.0.0.1:9091) as job=cronbench, run_id=<run id>; a failed push is reported
+        /// and leaves the exit code to the verdict
+        #[arg(long, value_name = "URL")]
+        pushgateway: Option<String>,
+    },
+    /// Push a run's results to a Prometheus Pushgateway (the `report --format openmetrics`
+    /// text, PUT to /metrics/job/cronbench/run_id/<run id>; exit 0 pushed, 2 not)
+    Push {
+        /// Run directory, or its results.json or events.jsonl
+        dir: PathBuf,
+        /// The Pushgateway's base URL, e.g. http://127.0.0.1:9091
+        #[arg(long, value_name = "URL")]
+        pushgateway: String,
     },
     /// Recompute results.json and the verdict from a run directory's event log alone
     Analyze {
