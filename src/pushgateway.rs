@@ -77,11 +77,7 @@ pub async fn push(url: &str, results: &Results) -> Result<String, PushError> {
     }
     let path = group_path(&results.run.run_id)?;
     let target = format!("{base}{path}");
-    let mut config = kube::Config::new(uri);
-    config.connect_timeout = Some(TIMEOUT);
-    config.read_timeout = Some(TIMEOUT);
-    config.write_timeout = Some(TIMEOUT);
-    let client = kube::Client::try_from(config).map_err(|source| PushError::Unreachable {
+    let client = http_client(uri).map_err(|source| PushError::Unreachable {
         target: target.clone(),
         source,
     })?;
@@ -98,6 +94,16 @@ pub async fn push(url: &str, results: &Results) -> Result<String, PushError> {
         }),
         Err(source) => Err(PushError::Unreachable { target, source }),
     }
+}
+
+/// A client for a plain HTTP(S) server at `base` (kube's client, no credentials), with
+/// [`TIMEOUT`]s on connecting, reading and writing.
+pub(crate) fn http_client(base: http::Uri) -> Result<kube::Client, kube::Error> {
+    let mut config = kube::Config::new(base);
+    config.connect_timeout = Some(TIMEOUT);
+    config.read_timeout = Some(TIMEOUT);
+    config.write_timeout = Some(TIMEOUT);
+    kube::Client::try_from(config)
 }
 
 #[cfg(test)]

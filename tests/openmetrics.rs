@@ -7,7 +7,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cronbench::analyze::analyze_file;
@@ -27,24 +27,20 @@ fn results(name: &str) -> Results {
     analyze_file(path).expect("the fixture analyzes")
 }
 
-/// `promtool` on PATH, or a skip (a failure under CRONBENCH_REQUIRE_CLUSTER=1).
-fn promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("promtool"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        common::skip(
-            "promtool is missing: install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`, or run scripts/setup)",
-        );
+/// Whether `promtool` can run; a skip otherwise (a failure under CRONBENCH_REQUIRE_CLUSTER=1).
+fn promtool_missing() -> bool {
+    if common::on_path("promtool") {
+        return false;
     }
-    found
+    common::skip(
+        "promtool is missing: install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`, or run scripts/setup)",
+    );
+    true
 }
 
 /// `promtool check metrics` reads `text` from stdin: it must exit 0 and print no lint problem.
-fn check_metrics(promtool: &Path, text: &str, what: &str) {
-    let mut child = Command::new(promtool)
+fn check_metrics(text: &str, what: &str) {
+    let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -73,7 +69,7 @@ fn check_metrics(promtool: &Path, text: &str, what: &str) {
 /// The strict OpenMetrics parser behind `promtool tsdb create-blocks-from openmetrics`. It
 /// backfills, so every sample needs a timestamp: the run's last observation is appended to
 /// each sample line (the exported text has none; the Pushgateway refuses them).
-fn check_openmetrics(promtool: &Path, text: &str, at_s: i64, what: &str) {
+fn check_openmetrics(text: &str, at_s: i64, what: &str) {
     let dir = common::TempDir::new(&format!(
         "openmetrics-{}",
         what.replace(['.', '/', ' '], "-")
@@ -90,7 +86,7 @@ fn check_openmetrics(promtool: &Path, text: &str, at_s: i64, what: &str) {
         .collect();
     let input = dir.0.join("input.om");
     std::fs::write(&input, stamped).expect("write input");
-    let out = Command::new(promtool)
+    let out = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics"])
         .arg(&input)
         .arg(dir.0.join("blocks"))
@@ -107,7 +103,9 @@ fn check_openmetrics(promtool: &Path, text: &str, at_s: i64, what: &str) {
 
 #[test]
 fn every_fixture_exports_as_metrics_that_promtool_parses() {
-    let Some(promtool) = promtool() else { return };
+    if promtool_missing() {
+        return;
+    }
     for name in FIXTURES {
         let r = results(name);
         let text = openmetrics::render(&r);
@@ -119,14 +117,16 @@ fn every_fixture_exports_as_metrics_that_promtool_parses() {
                 .all(|l| l.starts_with("cronbench_") && l.contains(&run_id)),
             "{name}: a sample without the prefix or the run id"
         );
-        check_metrics(&promtool, &text, name);
-        check_openmetrics(&promtool, &text, r.run.last_recv_ms / 1000, name);
+        check_metrics(&text, name);
+        check_openmetrics(&text, r.run.last_recv_ms / 1000, name);
     }
 }
 
 #[test]
 fn label_values_with_quotes_backslashes_and_newlines_still_parse() {
-    let Some(promtool) = promtool() else { return };
+    if promtool_missing() {
+        return;
+    }
     let mut r = results("healthy.jsonl");
     r.run.scenario_name = "quote \" backslash \\ newline \n end".to_string();
     r.anomalies
@@ -134,13 +134,8 @@ fn label_values_with_quotes_backslashes_and_newlines_still_parse() {
         .insert("Odd\"Reason\\".to_string(), 1);
     let text = openmetrics::render(&r);
     assert!(text.contains(r#"scenario="quote \" backslash \\ newline \n end""#));
-    check_metrics(&promtool, &text, "escaped labels");
-    check_openmetrics(
-        &promtool,
-        &text,
-        r.run.last_recv_ms / 1000,
-        "escaped labels",
-    );
+    check_metrics(&text, "escaped labels");
+    check_openmetrics(&text, r.run.last_recv_ms / 1000, "escaped labels");
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,11 +15,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// A port nobody listened on a moment ago.
@@ -50,7 +44,7 @@ impl Pushgateway {
             .expect("prometheus-pushgateway starts");
         let gateway = Pushgateway { child, port };
         let deadline = Instant::now() + Duration::from_secs(15);
-        while get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
+        while common::http_get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
             assert!(
                 Instant::now() < deadline,
                 "the Pushgateway on port {port} was not ready within 15 s"
@@ -72,20 +66,6 @@ impl Drop for Pushgateway {
     }
 }
 
-/// A plain HTTP/1.0 GET: the status code and the body, or `None` when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
-
 fn cronbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cronbench"))
         .args(args)
@@ -94,7 +74,7 @@ fn cronbench(args: &[&str]) -> Output {
 }
 
 fn pushgateway_missing() -> bool {
-    if on_path(PUSHGATEWAY) {
+    if common::on_path(PUSHGATEWAY) {
         return false;
     }
     common::skip(
@@ -131,7 +111,8 @@ fn pushed_results_show_on_the_pushgateways_metrics_under_the_run_id_and_a_gone_o
     let group = format!("/metrics/job/cronbench/run_id/{run_id}");
     assert!(stdout.contains(&group), "{stdout}");
 
-    let (status, metrics) = get(gateway.port, "/metrics").expect("the Pushgateway answers");
+    let (status, metrics) =
+        common::http_get(gateway.port, "/metrics").expect("the Pushgateway answers");
     assert_eq!(status, 200);
     let ours: Vec<&str> = metrics
         .lines()
@@ -234,7 +215,7 @@ fn integration_a_run_whose_push_fails_keeps_its_results_and_its_verdicts_exit_co
         &run_dir.to_string_lossy(),
     ]);
     assert!(push.status.success(), "{}", common::text(&push));
-    let (_, metrics) = get(gateway.port, "/metrics").expect("the Pushgateway answers");
+    let (_, metrics) = common::http_get(gateway.port, "/metrics").expect("the Pushgateway answers");
     let verdict = format!(
         "cronbench_verdict_pass{{instance=\"\",job=\"cronbench\",run_id=\"{}\",scenario=\"push-quick\"}} {verdict_code_pass}",
         results.run.run_id,

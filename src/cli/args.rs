@@ -234,6 +234,10 @@ pub enum ClusterCommand {
         /// configs/scheduler-spread.yaml; recorded in the cluster's info
         #[arg(long, value_name = "FILE")]
         scheduler_config: Option<PathBuf>,
+        /// Also start a Prometheus on 127.0.0.1 scraping every component every 5 s (Debian's
+        /// prometheus; kwok nodes only); its URL is printed, `cluster down` stops it
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Stop every process of a local cluster and remove its state
     Down {
