@@ -17,6 +17,7 @@ pub mod import;
 pub mod limit;
 pub mod observe;
 pub mod procfs;
+pub mod pushgateway;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -19,24 +19,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A scratch directory removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("cronbench-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn chromium(profile: &Path, args: &[&str], page: &Path) -> Output {
     let url = format!("file://{}", page.display());
     Command::new(CHROMIUM)
@@ -79,7 +61,7 @@ fn report_renders_in_headless_chromium() {
         ));
         return;
     }
-    let work = TempDir::new("report-browser");
+    let work = common::TempDir::new("report-browser");
     let results = analyze_file(fixture("healthy.jsonl")).expect("fixture analyzes");
     let html =
         render_results(&results, Some(&fixture("healthy.jsonl")), Format::Html).expect("renders");
@@ -134,7 +116,7 @@ fn history_page_renders_its_trend_charts_in_headless_chromium() {
         ));
         return;
     }
-    let work = TempDir::new("history-browser");
+    let work = common::TempDir::new("history-browser");
     let runs = common::planted_history(&work.0.join("runs"));
     let opts = cronbench::changepoint::Options::default();
     let history = cronbench::history::load(&runs, &opts).expect("the history loads");

@@ -35,6 +35,20 @@ pub enum Command {
         /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
         #[arg(long)]
         keep: bool,
+        /// Push the final results to this Prometheus Pushgateway (base URL, e.g.
+        /// http://127.0.0.1:9091) as job=cronbench, run_id=<run id>; a failed push is reported
+        /// and leaves the exit code to the verdict
+        #[arg(long, value_name = "URL")]
+        pushgateway: Option<String>,
+    },
+    /// Push a run's results to a Prometheus Pushgateway (the `report --format openmetrics`
+    /// text, PUT to /metrics/job/cronbench/run_id/<run id>; exit 0 pushed, 2 not)
+    Push {
+        /// Run directory, or its results.json or events.jsonl
+        dir: PathBuf,
+        /// The Pushgateway's base URL, e.g. http://127.0.0.1:9091
+        #[arg(long, value_name = "URL")]
+        pushgateway: String,
     },
     /// Recompute results.json and the verdict from a run directory's event log alone
     Analyze {
@@ -65,15 +79,16 @@ pub enum Command {
         target: ClusterTarget,
     },
     /// Render a run directory's report: HTML (default, to DIR/report.html), Markdown (a GitHub
-    /// step summary) or JUnit XML (one test case per SLO check); the last two go to stdout
-    /// unless -o is given
+    /// step summary), JUnit XML (one test case per SLO check) or OpenMetrics (the results as
+    /// metrics); all but HTML go to stdout unless -o is given
     Report {
-        /// Run directory (results.json, and events.jsonl for the charts over time)
+        /// Run directory (results.json, and events.jsonl for the charts over time), or a
+        /// results.json or events.jsonl file
         dir: PathBuf,
         /// Output file
         #[arg(short, long)]
         out: Option<PathBuf>,
-        /// html, markdown or junit
+        /// html, markdown, junit or openmetrics
         #[arg(long, default_value = "html", value_parser = parse_format)]
         format: crate::report::Format,
     },
@@ -219,6 +234,10 @@ pub enum ClusterCommand {
         /// configs/scheduler-spread.yaml; recorded in the cluster's info
         #[arg(long, value_name = "FILE")]
         scheduler_config: Option<PathBuf>,
+        /// Also start a Prometheus on 127.0.0.1 scraping every component every 5 s (Debian's
+        /// prometheus; kwok nodes only); its URL is printed, `cluster down` stops it
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Stop every process of a local cluster and remove its state
     Down {

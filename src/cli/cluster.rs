@@ -16,7 +16,13 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
             knobs,
             delays,
             scheduler_config,
+            prometheus,
         } => {
+            if prometheus && node_runtime == NodeRuntime::Kubelet {
+                anyhow::bail!(
+                    "--prometheus scrapes the control plane on 127.0.0.1, which with --node-runtime kubelet lives in the cluster's network namespace; use it with kwok nodes"
+                );
+            }
             let opts = UpOptions {
                 nodes,
                 port,
@@ -26,7 +32,18 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
                 kubelet,
                 scheduler_config,
             };
-            up(&name, &opts).await
+            up(&name, &opts).await?;
+            if prometheus {
+                let cluster = LocalCluster::new(&name)?;
+                let url = crate::cluster::prometheus::start(&cluster).await.with_context(|| {
+                    format!("starting Prometheus for cluster `{name}` (the cluster is up; `cronbench cluster down --name {name}` stops it)")
+                })?;
+                println!(
+                    "prometheus: {url} (scrapes every component every {} s; `cluster down` stops it)",
+                    crate::cluster::prometheus::SCRAPE_INTERVAL_S
+                );
+            }
+            Ok(Outcome::Pass)
         }
         ClusterCommand::Down { name } => {
             let bins = Binaries::locate()?;
@@ -101,6 +118,9 @@ fn status(name: &str) -> anyhow::Result<Outcome> {
     );
     if let Some(file) = &info.scheduler_config {
         println!("  scheduler configuration {}", file.display());
+    }
+    if let Some(url) = crate::cluster::prometheus::url_of(&cluster) {
+        println!("  prometheus {url}");
     }
     let components = cluster.components();
     for c in &components {

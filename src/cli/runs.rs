@@ -1,6 +1,6 @@
 //! Commands that load a cluster: run, find-limit, bench, clean.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
@@ -35,6 +35,7 @@ pub(super) async fn run_scenario(
     out: Option<PathBuf>,
     local: bool,
     keep: bool,
+    pushgateway: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
@@ -66,7 +67,27 @@ pub(super) async fn run_scenario(
     {
         eprintln!("warning: stopping the local cluster failed: {e}");
     }
-    report_run(outcome?)
+    let outcome = outcome?;
+    if let Some(url) = pushgateway {
+        match crate::pushgateway::push(url, &outcome.results).await {
+            Ok(target) => eprintln!("pushed the results to {target}"),
+            Err(e) => eprintln!(
+                "warning: {:#} (the results are kept in {})",
+                anyhow::Error::new(e),
+                outcome.dir.display()
+            ),
+        }
+    }
+    report_run(outcome)
+}
+
+/// `cronbench push`: the results of the run in `dir` to the Pushgateway at `url`.
+pub(super) async fn push(dir: &Path, url: &str) -> anyhow::Result<Outcome> {
+    let results = crate::report::load_results(dir)
+        .with_context(|| format!("reading the results of {}", dir.display()))?;
+    let target = crate::pushgateway::push(url, &results).await?;
+    println!("pushed the results of {} to {target}", results.run.run_id);
+    Ok(Outcome::Pass)
 }
 
 fn report_run(outcome: RunOutcome) -> anyhow::Result<Outcome> {

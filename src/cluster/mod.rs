@@ -25,6 +25,7 @@ mod mounts;
 mod netns;
 pub mod nodes;
 pub mod preflight;
+pub mod prometheus;
 mod realnodes;
 mod scheduler_config;
 pub mod select;

@@ -14,6 +14,7 @@ mod fleet;
 pub mod history;
 mod html;
 pub mod limit;
+pub mod openmetrics;
 pub mod table;
 mod text;
 pub mod write;
@@ -45,16 +46,24 @@ pub enum Format {
     Markdown,
     /// JUnit XML: one test suite, one test case per SLO check.
     Junit,
+    /// The results as OpenMetrics text (also valid Prometheus text format 0.0.4).
+    OpenMetrics,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Html, Format::Markdown, Format::Junit];
+    pub const ALL: [Format; 4] = [
+        Format::Html,
+        Format::Markdown,
+        Format::Junit,
+        Format::OpenMetrics,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Html => "html",
             Format::Markdown => "markdown",
             Format::Junit => "junit",
+            Format::OpenMetrics => "openmetrics",
         }
     }
 }
@@ -73,6 +82,7 @@ impl FromStr for Format {
             "html" => Ok(Format::Html),
             "markdown" | "md" => Ok(Format::Markdown),
             "junit" | "xml" => Ok(Format::Junit),
+            "openmetrics" | "prometheus" => Ok(Format::OpenMetrics),
             _ => Err(ReportError::UnknownFormat(s.to_string())),
         }
     }
@@ -122,7 +132,7 @@ pub enum ReportError {
     },
     #[error("rendering the HTML template")]
     Template(#[source] minijinja::Error),
-    #[error("unknown report format {0:?} (expected html, markdown or junit)")]
+    #[error("unknown report format {0:?} (expected html, markdown, junit or openmetrics)")]
     UnknownFormat(String),
     #[error("writing {path}")]
     Write {
@@ -133,15 +143,21 @@ pub enum ReportError {
 }
 
 /// Loads the results of the run in `run_dir`: its `results.json`, or when there is none, the
-/// analysis of its `events.jsonl`.
+/// analysis of its `events.jsonl`. `run_dir` may also be one of those files itself.
 pub fn load_results(run_dir: &Path) -> Result<Results, ReportError> {
+    if run_dir.is_file() {
+        if run_dir.extension().is_some_and(|e| e == "jsonl") {
+            return Ok(crate::analyze::analyze_file(run_dir)?);
+        }
+        let text = std::fs::read_to_string(run_dir).map_err(|source| ReportError::Read {
+            path: run_dir.to_owned(),
+            source,
+        })?;
+        return results_of_json(run_dir.to_owned(), &text);
+    }
     let path = run_dir.join(RESULTS_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let results: Results = parse_json(&path, &text)?;
-            check_version(path, results.schema_version, crate::schema::SCHEMA_VERSION)?;
-            Ok(results)
-        }
+        Ok(text) => results_of_json(path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !run_dir.exists() => {
             Err(ReportError::NoSuchDir {
                 dir: run_dir.to_owned(),
@@ -173,6 +189,21 @@ pub fn load_limit(dir: &Path) -> Result<LimitReport, ReportError> {
     Ok(limit)
 }
 
+fn results_of_json(path: PathBuf, text: &str) -> Result<Results, ReportError> {
+    let results: Results = parse_json(&path, text)?;
+    check_version(path, results.schema_version, crate::schema::SCHEMA_VERSION)?;
+    Ok(results)
+}
+
+/// The run directory of `path`: itself, or the folder of a results or event log file.
+fn run_dir_of(path: &Path) -> &Path {
+    if path.is_file() {
+        path.parent().unwrap_or(Path::new("."))
+    } else {
+        path
+    }
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ReportError> {
     serde_json::from_str(text).map_err(|source| ReportError::Parse {
         path: path.to_owned(),
@@ -195,7 +226,7 @@ fn check_version(path: PathBuf, found: u32, expected: u32) -> Result<(), ReportE
 /// when present).
 pub fn render(run_dir: &Path, format: Format) -> Result<String, ReportError> {
     let results = load_results(run_dir)?;
-    let events = run_dir.join(EVENTS_FILE);
+    let events = run_dir_of(run_dir).join(EVENTS_FILE);
     let events = events.is_file().then_some(events);
     render_results(&results, events.as_deref(), format)
 }
@@ -217,6 +248,7 @@ pub fn render_results(
         }
         Format::Markdown => Ok(text::markdown(results)),
         Format::Junit => Ok(text::junit(results)),
+        Format::OpenMetrics => Ok(openmetrics::render(results)),
     }
 }
 
@@ -231,8 +263,8 @@ pub fn report_command(
     let text = render(run_dir, format)?;
     let target = match (out, format) {
         (Some(p), _) => Some(p.to_owned()),
-        (None, Format::Html) => Some(run_dir.join(HTML_REPORT_FILE)),
-        (None, Format::Markdown | Format::Junit) => None,
+        (None, Format::Html) => Some(run_dir_of(run_dir).join(HTML_REPORT_FILE)),
+        (None, Format::Markdown | Format::Junit | Format::OpenMetrics) => None,
     };
     match target {
         Some(path) => {
