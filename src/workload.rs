@@ -96,8 +96,12 @@ pub fn cronjob(
     let mut spec = json!({
         "schedule": def.schedule,
         "concurrencyPolicy": policy.as_str(),
-        "successfulJobsHistoryLimit": load.successful_jobs_history_limit,
-        "failedJobsHistoryLimit": load.failed_jobs_history_limit,
+        "successfulJobsHistoryLimit": class
+            .and_then(|c| c.successful_jobs_history_limit)
+            .unwrap_or(load.successful_jobs_history_limit),
+        "failedJobsHistoryLimit": class
+            .and_then(|c| c.failed_jobs_history_limit)
+            .unwrap_or(load.failed_jobs_history_limit),
         "jobTemplate": {
             "metadata": { "labels": labels },
             "spec": {
@@ -360,6 +364,8 @@ mod tests {
                 completions: Some(4),
                 active_deadline_seconds: Some(600),
                 backoff_limit: Some(1),
+                successful_jobs_history_limit: Some(0),
+                failed_jobs_history_limit: None,
                 run_ms: Some(90_000),
                 fail_permille: 250,
             }),
@@ -369,6 +375,8 @@ mod tests {
         assert_eq!(spec["concurrencyPolicy"], "Forbid");
         assert_eq!(spec["startingDeadlineSeconds"], 30);
         assert_eq!(spec["suspend"], true);
+        assert_eq!(spec["successfulJobsHistoryLimit"], 0);
+        assert_eq!(spec["failedJobsHistoryLimit"], 1, "load's default");
         assert_eq!(v["metadata"]["labels"][CLASS_LABEL], "nightly");
         let job = &spec["jobTemplate"]["spec"];
         assert_eq!(job["parallelism"], 2);
