@@ -330,13 +330,16 @@ pub struct CronJobDef {
 
 impl CronJobDef {
     /// The CronJobs that differ in more than their names: the first of the scenario's
-    /// identical `load:` ones, and every job definition.
+    /// identical `load:` ones, the first of each class (its others differ only in a generated
+    /// schedule, run time or suspend, which the class's checks bound), and every job definition.
     pub fn distinct(defs: &[CronJobDef]) -> impl Iterator<Item = &CronJobDef> {
         let mut inline_seen = false;
-        defs.iter().filter(move |d| {
-            d.defined_in.is_some()
-                || d.class.is_some()
-                || !std::mem::replace(&mut inline_seen, true)
-        })
+        let mut classes_seen = std::collections::BTreeSet::new();
+        defs.iter()
+            .filter(move |d| match (&d.defined_in, &d.class) {
+                (Some(_), _) => true,
+                (None, Some(c)) => classes_seen.insert(c.class.clone()),
+                (None, None) => !std::mem::replace(&mut inline_seen, true),
+            })
     }
 }
