@@ -75,24 +75,7 @@ pub fn cronjob(
     let deadline = class
         .and_then(|c| c.starting_deadline_seconds)
         .or(load.starting_deadline_seconds);
-    let tolerations: Vec<_> = load
-        .tolerations
-        .iter()
-        .map(|t| {
-            let mut o = serde_json::Map::new();
-            for (k, v) in [
-                ("key", t.key.as_deref()),
-                ("operator", t.operator.as_ref().map(|o| o.as_str())),
-                ("value", t.value.as_deref()),
-                ("effect", t.effect.as_ref().map(|e| e.as_str())),
-            ] {
-                if let Some(v) = v {
-                    o.insert(k.into(), json!(v));
-                }
-            }
-            serde_json::Value::Object(o)
-        })
-        .collect();
+    let tolerations = tolerations_json(&load.tolerations);
     let mut spec = json!({
         "schedule": def.schedule,
         "concurrencyPolicy": policy.as_str(),
@@ -140,15 +123,7 @@ pub fn cronjob(
         }
     }
     if let (Some(c), Some(job)) = (class, spec.pointer_mut("/jobTemplate/spec")) {
-        for (key, v) in [
-            ("parallelism", c.parallelism.map(i64::from)),
-            ("completions", c.completions.map(i64::from)),
-            ("activeDeadlineSeconds", c.active_deadline_seconds),
-        ] {
-            if let (Some(v), Some(obj)) = (v, job.as_object_mut()) {
-                obj.insert(key.into(), json!(v));
-            }
-        }
+        set_job_fields(job, c);
     }
     serde_json::from_value(json!({
         "apiVersion": "batch/v1",
@@ -160,6 +135,40 @@ pub fn cronjob(
         name: def.name.clone(),
         source,
     })
+}
+
+/// A class's Job fields, where it sets them.
+fn set_job_fields(job: &mut serde_json::Value, c: &ClassPart) {
+    for (key, v) in [
+        ("parallelism", c.parallelism.map(i64::from)),
+        ("completions", c.completions.map(i64::from)),
+        ("activeDeadlineSeconds", c.active_deadline_seconds),
+    ] {
+        if let (Some(v), Some(obj)) = (v, job.as_object_mut()) {
+            obj.insert(key.into(), json!(v));
+        }
+    }
+}
+
+/// The tolerations as the pod spec writes them (unset keys left out).
+fn tolerations_json(tolerations: &[crate::scenario::Toleration]) -> Vec<serde_json::Value> {
+    tolerations
+        .iter()
+        .map(|t| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in [
+                ("key", t.key.as_deref()),
+                ("operator", t.operator.as_ref().map(|o| o.as_str())),
+                ("value", t.value.as_deref()),
+                ("effect", t.effect.as_ref().map(|e| e.as_str())),
+            ] {
+                if let Some(v) = v {
+                    o.insert(k.into(), json!(v));
+                }
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect()
 }
 
 /// The pod annotations kwok's stages read (see `cluster::config`): the run time, and the
