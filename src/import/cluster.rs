@@ -87,6 +87,17 @@ pub async fn from_cluster(opts: &ClusterImport) -> Result<ImportedFleet, ImportE
         Scope::All => Read::All,
     };
     let fleet = list(&client, &context, &read).await?;
+    write_fleet(&fleet, &context, &read, opts, &scenario)
+}
+
+/// Writes the scenario of `fleet` (read from `read` of `context`) to `scenario`.
+fn write_fleet(
+    fleet: &Fleet,
+    context: &str,
+    read: &Read,
+    opts: &ClusterImport,
+    scenario: &Path,
+) -> Result<ImportedFleet, ImportError> {
     let total = fleet.total * u64::from(opts.scale);
     if total > MAX_CRONJOBS {
         return Err(ImportError::ScaledTooMany {
@@ -95,9 +106,12 @@ pub async fn from_cluster(opts: &ClusterImport) -> Result<ImportedFleet, ImportE
         });
     }
     let names = fleet::class_names(&fleet.groups);
-    let (rate, measure_s) = rate_and_window(&fleet, opts.scale);
+    let (rate, measure_s) = rate_and_window(fleet, opts.scale);
     if rate <= 0.0 {
-        return Err(ImportError::AllSuspended { context, read });
+        return Err(ImportError::AllSuspended {
+            context: context.to_string(),
+            read: read.clone(),
+        });
     }
     let header = format!(
         "# Imported by `cronbench import --context {context}` from {read} at {}:\n\
@@ -114,9 +128,9 @@ pub async fn from_cluster(opts: &ClusterImport) -> Result<ImportedFleet, ImportE
         rate,
         measure_s,
     );
-    write_new(&scenario, &text)?;
+    write_new(scenario, &text)?;
     Ok(ImportedFleet {
-        scenario,
+        scenario: scenario.to_path_buf(),
         read: fleet.total,
         classes: fleet.groups.len(),
         cronjobs: total,
@@ -239,4 +253,77 @@ fn scenario_yaml(header: &str, name: &str, classes: &str, rate: f64, measure_s: 
         super::quoted(name),
         super::quoted(fleet::NAME_PREFIX),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cronjob(name: &str, spec: serde_json::Value) -> CronJob {
+        let mut spec = spec;
+        spec["jobTemplate"] = serde_json::json!({ "spec": { "template": { "spec": {
+            "containers": [{ "name": "c", "image": "app" }]
+        }}}});
+        serde_json::from_value(serde_json::json!({
+            "metadata": { "namespace": "ns", "name": name }, "spec": spec,
+        }))
+        .expect("a CronJob")
+    }
+
+    fn opts(out: &Path, scale: u32) -> ClusterImport {
+        ClusterImport {
+            kubeconfig: None,
+            context: "prod".into(),
+            scope: Scope::All,
+            out: out.to_path_buf(),
+            scale,
+            name: "ours".into(),
+        }
+    }
+
+    #[test]
+    fn a_mixed_fleet_writes_a_scenario_that_lints_with_its_rate_as_the_target() {
+        let mut fleet = Fleet::default();
+        let specs = [
+            serde_json::json!({"schedule": "0 * * * *"}),
+            serde_json::json!({"schedule": "*/5 * * * *", "concurrencyPolicy": "Forbid",
+                               "startingDeadlineSeconds": 30}),
+            serde_json::json!({"schedule": "30 2 * * *", "timeZone": "Europe/Berlin"}),
+            serde_json::json!({"schedule": "* * * * *", "suspend": true}),
+        ];
+        for (i, spec) in specs.iter().enumerate() {
+            for j in 0..4 {
+                fleet
+                    .add(&cronjob(&format!("job-{i}-{j}"), spec.clone()))
+                    .expect("adds");
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("cronbench-fleet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join("fleet.yaml");
+        let done = write_fleet(&fleet, "prod", &Read::All, &opts(&file, 3), &file).expect("writes");
+        assert_eq!((done.read, done.classes, done.cronjobs), (16, 4, 48));
+        // 12 hourly, 12 every 5 minutes, 12 daily; the 12 suspended every-minute ones fire
+        // never.
+        let want = 12.0 / 60.0 + 12.0 / 5.0 + 12.0 / 1440.0;
+        assert!(
+            (done.jobs_per_minute - want).abs() < 1e-9,
+            "{}",
+            done.jobs_per_minute
+        );
+        assert_eq!(
+            done.measure_s, 600,
+            "the every-5-minutes class sets the window"
+        );
+        let report = crate::scenario::lint(&file).expect("lints");
+        assert!(report.is_ok(), "{report}");
+        let again = write_fleet(&fleet, "prod", &Read::All, &opts(&file, 3), &file);
+        assert!(
+            matches!(again, Err(ImportError::ExistsFile(_))),
+            "{again:?}"
+        );
+        let too_many = write_fleet(&fleet, "prod", &Read::All, &opts(&file, 7000), &file);
+        assert!(matches!(too_many, Err(ImportError::ScaledTooMany { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
