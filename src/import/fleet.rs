@@ -252,10 +252,20 @@ fn cut(s: &str, max: usize) -> String {
 /// The `classes:` block of `load:`, one commented class per group, counts times `scale`.
 pub fn classes_yaml(groups: &[Group], names: &[String], scale: u32) -> String {
     let mut out = String::from("  classes:\n");
+    // From one namespace (the header names it), the comments name CronJobs without it.
+    let namespaces: BTreeSet<&str> = groups
+        .iter()
+        .flat_map(|g| &g.names)
+        .filter_map(|n| n.split_once('/').map(|(ns, _)| ns))
+        .collect();
+    let shown = |n: &String| match n.split_once('/') {
+        Some((_, name)) if namespaces.len() == 1 => name.to_string(),
+        _ => n.clone(),
+    };
     for (g, name) in groups.iter().zip(names) {
         let s = &g.settings;
         let more = g.count as usize - g.names.len();
-        let mut like = g.names.join(", ");
+        let mut like = g.names.iter().map(shown).collect::<Vec<_>>().join(", ");
         if more > 0 {
             let _ = write!(like, " and {more} more");
         }
