@@ -282,6 +282,26 @@ mod tests {
     }
 
     #[test]
+    fn a_forbidden_list_names_the_context_the_namespace_and_the_grant() {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "code": 403,
+            "reason": "Forbidden",
+            "message": "cronjobs.batch is forbidden: User \"dev\" cannot list resource \"cronjobs\"",
+        }))
+        .expect("a Status");
+        let read = Read::Namespace("payments".into());
+        let e = list_error(kube::Error::Api(Box::new(status)), "prod", &read).to_string();
+        assert!(
+            e.starts_with(
+                "the identity of context `prod` may not list CronJobs (cronjobs.batch) in \
+                 namespace `payments`: cronjobs.batch is forbidden"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("grant it list on cronjobs.batch"), "{e}");
+    }
+
+    #[test]
     fn a_mixed_fleet_writes_a_scenario_that_lints_with_its_rate_as_the_target() {
         let mut fleet = Fleet::default();
         let specs = [

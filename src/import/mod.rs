@@ -46,7 +46,9 @@ pub enum ImportError {
     #[error("{0}")]
     Cluster(String),
     #[error(
-        "the identity of context `{context}` may not list CronJobs (cronjobs.batch) in {read}:          {message}; grant it list on cronjobs.batch (e.g. the `view` ClusterRole), or pass          --namespace with one it may read"
+        "the identity of context `{context}` may not list CronJobs (cronjobs.batch) in {read}: \
+         {message}; grant it list on cronjobs.batch (e.g. the `view` ClusterRole), or pass \
+         --namespace with one it may read"
     )]
     Forbidden {
         context: String,
@@ -54,7 +56,8 @@ pub enum ImportError {
         message: String,
     },
     #[error(
-        "{read} of context `{context}` hold more than {MAX_CRONJOBS} CronJobs, the most one run          creates; import one namespace at a time (--namespace)",
+        "context `{context}` has more than {MAX_CRONJOBS} CronJobs in {read}, the most one run \
+         creates; import one namespace at a time (--namespace)",
         MAX_CRONJOBS = crate::scenario::bounds::MAX_CRONJOBS
     )]
     TooMany {
@@ -62,19 +65,22 @@ pub enum ImportError {
         read: cluster::Read,
     },
     #[error(
-        "{read} of context `{context}` holds no CronJobs; pass --namespace with the one that          has them, or --all-namespaces"
+        "context `{context}` has no CronJobs in {read}; pass --namespace with the one that has \
+         them, or --all-namespaces"
     )]
     NoCronJobs {
         context: String,
         read: cluster::Read,
     },
     #[error(
-        "{read} CronJobs times --scale {scale} is above the bound of {MAX_CRONJOBS} one run          creates; lower --scale",
+        "{read} CronJobs times --scale {scale} is above the bound of {MAX_CRONJOBS} one run \
+         creates; lower --scale",
         MAX_CRONJOBS = crate::scenario::bounds::MAX_CRONJOBS
     )]
     ScaledTooMany { read: u64, scale: u32 },
     #[error(
-        "every CronJob in {read} of context `{context}` is suspended: a run of them would          measure nothing; import a namespace with running CronJobs"
+        "every CronJob in {read} of context `{context}` is suspended: a run of them would \
+         measure nothing; import a namespace with running CronJobs"
     )]
     AllSuspended {
         context: String,
