@@ -1,5 +1,7 @@
 //! Integration: `cronbench import --context` reads CronJobs made by kubectl on a local cluster
 //! into classes, and `lint --context` has the same cluster judge scenarios in dry runs.
+//! Cost: 105 s wall on a loaded 2-core machine (2026-12-03 08:53): kubectl, import, lint
+//! --context and the refusals 1.5 s, a 90 s run of the import, the cluster's up and down.
 
 mod common;
 
