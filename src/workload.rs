@@ -75,29 +75,16 @@ pub fn cronjob(
     let deadline = class
         .and_then(|c| c.starting_deadline_seconds)
         .or(load.starting_deadline_seconds);
-    let tolerations: Vec<_> = load
-        .tolerations
-        .iter()
-        .map(|t| {
-            let mut o = serde_json::Map::new();
-            for (k, v) in [
-                ("key", t.key.as_deref()),
-                ("operator", t.operator.as_ref().map(|o| o.as_str())),
-                ("value", t.value.as_deref()),
-                ("effect", t.effect.as_ref().map(|e| e.as_str())),
-            ] {
-                if let Some(v) = v {
-                    o.insert(k.into(), json!(v));
-                }
-            }
-            serde_json::Value::Object(o)
-        })
-        .collect();
+    let tolerations = tolerations_json(&load.tolerations);
     let mut spec = json!({
         "schedule": def.schedule,
         "concurrencyPolicy": policy.as_str(),
-        "successfulJobsHistoryLimit": load.successful_jobs_history_limit,
-        "failedJobsHistoryLimit": load.failed_jobs_history_limit,
+        "successfulJobsHistoryLimit": class
+            .and_then(|c| c.successful_jobs_history_limit)
+            .unwrap_or(load.successful_jobs_history_limit),
+        "failedJobsHistoryLimit": class
+            .and_then(|c| c.failed_jobs_history_limit)
+            .unwrap_or(load.failed_jobs_history_limit),
         "jobTemplate": {
             "metadata": { "labels": labels },
             "spec": {
@@ -136,15 +123,7 @@ pub fn cronjob(
         }
     }
     if let (Some(c), Some(job)) = (class, spec.pointer_mut("/jobTemplate/spec")) {
-        for (key, v) in [
-            ("parallelism", c.parallelism.map(i64::from)),
-            ("completions", c.completions.map(i64::from)),
-            ("activeDeadlineSeconds", c.active_deadline_seconds),
-        ] {
-            if let (Some(v), Some(obj)) = (v, job.as_object_mut()) {
-                obj.insert(key.into(), json!(v));
-            }
-        }
+        set_job_fields(job, c);
     }
     serde_json::from_value(json!({
         "apiVersion": "batch/v1",
@@ -156,6 +135,40 @@ pub fn cronjob(
         name: def.name.clone(),
         source,
     })
+}
+
+/// A class's Job fields, where it sets them.
+fn set_job_fields(job: &mut serde_json::Value, c: &ClassPart) {
+    for (key, v) in [
+        ("parallelism", c.parallelism.map(i64::from)),
+        ("completions", c.completions.map(i64::from)),
+        ("activeDeadlineSeconds", c.active_deadline_seconds),
+    ] {
+        if let (Some(v), Some(obj)) = (v, job.as_object_mut()) {
+            obj.insert(key.into(), json!(v));
+        }
+    }
+}
+
+/// The tolerations as the pod spec writes them (unset keys left out).
+fn tolerations_json(tolerations: &[crate::scenario::Toleration]) -> Vec<serde_json::Value> {
+    tolerations
+        .iter()
+        .map(|t| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in [
+                ("key", t.key.as_deref()),
+                ("operator", t.operator.as_ref().map(|o| o.as_str())),
+                ("value", t.value.as_deref()),
+                ("effect", t.effect.as_ref().map(|e| e.as_str())),
+            ] {
+                if let Some(v) = v {
+                    o.insert(k.into(), json!(v));
+                }
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect()
 }
 
 /// The pod annotations kwok's stages read (see `cluster::config`): the run time, and the
@@ -360,6 +373,8 @@ mod tests {
                 completions: Some(4),
                 active_deadline_seconds: Some(600),
                 backoff_limit: Some(1),
+                successful_jobs_history_limit: Some(0),
+                failed_jobs_history_limit: None,
                 run_ms: Some(90_000),
                 fail_permille: 250,
             }),
@@ -369,6 +384,8 @@ mod tests {
         assert_eq!(spec["concurrencyPolicy"], "Forbid");
         assert_eq!(spec["startingDeadlineSeconds"], 30);
         assert_eq!(spec["suspend"], true);
+        assert_eq!(spec["successfulJobsHistoryLimit"], 0);
+        assert_eq!(spec["failedJobsHistoryLimit"], 1, "load's default");
         assert_eq!(v["metadata"]["labels"][CLASS_LABEL], "nightly");
         let job = &spec["jobTemplate"]["spec"];
         assert_eq!(job["parallelism"], 2);

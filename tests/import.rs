@@ -101,3 +101,61 @@ fn a_bad_crontab_is_refused_at_its_line_with_the_fix() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A kubeconfig whose apiserver is a closed port on this machine.
+fn unreachable_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).expect("scratch dir");
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n\
+         clusters:\n- name: gone\n  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}\n\
+         users:\n- name: gone\n  user: {token: t}\n\
+         contexts:\n- name: gone\n  context: {cluster: gone, user: gone}\n",
+    )
+    .expect("kubeconfig");
+    path
+}
+
+#[test]
+fn import_and_lint_from_an_unreachable_cluster_exit_2_naming_the_context_and_the_fix() {
+    let dir = scratch("unreachable");
+    let kubeconfig = unreachable_kubeconfig(&dir);
+    let kc = kubeconfig.display().to_string();
+    let out = dir.join("fleet.yaml").display().to_string();
+    let import = cronbench(&[
+        "import",
+        "--context",
+        "gone",
+        "--kubeconfig",
+        &kc,
+        "--out",
+        &out,
+    ]);
+    assert_eq!(import.status.code(), Some(2), "{}", text(&import));
+    let said = text(&import);
+    assert!(
+        said.contains("the apiserver of context `gone` is unreachable")
+            && said.contains("is the cluster up"),
+        "{said}"
+    );
+    assert!(!std::path::Path::new(&out).exists(), "nothing written");
+    let lint = cronbench(&[
+        "lint",
+        "scenarios/smoke.yaml",
+        "--context",
+        "gone",
+        "--kubeconfig",
+        &kc,
+    ]);
+    assert_eq!(lint.status.code(), Some(2), "{}", text(&lint));
+    assert!(
+        text(&lint).contains("context `gone` is unreachable"),
+        "{}",
+        text(&lint)
+    );
+    let neither = cronbench(&["import", "--out", &out]);
+    assert_eq!(neither.status.code(), Some(2), "{}", text(&neither));
+    assert!(text(&neither).contains("--crontab") && text(&neither).contains("--context"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

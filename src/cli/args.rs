@@ -55,18 +55,51 @@ pub enum Command {
         /// Run directory (or its events.jsonl)
         dir: PathBuf,
     },
-    /// Check a scenario, a job definition file or a folder of them as Kubernetes would
-    Lint { path: PathBuf },
-    /// Build a scenario from a crontab: its schedules and time zones (CRON_TZ=/TZ= lines), never
-    /// its commands; writes OUT/scenario.yaml and OUT/jobs/, which `lint` accepts
+    /// Check a scenario, a job definition file or a folder of them as Kubernetes would; with
+    /// --context, also have that cluster's apiserver judge each distinct CronJob in a dry run
+    /// (nothing is stored)
+    Lint {
+        path: PathBuf,
+        /// Dry-run the scenario's CronJobs against this kube context after the offline checks
+        #[arg(long)]
+        context: Option<String>,
+        /// Kubeconfig file for --context (default: the local cluster's for cronbench-NAME,
+        /// else $KUBECONFIG or ~/.kube/config)
+        #[arg(long, requires = "context")]
+        kubeconfig: Option<PathBuf>,
+    },
+    /// Build a scenario from a crontab (its schedules and CRON_TZ=/TZ= zones; writes
+    /// OUT/scenario.yaml and OUT/jobs/) or from a live cluster's CronJobs (read-only; schedules,
+    /// zones, policies, deadlines, limits and resources grouped into load.classes; never
+    /// images, commands, env, secrets or volumes); `lint` accepts what it writes
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["crontab", "context"])))]
     Import {
         /// The crontab (`crontab -l` output): NAME=value lines, comments, schedule lines
         #[arg(long)]
-        crontab: PathBuf,
-        /// Folder to write (it must not hold a scenario.yaml yet)
+        crontab: Option<PathBuf>,
+        /// Read the CronJobs of this kube context instead (list only)
+        #[arg(long)]
+        context: Option<String>,
+        /// Kubeconfig file for --context (default: the local cluster's for cronbench-NAME,
+        /// else $KUBECONFIG or ~/.kube/config)
+        #[arg(long, requires = "context")]
+        kubeconfig: Option<PathBuf>,
+        /// Namespace to read (default: the context's)
+        #[arg(
+            long,
+            short = 'n',
+            requires = "context",
+            conflicts_with = "all_namespaces"
+        )]
+        namespace: Option<String>,
+        /// Read every namespace
+        #[arg(long, short = 'A', requires = "context")]
+        all_namespaces: bool,
+        /// With --crontab, a folder to write (it must not hold a scenario.yaml yet); with
+        /// --context, a .yaml file or a folder for scenario.yaml (never overwritten)
         #[arg(long)]
         out: PathBuf,
-        /// Each line becomes this many CronJobs (1 to 1000)
+        /// Each line or CronJob becomes this many CronJobs (1 to 1000)
         #[arg(long, default_value_t = 1)]
         scale: u32,
         /// The scenario's name

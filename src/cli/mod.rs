@@ -5,6 +5,7 @@
 mod args;
 mod cluster;
 mod exit;
+mod live;
 mod offline;
 mod runs;
 
@@ -43,13 +44,49 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
         Command::Clean { target } => runs::clean(target).await,
         Command::BenchCheck { path } => offline::bench_check(path),
         Command::Analyze { dir } => offline::analyze(dir),
-        Command::Lint { path } => offline::lint(&path),
+        Command::Lint {
+            path,
+            context: None,
+            ..
+        } => offline::lint(&path),
+        Command::Lint {
+            path,
+            context: Some(context),
+            kubeconfig,
+        } => live::lint_context(&path, context, kubeconfig).await,
         Command::Import {
-            crontab,
+            crontab: Some(crontab),
             out,
             scale,
             name,
+            ..
         } => offline::import(&crontab, &out, scale, &name),
+        Command::Import {
+            context: Some(context),
+            kubeconfig,
+            namespace,
+            all_namespaces,
+            out,
+            scale,
+            name,
+            ..
+        } => {
+            let scope = if all_namespaces {
+                crate::import::cluster::Scope::All
+            } else {
+                crate::import::cluster::Scope::Namespace(namespace)
+            };
+            live::import(crate::import::cluster::ClusterImport {
+                kubeconfig,
+                context,
+                scope,
+                out,
+                scale,
+                name,
+            })
+            .await
+        }
+        Command::Import { .. } => anyhow::bail!("import needs --crontab FILE or --context CONTEXT"),
         Command::Report { dir, out, format } => offline::report(&dir, out.as_deref(), format),
         Command::Compare {
             history,

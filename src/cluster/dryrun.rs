@@ -30,6 +30,13 @@ const REJECTS: &str = "the apiserver rejects it: ";
 /// Where the fields of a pod template live, as the apiserver names them.
 const POD_SPEC: &str = "spec.jobTemplate.spec.template.spec.";
 
+/// A CronJob the apiserver refused in a dry run, with a `file: key: reason` line per cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub name: String,
+    pub causes: Vec<String>,
+}
+
 /// Sends each distinct CronJob of `defs` ([`CronJobDef::distinct`]) as a dry run,
 /// `apply.concurrency` at a time (a jobs folder may hold thousands); the first rejection, in
 /// the order of `defs`, is an error naming the file and key. Not retryable without a change to
@@ -41,6 +48,36 @@ pub async fn check(
     scenario_file: &Path,
     defs: &[CronJobDef],
 ) -> Result<(), PreflightError> {
+    let judged = judge(client, context, scenario, scenario_file, defs).await?;
+    match judged.rejected.into_iter().next() {
+        Some(first) => Err(PreflightError::Rejected {
+            context: context.to_string(),
+            name: first.name,
+            causes: first.causes,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What [`judge`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// Distinct CronJobs sent.
+    pub sent: usize,
+    /// Those refused, in the order of `defs`.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Sends each distinct CronJob of `defs` as a dry run and collects every rejection (`lint
+/// --context` reports them all; a run stops at the first). An error only when the cluster
+/// could not answer.
+pub async fn judge(
+    client: &kube::Client,
+    context: &str,
+    scenario: &Scenario,
+    scenario_file: &Path,
+    defs: &[CronJobDef],
+) -> Result<Judged, PreflightError> {
     let api: Api<CronJob> = Api::namespaced(client.clone(), "default");
     let mut answers = stream::iter(CronJobDef::distinct(defs))
         .map(|def| {
@@ -56,18 +93,20 @@ pub async fn check(
             }
         })
         .buffered(scenario.apply.concurrency.max(1));
+    let mut judged = Judged {
+        sent: 0,
+        rejected: Vec::new(),
+    };
     while let Some(answer) = answers.next().await {
         let (def, answer) = answer?;
+        judged.sent += 1;
         match answer {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(kube::Error::Api(status)) => {
-                return Err(PreflightError::Rejected {
-                    context: context.to_string(),
-                    name: def.name.clone(),
-                    causes: causes(scenario_file, def, &status),
-                });
-            }
+            Err(kube::Error::Api(status)) => judged.rejected.push(Rejection {
+                name: def.name.clone(),
+                causes: causes(scenario, scenario_file, def, &status),
+            }),
             Err(source) => {
                 return Err(PreflightError::Unreachable {
                     context: context.to_string(),
@@ -76,18 +115,24 @@ pub async fn check(
             }
         }
     }
-    Ok(())
+    Ok(judged)
 }
 
 /// One line per cause the apiserver gave: `file: key: its message`; the whole message when it
 /// gave no field.
-fn causes(scenario_file: &Path, def: &CronJobDef, status: &kube::core::Status) -> Vec<String> {
+fn causes(
+    scenario: &Scenario,
+    scenario_file: &Path,
+    def: &CronJobDef,
+    status: &kube::core::Status,
+) -> Vec<String> {
+    let class = class_index(scenario, def);
     let scenario = scenario_file.display().to_string();
     let listed = status.details.as_ref().map(|d| d.causes.as_slice());
     let lines: Vec<String> = listed
         .unwrap_or_default()
         .iter()
-        .map(|c| match written(def, &c.field) {
+        .map(|c| match written(def, class, &c.field) {
             Some((Some(place), key)) => format!("{place}: {key}: {REJECTS}{}", c.message),
             Some((None, key)) => format!("{scenario}: {key}: {REJECTS}{}", c.message),
             None if c.field.is_empty() => format!("{scenario}: {REJECTS}{}", c.message),
@@ -100,15 +145,30 @@ fn causes(scenario_file: &Path, def: &CronJobDef, status: &kube::core::Status) -
     lines
 }
 
+/// The index of `def`'s class in `load.classes`, for a class's CronJob.
+fn class_index(scenario: &Scenario, def: &CronJobDef) -> Option<usize> {
+    let name = &def.class.as_ref()?.class;
+    scenario.load.classes.iter().position(|c| &c.name == name)
+}
+
 /// The file (a job definition's place, `None` for the scenario) and key path that set the
 /// CronJob field `field` (`spec.schedule`, `spec.jobTemplate...containers[0].image`), when
-/// cronbench sets that field from a file.
-fn written(def: &CronJobDef, field: &str) -> Option<(Option<String>, String)> {
-    let own = |key: String| match &def.defined_in {
-        Some(place) => Some((Some(place.to_string()), key)),
-        None => Some((None, format!("load.{}", inline_key(&key)))),
+/// cronbench sets that field from a file. `class` is the index of `def`'s class in
+/// `load.classes`, whose keys then win over `load:`'s.
+fn written(
+    def: &CronJobDef,
+    class: Option<usize>,
+    field: &str,
+) -> Option<(Option<String>, String)> {
+    let own = |key: String| match (&def.defined_in, class) {
+        (Some(place), _) => Some((Some(place.to_string()), key)),
+        (None, Some(i)) => Some((None, format!("load.classes[{i}].{}", class_key(&key)))),
+        (None, None) => Some((None, format!("load.{}", inline_key(&key)))),
     };
-    let scenario = |key: &str| Some((None, format!("load.{key}")));
+    let scenario = |key: &str| match class {
+        Some(i) if CLASS_KEYS.contains(&key) => Some((None, format!("load.classes[{i}].{key}"))),
+        _ => Some((None, format!("load.{key}"))),
+    };
     match field {
         "metadata.name" => return own("name".into()),
         "spec.schedule" => return own("kubernetes.schedule".into()),
@@ -118,6 +178,18 @@ fn written(def: &CronJobDef, field: &str) -> Option<(Option<String>, String)> {
         "spec.failedJobsHistoryLimit" => return scenario("failed_jobs_history_limit"),
         "spec.startingDeadlineSeconds" => return scenario("starting_deadline_seconds"),
         _ => {}
+    }
+    if let (Some(job), Some(_)) = (field.strip_prefix("spec.jobTemplate.spec."), class) {
+        let key = match job {
+            "parallelism" => Some("parallelism"),
+            "completions" => Some("completions"),
+            "activeDeadlineSeconds" => Some("active_deadline_seconds"),
+            "backoffLimit" => Some("backoff_limit"),
+            _ => None,
+        };
+        if let Some(key) = key {
+            return scenario(key);
+        }
     }
     let pod = field.strip_prefix(POD_SPEC)?;
     if let Some(rest) = pod.strip_prefix("nodeSelector") {
@@ -137,6 +209,27 @@ fn written(def: &CronJobDef, field: &str) -> Option<(Option<String>, String)> {
         return own(bracket_to_dot(container));
     }
     None
+}
+
+/// The keys a class sets for its CronJobs instead of `load:`'s.
+const CLASS_KEYS: [&str; 8] = [
+    "concurrency_policy",
+    "successful_jobs_history_limit",
+    "failed_jobs_history_limit",
+    "starting_deadline_seconds",
+    "parallelism",
+    "completions",
+    "active_deadline_seconds",
+    "backoff_limit",
+];
+
+/// A job-definition key as a class spells it (the name's part is the class's name).
+fn class_key(key: &str) -> String {
+    match key {
+        "kubernetes.schedule" => "schedule".into(),
+        "kubernetes.time_zone" => "time_zone".into(),
+        other => other.into(),
+    }
 }
 
 /// A job-definition key as the scenario's `load:` spells it.
@@ -210,6 +303,7 @@ mod tests {
         let field = format!("{POD_SPEC}containers[0].resources.requests[example.com/gpu]");
         assert_eq!(
             causes(
+                &Scenario::default(),
                 Path::new("s.yaml"),
                 &d,
                 &status(&[(&field, "Invalid value: \"500m\": must be an integer")])
@@ -220,19 +314,22 @@ mod tests {
         );
         let tol = format!("{POD_SPEC}tolerations[1].key");
         assert_eq!(
-            written(&d, &tol),
+            written(&d, None, &tol),
             Some((None, "load.tolerations[1].key".into()))
         );
         assert_eq!(
-            written(&d, "metadata.name"),
+            written(&d, None, "metadata.name"),
             Some((None, "load.name_prefix".into()))
         );
         assert_eq!(
-            written(&d, "spec.timeZone"),
+            written(&d, None, "spec.timeZone"),
             Some((None, "load.time_zone".into()))
         );
         let cmd = format!("{POD_SPEC}containers[0].command[2]");
-        assert_eq!(written(&d, &cmd), Some((None, "load.command[2]".into())));
+        assert_eq!(
+            written(&d, None, &cmd),
+            Some((None, "load.command[2]".into()))
+        );
     }
 
     #[test]
@@ -245,6 +342,7 @@ mod tests {
         let limits = format!("{POD_SPEC}containers[0].resources.limits");
         assert_eq!(
             causes(
+                &Scenario::default(),
                 Path::new("s.yaml"),
                 &d,
                 &status(&[
@@ -258,7 +356,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            written(&d, "spec.schedule"),
+            written(&d, None, "spec.schedule"),
             Some((
                 Some("jobs/a.yaml (document 2)".into()),
                 "kubernetes.schedule".into()
@@ -267,10 +365,42 @@ mod tests {
     }
 
     #[test]
+    fn a_rejected_class_field_names_the_class_key() {
+        let mut scenario = Scenario::default();
+        scenario.load.classes = serde_saphyr::from_str(
+            "[{name: a, count: 1, schedule: '@hourly'}, {name: b, count: 1, schedule: '@daily'}]",
+        )
+        .expect("classes");
+        let mut d = def(None);
+        d.class = Some(crate::scenario::classes::ClassPart {
+            class: "b".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            causes(
+                &scenario,
+                Path::new("s.yaml"),
+                &d,
+                &status(&[
+                    ("spec.timeZone", "Invalid value"),
+                    ("spec.jobTemplate.spec.completions", "Invalid value"),
+                    ("spec.concurrencyPolicy", "Unsupported value"),
+                ])
+            ),
+            [
+                "s.yaml: load.classes[1].time_zone: the apiserver rejects it: Invalid value",
+                "s.yaml: load.classes[1].completions: the apiserver rejects it: Invalid value",
+                "s.yaml: load.classes[1].concurrency_policy: the apiserver rejects it: Unsupported value",
+            ]
+        );
+    }
+
+    #[test]
     fn a_field_cronbench_does_not_set_is_named_as_the_apiserver_names_it() {
         let d = def(None);
         assert_eq!(
             causes(
+                &Scenario::default(),
                 Path::new("s.yaml"),
                 &d,
                 &status(&[("metadata.labels", "Invalid value")])
@@ -278,7 +408,7 @@ mod tests {
             ["s.yaml: metadata.labels: the apiserver rejects it: Invalid value"]
         );
         assert_eq!(
-            causes(Path::new("s.yaml"), &d, &status(&[])),
+            causes(&Scenario::default(), Path::new("s.yaml"), &d, &status(&[])),
             ["s.yaml: the apiserver rejects it: CronJob.batch \"cb-00000\" is invalid"]
         );
     }

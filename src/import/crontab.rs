@@ -161,7 +161,7 @@ pub fn definitions(entries: &[Entry], scale: u32) -> Vec<CronJobDef> {
 }
 
 /// `s` as lowercase letters, digits and single dashes ("job" when nothing is left).
-fn label(s: &str) -> String {
+pub(super) fn label(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         let c = c.to_ascii_lowercase();

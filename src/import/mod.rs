@@ -1,8 +1,11 @@
-//! `cronbench import`: a scenario built from what a team already has. Today: a crontab. The
-//! output is an ordinary scenario (`scenario.yaml`) with a folder of job definitions
-//! (`jobs/`), each saying where it came from, that `cronbench lint` accepts.
+//! `cronbench import`: a scenario built from what a team already has: a crontab (an ordinary
+//! scenario, `scenario.yaml`, with a folder of job definitions, `jobs/`) or a live cluster's
+//! CronJobs (a scenario with `load.classes`). Each says where it came from, and `cronbench
+//! lint` accepts it.
 
+pub mod cluster;
 pub mod crontab;
+pub mod fleet;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,10 +32,60 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
-    #[error("--scale must be 1 to 1000 (got {0}): it multiplies every line of the crontab")]
+    #[error("{} exists; pass a new file or folder with --out (import never overwrites)", .0.display())]
+    ExistsFile(PathBuf),
+    #[error("--scale must be 1 to 1000 (got {0}): it multiplies every crontab line or CronJob")]
     Scale(u32),
     #[error(transparent)]
     Crontab(#[from] crontab::CrontabError),
+    #[error(transparent)]
+    Fleet(#[from] fleet::FleetError),
+    /// Connecting: kubeconfig, context, or an unreachable apiserver (retryable).
+    #[error(transparent)]
+    Preflight(#[from] crate::cluster::preflight::PreflightError),
+    #[error("{0}")]
+    Cluster(String),
+    #[error(
+        "the identity of context `{context}` may not list CronJobs (cronjobs.batch) in {read}: \
+         {message}; grant it list on cronjobs.batch (e.g. the `view` ClusterRole), or pass \
+         --namespace with one it may read"
+    )]
+    Forbidden {
+        context: String,
+        read: cluster::Read,
+        message: String,
+    },
+    #[error(
+        "context `{context}` has more than {MAX_CRONJOBS} CronJobs in {read}, the most one run \
+         creates; import one namespace at a time (--namespace)",
+        MAX_CRONJOBS = crate::scenario::bounds::MAX_CRONJOBS
+    )]
+    TooMany {
+        context: String,
+        read: cluster::Read,
+    },
+    #[error(
+        "context `{context}` has no CronJobs in {read}; pass --namespace with the one that has \
+         them, or --all-namespaces"
+    )]
+    NoCronJobs {
+        context: String,
+        read: cluster::Read,
+    },
+    #[error(
+        "{read} CronJobs times --scale {scale} is above the bound of {MAX_CRONJOBS} one run \
+         creates; lower --scale",
+        MAX_CRONJOBS = crate::scenario::bounds::MAX_CRONJOBS
+    )]
+    ScaledTooMany { read: u64, scale: u32 },
+    #[error(
+        "every CronJob in {read} of context `{context}` is suspended: a run of them would \
+         measure nothing; import a namespace with running CronJobs"
+    )]
+    AllSuspended {
+        context: String,
+        read: cluster::Read,
+    },
 }
 
 /// What an import wrote.
@@ -57,9 +110,7 @@ pub fn from_crontab(
     scale: u32,
     name: &str,
 ) -> Result<Imported, ImportError> {
-    if !(1..=1000).contains(&scale) {
-        return Err(ImportError::Scale(scale));
-    }
+    check_scale(scale)?;
     if path.is_dir() {
         return Err(ImportError::Folder(path.to_path_buf()));
     }
@@ -71,16 +122,7 @@ pub fn from_crontab(
         return Err(ImportError::Exists(out.to_path_buf()));
     }
     let rate = jobs_per_minute(&defs);
-    let measure_s = WINDOWS_S
-        .into_iter()
-        .find(|&m| {
-            let d = Durations {
-                measure_s: m,
-                ..Durations::default()
-            };
-            window_problem(&defs, &d).is_none()
-        })
-        .unwrap_or(86_400);
+    let measure_s = window_for(&defs);
     let origin = format!(
         "line(s) of {} imported by `cronbench import --crontab` (x{scale})",
         path.display()
@@ -100,6 +142,50 @@ pub fn from_crontab(
         jobs_per_minute: rate,
         measure_s,
     })
+}
+
+fn check_scale(scale: u32) -> Result<(), ImportError> {
+    if (1..=1000).contains(&scale) {
+        Ok(())
+    } else {
+        Err(ImportError::Scale(scale))
+    }
+}
+
+/// The shortest of [`WINDOWS_S`] that holds a tick of every schedule of `defs`.
+fn window_for(defs: &[CronJobDef]) -> u64 {
+    WINDOWS_S
+        .into_iter()
+        .find(|&m| {
+            let d = Durations {
+                measure_s: m,
+                ..Durations::default()
+            };
+            window_problem(defs, &d).is_none()
+        })
+        .unwrap_or(86_400)
+}
+
+/// Writes `text` to `path`, which must not exist yet (created exclusively, so a file that
+/// appeared meanwhile is not overwritten either).
+fn write_new(path: &Path, text: &str) -> Result<(), ImportError> {
+    use std::io::Write as _;
+    let err = |source| ImportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => ImportError::ExistsFile(path.to_path_buf()),
+            _ => err(e),
+        })?;
+    file.write_all(text.as_bytes()).map_err(err)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), ImportError> {

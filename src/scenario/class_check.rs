@@ -192,6 +192,16 @@ fn policy_problems(class: &Class, at: &impl Fn(&str) -> String) -> Vec<(String, 
         ),
         ("active_deadline_seconds", class.active_deadline_seconds, 1),
         ("backoff_limit", class.backoff_limit.map(i64::from), 0),
+        (
+            "successful_jobs_history_limit",
+            class.successful_jobs_history_limit.map(i64::from),
+            0,
+        ),
+        (
+            "failed_jobs_history_limit",
+            class.failed_jobs_history_limit.map(i64::from),
+            0,
+        ),
     ] {
         if let Some(v) = v
             && v < min

@@ -55,6 +55,11 @@ pub struct Class {
     /// Requests and limits (default `load.resources`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// `spec.successfulJobsHistoryLimit` and `spec.failedJobsHistoryLimit` (default `load.`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successful_jobs_history_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_jobs_history_limit: Option<i32>,
     /// What this class must meet, beside the whole fleet's `slo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<ClassSlo>,
@@ -135,6 +140,8 @@ pub struct ClassPart {
     pub completions: Option<i32>,
     pub active_deadline_seconds: Option<i64>,
     pub backoff_limit: Option<i32>,
+    pub successful_jobs_history_limit: Option<i32>,
+    pub failed_jobs_history_limit: Option<i32>,
     /// The pod's run time; `None` leaves it to the cluster.
     pub run_ms: Option<u64>,
     /// Pods that exit non-zero, per thousand.
@@ -249,6 +256,8 @@ pub fn expand(classes: &[Class], seed: u64, d: &ClassDefaults) -> Vec<CronJobDef
                 completions: class.completions,
                 active_deadline_seconds: class.active_deadline_seconds,
                 backoff_limit: class.backoff_limit,
+                successful_jobs_history_limit: class.successful_jobs_history_limit,
+                failed_jobs_history_limit: class.failed_jobs_history_limit,
                 run_ms,
                 fail_permille,
             };

@@ -329,12 +329,12 @@ pub struct CronJobDef {
 }
 
 impl CronJobDef {
-    /// The CronJobs that differ in more than their names (and generated schedules): the first
-    /// of the scenario's identical `load:` ones, the first of each class, and every job
-    /// definition.
+    /// The CronJobs that differ in more than their names: the first of the scenario's
+    /// identical `load:` ones, the first of each class (its others differ only in a generated
+    /// schedule, run time or suspend, which the class's checks bound), and every job definition.
     pub fn distinct(defs: &[CronJobDef]) -> impl Iterator<Item = &CronJobDef> {
         let mut inline_seen = false;
-        let mut classes_seen = std::collections::HashSet::new();
+        let mut classes_seen = std::collections::BTreeSet::new();
         defs.iter()
             .filter(move |d| match (&d.defined_in, &d.class) {
                 (Some(_), _) => true,
