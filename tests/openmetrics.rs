@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use cronbench::analyze::analyze_file;
 use cronbench::report::openmetrics;
-use cronbench::results::Results;
+use cronbench::results::{Results, Verdict};
 
 const FIXTURES: [&str; 3] = [
     "healthy.jsonl",
@@ -154,4 +154,67 @@ fn every_stage_and_clock_has_a_latency_summary() {
         );
         assert!(text.contains(&count_line), "missing: {count_line}");
     }
+}
+
+#[test]
+fn a_mixed_fleet_exports_its_classes_zones_policies_and_herd() {
+    let mut r = results("mixed-classes.jsonl");
+    // The recorded classes have no slo of their own: give the flaky one a failing verdict.
+    let flaky = r
+        .classes
+        .iter_mut()
+        .find(|c| c.class == "flaky")
+        .expect("a flaky class");
+    assert_eq!(flaky.verdict, None);
+    flaky.verdict = Some(Verdict {
+        pass: false,
+        checks: r.verdict.checks.clone(),
+    });
+    let text = openmetrics::render(&r);
+    let run = format!(
+        "run_id=\"{}\",scenario=\"{}\"",
+        r.run.run_id, r.run.scenario_name
+    );
+    let flaky_failed = r
+        .classes
+        .iter()
+        .find(|c| c.class == "flaky")
+        .expect("a flaky class")
+        .counts
+        .failed;
+    assert!(flaky_failed > 0, "the flaky class failed runs");
+    for line in [
+        format!("cronbench_class_runs_skipped_while_active{{{run},class=\"forbid\"}} 3"),
+        format!("cronbench_class_runs_failed{{{run},class=\"flaky\"}} {flaky_failed}"),
+        format!("cronbench_class_cronjobs{{{run},class=\"paused\"}} 2"),
+        format!("cronbench_zone_cronjobs{{{run},zone=\"Asia/Kathmandu\"}} 3"),
+        format!("cronbench_policy_forbid_skipped_while_active{{{run}}} 3"),
+        format!("cronbench_policy_forbid_overlaps{{{run}}} 0"),
+        format!("cronbench_controller_warnings{{{run},reason=\"MissSchedule\"}} 0"),
+        format!("cronbench_herd_hour_boundaries{{{run}}} 1"),
+        format!("cronbench_class_verdict_pass{{{run},class=\"flaky\"}} 0"),
+    ] {
+        assert!(text.contains(&format!("{line}\n")), "missing: {line}");
+    }
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("cronbench_class_verdict_pass{"))
+            .count(),
+        1,
+        "a verdict only for the class with an slo"
+    );
+    for prefix in [
+        "cronbench_class_slo_check_pass{",
+        "cronbench_class_stage_latency_seconds{",
+        "cronbench_zone_stage_latency_seconds{",
+        "cronbench_herd_schedule_to_started_seconds{",
+        "cronbench_herd_pods_started_peak_per_second{",
+    ] {
+        assert!(text.contains(prefix), "missing: {prefix}");
+    }
+    if promtool_missing() {
+        return;
+    }
+    check_metrics(&text, "mixed-classes.jsonl");
+    check_openmetrics(&text, r.run.last_recv_ms / 1000, "mixed-classes.jsonl");
 }

@@ -18,6 +18,8 @@ use std::fmt::Write;
 
 use crate::results::{Counts, Results, StageStats};
 
+mod fleet;
+
 /// The `Content-Type` of [`render`]'s text when served as the classic text format.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -123,6 +125,16 @@ impl Family {
         }
     }
 
+    fn summary_seconds(name: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            kind: Kind::Summary,
+            unit: Some(Unit::Seconds),
+            help,
+            samples: Vec::new(),
+        }
+    }
+
     fn seconds(mut self) -> Family {
         self.unit = Some(Unit::Seconds);
         self
@@ -196,6 +208,7 @@ fn families(r: &Results) -> Vec<Family> {
     all.extend(count_families(&r.counts));
     all.extend(throughput_families(r));
     all.extend(anomaly_families(r));
+    all.extend(fleet::families(r));
     all
 }
 
@@ -275,11 +288,14 @@ fn serde_name<T: serde::Serialize + std::fmt::Debug>(value: T) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
-fn stage_labels(s: &StageStats) -> Vec<(&'static str, String)> {
-    vec![
-        ("stage", serde_name(s.stage)),
-        ("clock", s.clock.label().to_string()),
-    ]
+/// Labels of a class or zone (none for the whole fleet).
+type Group<'a> = &'a [(&'static str, String)];
+
+fn stage_labels(group: Group, s: &StageStats) -> Vec<(&'static str, String)> {
+    let mut labels = group.to_vec();
+    labels.push(("stage", serde_name(s.stage)));
+    labels.push(("clock", s.clock.label().to_string()));
+    labels
 }
 
 /// The quantiles `results.json` holds, with their label values.
@@ -295,17 +311,19 @@ const QUANTILES: [(&str, Percentile); 5] = [
 ];
 
 fn latency_summary(stages: &[StageStats]) -> Family {
-    let mut family = Family {
-        name: "stage_latency_seconds",
-        kind: Kind::Summary,
-        unit: Some(Unit::Seconds),
-        help: "Latency of each stage of a scheduled run, from the HDR histogram (3 significant digits; quantiles are lower bounds when outliers > 0). Clock client has 1 ms precision, server 1 s.",
-        samples: Vec::new(),
-    };
+    let family = Family::summary_seconds(
+        "stage_latency_seconds",
+        "Latency of each stage of a scheduled run, from the HDR histogram (3 significant digits; quantiles are lower bounds when outliers > 0). Clock client has 1 ms precision, server 1 s.",
+    );
+    stage_summary(family, &[], stages)
+}
+
+/// Adds each stage's quantiles, `_sum` and `_count` to `family`, labelled `group` first.
+fn stage_summary(mut family: Family, group: Group, stages: &[StageStats]) -> Family {
     for s in stages {
         for (quantile, get) in QUANTILES {
             if let Some(ms) = get(s) {
-                let mut labels = stage_labels(s);
+                let mut labels = stage_labels(group, s);
                 labels.push(("quantile", quantile.to_string()));
                 family
                     .samples
@@ -315,12 +333,12 @@ fn latency_summary(stages: &[StageStats]) -> Family {
         let sum_ms = s.mean_ms.map_or(0.0, |mean| mean * s.count as f64);
         family.samples.push(Sample {
             suffix: "_sum",
-            labels: stage_labels(s),
+            labels: stage_labels(group, s),
             value: Value::seconds_of_ms(sum_ms),
         });
         family.samples.push(Sample {
             suffix: "_count",
-            labels: stage_labels(s),
+            labels: stage_labels(group, s),
             value: Value::Count(s.count),
         });
     }
@@ -348,12 +366,12 @@ fn stage_families(stages: &[StageStats]) -> Vec<Family> {
     .seconds();
     for s in stages {
         if let Some(ms) = s.max_ms {
-            max = max.with(stage_labels(s), Value::seconds_of_ms(ms as f64));
+            max = max.with(stage_labels(&[], s), Value::seconds_of_ms(ms as f64));
         }
-        outliers = outliers.with(stage_labels(s), Value::Count(s.outliers));
-        negatives = negatives.with(stage_labels(s), Value::Count(s.negatives));
+        outliers = outliers.with(stage_labels(&[], s), Value::Count(s.outliers));
+        negatives = negatives.with(stage_labels(&[], s), Value::Count(s.negatives));
         if let Some(ms) = s.min_negative_ms {
-            min_negative = min_negative.with(stage_labels(s), Value::seconds_of_ms(ms as f64));
+            min_negative = min_negative.with(stage_labels(&[], s), Value::seconds_of_ms(ms as f64));
         }
     }
     vec![
