@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{TestCluster, cronbench, text};
 use cronbench::results::{Clock, Results, Stage};
+use cronbench::schema::{CLASS_LABEL, SCHEDULED_ANNOTATION};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
@@ -130,6 +131,8 @@ async fn integration_run_measures_the_kwok_start_delay_records_every_job_and_spr
         z.counts
     );
 
+    let mixed_ns = mixed_fleet_counts_per_class_equal_the_api(&cluster, &kubeconfig).await;
+
     // A request no node can hold is refused before anything is created (well under a second
     // each, the three refusals below).
     let refused = refused_run(&cluster, "tests/scenarios/no-node-fits.yaml");
@@ -163,10 +166,14 @@ async fn integration_run_measures_the_kwok_start_delay_records_every_job_and_spr
         "{refused}"
     );
 
-    // The refused runs created no CronJob: every one is the kept run's (or the zoned run's,
-    // if its namespace is still terminating).
+    // The refused runs created no CronJob: every one is a kept run's (or the zoned run's, if
+    // its namespace is still terminating).
     let cronjobs: Api<CronJob> = Api::all(client);
-    let runs = [r.run.namespace.as_str(), z.run.namespace.as_str()];
+    let runs = [
+        r.run.namespace.as_str(),
+        z.run.namespace.as_str(),
+        mixed_ns.as_str(),
+    ];
     for cj in cronjobs
         .list(&ListParams::default())
         .await
@@ -183,6 +190,85 @@ async fn integration_run_measures_the_kwok_start_delay_records_every_job_and_spr
 
     // `clean` removes what --keep left, and the refused runs left nothing.
     cluster.clean_leaves_no_run_namespace().await;
+}
+
+/// A mixed fleet of five classes on the run test's cluster (~4 min): each class's runs in
+/// results.json are the Jobs the API lists with its class label, scheduled in the window;
+/// Forbid skips instead of overlapping and the skips are not missed; the failure share's failed
+/// Jobs are the API's; suspended CronJobs run never.
+async fn mixed_fleet_counts_per_class_equal_the_api(
+    cluster: &TestCluster,
+    kubeconfig: &str,
+) -> String {
+    let out = tempdir("it-run-mixed");
+    let run = cronbench(&[
+        "run",
+        "tests/scenarios/mixed.yaml",
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        &cluster.context,
+        "--out",
+        &out.display().to_string(),
+        "--keep",
+    ]);
+    let r = results(&out, &text(&run));
+    let window = r.window.as_ref().expect("a measured window");
+    let client = cluster.client().await;
+    let jobs: Api<Job> = Api::namespaced(client, &r.run.namespace);
+    let listed = jobs
+        .list(&ListParams::default())
+        .await
+        .expect("list jobs")
+        .items;
+    let scheduled_ms = |j: &Job| {
+        let at = j.metadata.annotations.as_ref()?.get(SCHEDULED_ANNOTATION)?;
+        Some(at.parse::<jiff::Timestamp>().ok()?.as_millisecond())
+    };
+    let failed = |j: &Job| {
+        j.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Failed" && c.status == "True"))
+    };
+    let mut seen = Vec::new();
+    for class in &r.classes {
+        let in_window: Vec<&Job> = listed
+            .iter()
+            .filter(|j| {
+                j.metadata.labels.as_ref().and_then(|l| l.get(CLASS_LABEL)) == Some(&class.class)
+            })
+            .filter(|j| scheduled_ms(j).is_some_and(|t| t >= window.start_ms && t < window.end_ms))
+            .collect();
+        let api_failed = in_window.iter().filter(|j| failed(j)).count() as u64;
+        let c = &class.counts;
+        assert_eq!(
+            (c.observed, c.failed),
+            (in_window.len() as u64, api_failed),
+            "class {}: runs and failed runs in results vs the API's Jobs: {c:?}",
+            class.class
+        );
+        seen.push((class.class.as_str(), c.clone()));
+    }
+    let get = |name: &str| {
+        seen.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("class {name} missing from {seen:?}"))
+    };
+    let forbid = get("forbid");
+    assert!(forbid.skipped_while_active > 0, "{forbid:?}");
+    let policies = r.policies.as_ref().expect("policies for a mixed fleet");
+    assert_eq!(policies.forbid.overlaps, 0, "{policies:?}");
+    let paused = get("paused");
+    assert_eq!(
+        (paused.suspended, paused.expected, paused.observed),
+        (2, 0, 0)
+    );
+    let zoned = get("zoned");
+    assert!(zoned.expected > 0 && zoned.missed == 0, "{zoned:?}");
+    assert_eq!(r.counts.missed, 0, "skips are not missed: {:?}", r.counts);
+    r.run.namespace
 }
 
 #[tokio::test]
