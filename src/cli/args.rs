@@ -71,12 +71,17 @@ pub enum Command {
     /// Build a scenario from a crontab (its schedules and CRON_TZ=/TZ= zones; writes
     /// OUT/scenario.yaml and OUT/jobs/) or from a live cluster's CronJobs (read-only; schedules,
     /// zones, policies, deadlines, limits and resources grouped into load.classes; never
-    /// images, commands, env, secrets or volumes); `lint` accepts what it writes
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["crontab", "context"])))]
+    /// images, commands, env, secrets or volumes) or from a folder of job definitions (as
+    /// classes, like a cluster's); `lint` accepts what it writes
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["crontab", "context", "jobs_dir"])))]
     Import {
         /// The crontab (`crontab -l` output): NAME=value lines, comments, schedule lines
         #[arg(long)]
         crontab: Option<PathBuf>,
+        /// A folder of job definitions in the simple format (see scenarios/jobs-example/):
+        /// their schedules, zones and resources, never their commands
+        #[arg(long)]
+        jobs_dir: Option<PathBuf>,
         /// Read the CronJobs of this kube context instead (list only)
         #[arg(long)]
         context: Option<String>,
@@ -96,10 +101,11 @@ pub enum Command {
         #[arg(long, short = 'A', requires = "context")]
         all_namespaces: bool,
         /// With --crontab, a folder to write (it must not hold a scenario.yaml yet); with
-        /// --context, a .yaml file or a folder for scenario.yaml (never overwritten)
+        /// --context or --jobs-dir, a .yaml file or a folder for scenario.yaml (never
+        /// overwritten)
         #[arg(long)]
         out: PathBuf,
-        /// Each line or CronJob becomes this many CronJobs (1 to 1000)
+        /// Each line, CronJob or definition becomes this many CronJobs (1 to 1000)
         #[arg(long, default_value_t = 1)]
         scale: u32,
         /// The scenario's name

@@ -15,21 +15,7 @@ const SHOWN: usize = 20;
 
 pub(super) async fn import(opts: ClusterImport) -> anyhow::Result<Outcome> {
     let done = crate::import::cluster::from_cluster(&opts).await?;
-    println!(
-        "wrote {}: {} CronJobs read, {} classes, {} CronJobs (x{}), {:.4} jobs/min, measure \
-         window {} s",
-        done.scenario.display(),
-        done.read,
-        done.classes,
-        done.cronjobs,
-        opts.scale,
-        done.jobs_per_minute,
-        done.measure_s
-    );
-    // What was written must lint: a scenario import cannot run is a bug here, not the user's.
-    let report = crate::scenario::lint(&done.scenario)?;
-    println!("{report}");
-    Ok(Outcome::pass_if(report.is_ok()))
+    super::offline::wrote_classes(&done, "CronJobs", opts.scale)
 }
 
 /// The offline checks, then a dry run of each distinct CronJob against `context`.

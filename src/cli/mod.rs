@@ -27,6 +27,9 @@ pub async fn run(opts: Opts) -> ExitCode {
     outcome.into()
 }
 
+/// What `import` says when given no source (clap's group normally refuses that first).
+const IMPORT_SOURCE: &str = "import needs --crontab FILE, --context CONTEXT or --jobs-dir DIR";
+
 async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
     match opts.command {
         Command::Cluster { command } => cluster::cluster(command).await,
@@ -62,6 +65,13 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
             ..
         } => offline::import(&crontab, &out, scale, &name),
         Command::Import {
+            jobs_dir: Some(dir),
+            out,
+            scale,
+            name,
+            ..
+        } => offline::import_jobs_dir(&dir, &out, scale, &name),
+        Command::Import {
             context: Some(context),
             kubeconfig,
             namespace,
@@ -71,22 +81,18 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
             name,
             ..
         } => {
-            let scope = if all_namespaces {
-                crate::import::cluster::Scope::All
-            } else {
-                crate::import::cluster::Scope::Namespace(namespace)
-            };
-            live::import(crate::import::cluster::ClusterImport {
+            let scope = crate::import::cluster::Scope::of(all_namespaces, namespace);
+            let opts = crate::import::cluster::ClusterImport {
                 kubeconfig,
                 context,
                 scope,
                 out,
                 scale,
                 name,
-            })
-            .await
+            };
+            live::import(opts).await
         }
-        Command::Import { .. } => anyhow::bail!("import needs --crontab FILE or --context CONTEXT"),
+        Command::Import { .. } => anyhow::bail!(IMPORT_SOURCE),
         Command::Report { dir, out, format } => offline::report(&dir, out.as_deref(), format),
         Command::Compare {
             history,

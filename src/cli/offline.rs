@@ -51,6 +51,38 @@ pub(super) fn import(
     Ok(Outcome::pass_if(report.is_ok()))
 }
 
+pub(super) fn import_jobs_dir(
+    dir: &Path,
+    out: &Path,
+    scale: u32,
+    name: &str,
+) -> anyhow::Result<Outcome> {
+    let done = crate::import::jobdir::from_jobs_dir(dir, out, scale, name)?;
+    wrote_classes(&done, "job definitions", scale)
+}
+
+/// Says what a class-writing import wrote, and lints it: a scenario import cannot run is a bug
+/// here, not the user's.
+pub(super) fn wrote_classes(
+    done: &crate::import::cluster::ImportedFleet,
+    read: &str,
+    scale: u32,
+) -> anyhow::Result<Outcome> {
+    println!(
+        "wrote {}: {} {read} read, {} classes, {} CronJobs (x{scale}), {:.4} jobs/min, measure \
+         window {} s",
+        done.scenario.display(),
+        done.read,
+        done.classes,
+        done.cronjobs,
+        done.jobs_per_minute,
+        done.measure_s
+    );
+    let report = crate::scenario::lint(&done.scenario)?;
+    println!("{report}");
+    Ok(Outcome::pass_if(report.is_ok()))
+}
+
 pub(super) fn analyze(dir: PathBuf) -> anyhow::Result<Outcome> {
     let (dir, log) = if dir.is_dir() {
         let dir = RunDir::existing(dir);

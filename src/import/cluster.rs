@@ -25,6 +25,17 @@ pub enum Scope {
     All,
 }
 
+impl Scope {
+    /// `--all-namespaces`, else `--namespace` (or the context's own).
+    pub fn of(all_namespaces: bool, namespace: Option<String>) -> Scope {
+        if all_namespaces {
+            Scope::All
+        } else {
+            Scope::Namespace(namespace)
+        }
+    }
+}
+
 /// A scope with the namespace filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
@@ -98,21 +109,6 @@ fn write_fleet(
     opts: &ClusterImport,
     scenario: &Path,
 ) -> Result<ImportedFleet, ImportError> {
-    let total = fleet.total * u64::from(opts.scale);
-    if total > MAX_CRONJOBS {
-        return Err(ImportError::ScaledTooMany {
-            read: fleet.total,
-            scale: opts.scale,
-        });
-    }
-    let names = fleet::class_names(&fleet.groups);
-    let (rate, measure_s) = rate_and_window(fleet, opts.scale);
-    if rate <= 0.0 {
-        return Err(ImportError::AllSuspended {
-            context: context.to_string(),
-            read: read.clone(),
-        });
-    }
     let header = format!(
         "# Imported by `cronbench import --context {context}` from {read} at {}:\n\
          # {} CronJob(s) in {} class(es) of identical settings, each count x{} (--scale).\n",
@@ -121,13 +117,37 @@ fn write_fleet(
         fleet.groups.len(),
         opts.scale
     );
-    let text = scenario_yaml(
-        &header,
-        &opts.name,
-        &fleet::classes_yaml(&fleet.groups, &names, opts.scale),
-        rate,
-        measure_s,
-    );
+    let suspended = || ImportError::AllSuspended {
+        context: context.to_string(),
+        read: read.clone(),
+    };
+    write_classes(fleet, &header, &opts.name, opts.scale, scenario, suspended)
+}
+
+/// Writes `fleet` as a scenario with `load.classes` (counts times `scale`) to `scenario`,
+/// which must not exist; `all_suspended` is the error when no class can run.
+pub(super) fn write_classes(
+    fleet: &Fleet,
+    header: &str,
+    name: &str,
+    scale: u32,
+    scenario: &Path,
+    all_suspended: impl FnOnce() -> ImportError,
+) -> Result<ImportedFleet, ImportError> {
+    let total = fleet.total * u64::from(scale);
+    if total > MAX_CRONJOBS {
+        return Err(ImportError::ScaledTooMany {
+            read: fleet.total,
+            scale,
+        });
+    }
+    let names = fleet::class_names(&fleet.groups);
+    let (rate, measure_s) = rate_and_window(fleet, scale);
+    if rate <= 0.0 {
+        return Err(all_suspended());
+    }
+    let classes = fleet::classes_yaml(&fleet.groups, &names, scale);
+    let text = scenario_yaml(header, name, &classes, rate, measure_s);
     write_new(scenario, &text)?;
     Ok(ImportedFleet {
         scenario: scenario.to_path_buf(),
@@ -140,7 +160,7 @@ fn write_fleet(
 }
 
 /// `out` itself when it names a YAML file, else `out/scenario.yaml`.
-fn scenario_path(out: &Path) -> PathBuf {
+pub(super) fn scenario_path(out: &Path) -> PathBuf {
     match out.extension().and_then(|e| e.to_str()) {
         Some("yaml" | "yml") => out.to_path_buf(),
         _ => out.join("scenario.yaml"),

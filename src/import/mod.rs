@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod crontab;
 pub mod fleet;
+pub mod jobdir;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,12 @@ pub enum ImportError {
         context: String,
         read: cluster::Read,
     },
+    #[error(
+        "{} has no *.yaml or *.yml job definitions that schedule a run; pass the folder that \
+         holds them (see scenarios/jobs-example/)",
+        .0.display()
+    )]
+    NoDefinitions(PathBuf),
 }
 
 /// What an import wrote.
