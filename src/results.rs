@@ -456,7 +456,8 @@ pub enum Check {
     /// p99 schedule -> started (client clock), seconds <= `slo.p99_schedule_to_start_s`.
     P99ScheduleToStart,
     /// Share of expected runs started within `slo.start_within_s` >= `slo.min_started_share`.
-    /// The denominator is the expected runs, or the observed runs if more were observed.
+    /// The denominator is the expected runs less the ticks a policy skipped (Forbid while the
+    /// previous run was active, past a starting deadline), or the observed runs if more.
     StartedShare,
     /// Share of expected runs completed >= `slo.min_completed_share` (same denominator).
     CompletedShare,

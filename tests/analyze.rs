@@ -385,6 +385,23 @@ fn a_recorded_mixed_fleet_counts_each_class_and_keeps_forbids_skips_apart_from_m
     assert_eq!(row("zoned"), (3, 6, 6, 0, 0));
     assert_eq!(row("flaky"), (3, 9, 9, 0, 6));
     assert_eq!(row("paused"), (2, 0, 0, 0, 0));
+    // The shares leave the 3 skipped ticks out: 33 expected, 30 runs that should start.
+    let share = |check: Check| {
+        let c = r
+            .verdict
+            .checks
+            .iter()
+            .find(|c| c.check == check)
+            .expect("check");
+        c.measured.expect("measured")
+    };
+    let started = r.counts.started_within_slo as f64 / (r.counts.expected - 3) as f64;
+    assert_eq!((r.counts.expected, r.counts.observed), (33, 30));
+    assert_eq!(share(Check::StartedShare), started);
+    assert_eq!(
+        share(Check::CompletedShare),
+        r.counts.completed as f64 / 30.0
+    );
     let zones: Vec<(&str, u64)> = r
         .zones
         .iter()

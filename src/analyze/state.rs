@@ -264,7 +264,9 @@ impl Analyzer {
         let stages = self.tally.stages();
         self.anomalies.negative_latencies = negatives(&stages);
         let faults = self.fault_windows(facts);
-        let mut verdict = verdict(&self.scenario.slo, &counts, &throughput, &stages);
+        // Ticks a policy skipped on purpose are not runs that should have started.
+        let skipped = expected.skipped_while_active + expected.skipped_past_deadline;
+        let mut verdict = verdict(&self.scenario.slo, &counts, skipped, &throughput, &stages);
         let interrupted = self.end_reason != Some(EndReason::Completed);
         // A partial window (Ctrl-C, an error, a killed harness) can look healthy; it never passes.
         verdict.pass &= !interrupted;

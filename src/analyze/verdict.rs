@@ -33,13 +33,16 @@ fn no_samples(c: Check, threshold: f64, measured: Option<f64>, why: &str) -> Che
     }
 }
 
+/// The whole fleet's verdict. The started and completed shares are of the expected runs less
+/// the `skipped` ticks (Forbid while the previous run was active, past a starting deadline).
 pub(super) fn verdict(
     slo: &Slo,
     counts: &Counts,
+    skipped: u64,
     tp: &Throughput,
     stages: &[StageStats],
 ) -> Verdict {
-    let denominator = counts.expected.max(counts.observed);
+    let denominator = counts.expected.saturating_sub(skipped).max(counts.observed);
     let share = |n: u64| n as f64 / denominator as f64;
     let share_note = (counts.observed > counts.expected).then(|| {
         format!(
@@ -150,7 +153,8 @@ pub(super) fn class_verdict(slo: &ClassSlo, counts: &GroupCounts, p99_ms: Option
     }
     if let Some(t) = slo.min_started_share {
         let c = Check::StartedShare;
-        let denominator = counts.expected.max(counts.observed);
+        let skipped = counts.skipped_while_active + counts.skipped_past_deadline;
+        let denominator = counts.expected.saturating_sub(skipped).max(counts.observed);
         checks.push(if denominator == 0 {
             no_samples(
                 c,
