@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::bounds::{MAX_CRONJOBS, MAX_DURATION_S, show};
 use super::classes::{Class, ClassSchedule, ClassSlo, Generator, Minute, RunTime};
 use super::cron::parse_schedule;
-use super::validate::{limit_problems, name_problems, resources_problems, word_problem};
+use super::validate::{all_resources_problems, name_problems, word_problem};
 use super::{ConcurrencyPolicy, Load};
 
 /// The most pods one run of a class may ask for (`parallelism`, `completions`): each is a pod
@@ -57,11 +57,7 @@ pub fn classes_problems(load: &Load) -> Vec<(String, String)> {
         out.extend(policy_problems(class, &at));
         if let Some(r) = &class.resources {
             let key = at("resources");
-            for msg in resources_problems(&format!("{key}.requests"), &r.requests)
-                .into_iter()
-                .chain(resources_problems(&format!("{key}.limits"), &r.limits))
-                .chain(limit_problems(&key, r))
-            {
+            for msg in all_resources_problems(&key, r) {
                 out.push((key.clone(), msg));
             }
         }

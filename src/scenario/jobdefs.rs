@@ -26,7 +26,7 @@ use serde::Deserialize;
 use super::bounds;
 use super::cron::parse_schedule;
 use super::text::{self, Doc};
-use super::validate::{limit_problems, name_problems, resources_problems};
+use super::validate::{all_resources_problems, name_problems};
 use super::{CronJobDef, Problem, Resources, ScenarioError};
 
 /// A shipped example of the format, named in parse errors.
@@ -157,13 +157,8 @@ pub fn check_def(def: &CronJobDef, file: &Path, problems: &mut Vec<Problem>) {
             "the command is empty; give the container a command, e.g. [bash, -c, 'echo hello']",
         ));
     }
-    for msg in resources_problems("resources.requests", &def.resources.requests)
+    for msg in all_resources_problems("resources", &def.resources)
         .into_iter()
-        .chain(resources_problems(
-            "resources.limits",
-            &def.resources.limits,
-        ))
-        .chain(limit_problems("resources", &def.resources))
         .chain(bounds::command_size_problem("the command", &def.command))
     {
         problems.push(Problem::new(file, name, msg));

@@ -7,7 +7,7 @@ use super::cron::{jobs_per_minute, parse_schedule};
 use super::jobdefs;
 use super::text::{self, Doc};
 use super::validate::{
-    limit_problems, name_problems, node_selector_problems, resources_problems, toleration_problems,
+    all_resources_problems, name_problems, node_selector_problems, toleration_problems,
     word_problem,
 };
 use super::{ConcurrencyPolicy, CronJobDef, ImagePullPolicy, Problem, Scenario, ScenarioError};
@@ -281,14 +281,7 @@ impl Scenario {
                     .to_string(),
             );
         }
-        for msg in resources_problems("load.resources.requests", &load.resources.requests)
-            .into_iter()
-            .chain(resources_problems(
-                "load.resources.limits",
-                &load.resources.limits,
-            ))
-            .chain(limit_problems("load.resources", &load.resources))
-        {
+        for msg in all_resources_problems("load.resources", &load.resources) {
             push("load.resources", msg);
         }
         (defs, problems)

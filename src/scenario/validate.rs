@@ -179,6 +179,15 @@ pub fn quantity_value(q: &str) -> Option<f64> {
     Some(number * scale)
 }
 
+/// Every problem of a `resources` section at key path `what` (`load.resources`): bad names and
+/// quantities in `requests` and `limits`, and requests above their limits.
+pub fn all_resources_problems(what: &str, r: &Resources) -> Vec<String> {
+    let mut out = resources_problems(&format!("{what}.requests"), &r.requests);
+    out.extend(resources_problems(&format!("{what}.limits"), &r.limits));
+    out.extend(limit_problems(what, r));
+    out
+}
+
 /// Requests above their limits, which the apiserver rejects; `what` is the key path
 /// (`load.resources`).
 pub fn limit_problems(what: &str, r: &Resources) -> Vec<String> {
