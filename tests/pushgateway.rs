@@ -1,69 +1,18 @@
 //! `cronbench push` against a real Pushgateway (Debian's `prometheus-pushgateway`, which
-//! scripts/setup installs), started here on a free 127.0.0.1 port and stopped when the test
-//! ends, also when it fails.
+//! scripts/setup installs; tests/common/pushgateway.rs starts it on a free 127.0.0.1 port and
+//! stops it when the test ends, also when it fails).
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-const PUSHGATEWAY: &str = "prometheus-pushgateway";
+use common::pushgateway::{Pushgateway, free_port};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-/// A port nobody listened on a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// The Pushgateway child process, killed and reaped when dropped.
-struct Pushgateway {
-    child: Child,
-    port: u16,
-}
-
-impl Pushgateway {
-    fn start() -> Pushgateway {
-        let port = free_port();
-        let child = Command::new(PUSHGATEWAY)
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            // Debian's default persists to /var/lib/prometheus/pushgateway.data: keep nothing.
-            .arg("--persistence.file=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus-pushgateway starts");
-        let gateway = Pushgateway { child, port };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while common::http_get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
-            assert!(
-                Instant::now() < deadline,
-                "the Pushgateway on port {port} was not ready within 15 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        gateway
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Pushgateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn cronbench(args: &[&str]) -> Output {
@@ -73,19 +22,9 @@ fn cronbench(args: &[&str]) -> Output {
         .expect("cronbench runs")
 }
 
-fn pushgateway_missing() -> bool {
-    if common::on_path(PUSHGATEWAY) {
-        return false;
-    }
-    common::skip(
-        "prometheus-pushgateway is missing: install it with `apt-get install --no-install-recommends prometheus-pushgateway` (or run scripts/setup)",
-    );
-    true
-}
-
 #[test]
 fn pushed_results_show_on_the_pushgateways_metrics_under_the_run_id_and_a_gone_one_is_named() {
-    if pushgateway_missing() {
+    if common::pushgateway::missing() {
         return;
     }
     let gateway = Pushgateway::start();
@@ -170,7 +109,7 @@ slo:
 
 #[test]
 fn integration_a_run_whose_push_fails_keeps_its_results_and_its_verdicts_exit_code() {
-    if pushgateway_missing() {
+    if common::pushgateway::missing() {
         return;
     }
     let Some(cluster) = common::TestCluster::up("it-push", &["--nodes", "1"]) else {

@@ -277,6 +277,11 @@ pub enum ClusterCommand {
         /// prometheus; kwok nodes only); its URL is printed, `cluster down` stops it
         #[arg(long)]
         prometheus: bool,
+        /// One more target for that Prometheus, HOST:PORT (repeat for more), scraped every 5 s
+        /// as job `extra` with honor_labels, e.g. the Pushgateway `run --pushgateway` pushes to,
+        /// so dashboards/cronbench.json can be tried against the local cluster
+        #[arg(long, value_name = "HOST:PORT", requires = "prometheus", value_parser = parse_scrape_target)]
+        prometheus_scrape: Vec<String>,
     },
     /// Stop every process of a local cluster and remove its state
     Down {
@@ -293,6 +298,10 @@ pub enum ClusterCommand {
 pub(crate) fn parse_format(s: &str) -> Result<crate::report::Format, String> {
     s.parse()
         .map_err(|e: crate::report::ReportError| e.to_string())
+}
+
+pub(crate) fn parse_scrape_target(s: &str) -> Result<String, String> {
+    crate::cluster::prometheus::check_target(s).map_err(|e| e.to_string())
 }
 
 pub(crate) fn parse_threshold(s: &str) -> Result<f64, String> {

@@ -17,6 +17,7 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
             delays,
             scheduler_config,
             prometheus,
+            prometheus_scrape,
         } => {
             if prometheus && node_runtime == NodeRuntime::Kubelet {
                 anyhow::bail!(
@@ -35,13 +36,20 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
             up(&name, &opts).await?;
             if prometheus {
                 let cluster = LocalCluster::new(&name)?;
-                let url = crate::cluster::prometheus::start(&cluster).await.with_context(|| {
+                let url = crate::cluster::prometheus::start(&cluster, &prometheus_scrape).await.with_context(|| {
                     format!("starting Prometheus for cluster `{name}` (the cluster is up; `cronbench cluster down --name {name}` stops it)")
                 })?;
                 println!(
                     "prometheus: {url} (scrapes every component every {} s; `cluster down` stops it)",
                     crate::cluster::prometheus::SCRAPE_INTERVAL_S
                 );
+                if !prometheus_scrape.is_empty() {
+                    println!(
+                        "  and {} as job `{}` (honor_labels)",
+                        prometheus_scrape.join(", "),
+                        crate::cluster::prometheus::EXTRA_JOB
+                    );
+                }
             }
             Ok(Outcome::Pass)
         }

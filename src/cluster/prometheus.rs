@@ -7,6 +7,11 @@
 //! also allowed in. The config is written as JSON, which is YAML to Prometheus. Its state (config,
 //! pid file, URL, data, log) lives in the cluster's directory, so `cluster down`, which stops
 //! every process whose command line names that directory and then removes it, stops it too.
+//!
+//! Extra targets (`--prometheus-scrape HOST:PORT`, e.g. the Pushgateway that `run --pushgateway`
+//! pushes to) are one more job, [`EXTRA_JOB`], scraped with `honor_labels: true`: a pushed
+//! series keeps its own `job` and `instance` labels instead of the scrape's, as the Pushgateway
+//! documentation asks, so the dashboard in dashboards/ finds cronbench's series under `job="cronbench"`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,6 +22,9 @@ use super::LocalCluster;
 
 /// How often every component is scraped: short, so a minute-long run has a dozen points.
 pub const SCRAPE_INTERVAL_S: u64 = 5;
+
+/// The job name of the targets given with `--prometheus-scrape`.
+pub const EXTRA_JOB: &str = "extra";
 
 /// The Debian package's binary.
 const BINARY: &str = "prometheus";
@@ -44,6 +52,13 @@ pub enum PrometheusError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error(
+        "scrape target `{target}`: {problem}; give HOST:PORT, e.g. 127.0.0.1:9091 for a Pushgateway"
+    )]
+    Target {
+        target: String,
+        problem: &'static str,
     },
     #[error("Prometheus on {url} was not ready within {waited_s} s; its log is {log}:\n{tail}")]
     NotReady {
@@ -83,16 +98,40 @@ struct Document {
     components: Vec<Component>,
 }
 
+/// Checks that `target` is what a static scrape config takes, HOST:PORT (no scheme, no path),
+/// and returns it.
+pub fn check_target(target: &str) -> Result<String, PrometheusError> {
+    let problem = |problem| PrometheusError::Target {
+        target: target.to_string(),
+        problem,
+    };
+    let (host, port) = target.rsplit_once(':').ok_or_else(|| problem("no port"))?;
+    if host.is_empty() || host.contains(['/', ' ']) || host.contains("://") {
+        return Err(problem(
+            "the host is empty or has a scheme, a path or a space",
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(target.to_string()),
+        _ => Err(problem("the port is not a number from 1 to 65535")),
+    }
+}
+
 /// The Prometheus configuration (JSON) scraping every component of `kwok_yaml` that has a
-/// metrics endpoint, one job per component named after it.
-pub fn scrape_config(kwok_yaml: &str, path: &Path) -> Result<String, PrometheusError> {
+/// metrics endpoint, one job per component named after it, and the `extra` targets, if any,
+/// as one more job ([`EXTRA_JOB`]) that keeps the scraped series' own labels.
+pub fn scrape_config(
+    kwok_yaml: &str,
+    path: &Path,
+    extra: &[String],
+) -> Result<String, PrometheusError> {
     let problem = |problem: String| PrometheusError::Config {
         path: path.to_owned(),
         problem,
     };
     let docs: Vec<Document> =
         serde_saphyr::from_multiple(kwok_yaml).map_err(|e| problem(e.to_string()))?;
-    let jobs: Vec<serde_json::Value> = docs
+    let mut jobs: Vec<serde_json::Value> = docs
         .into_iter()
         .flat_map(|d| d.components)
         .filter_map(|c| Some((c.name, c.metric?)))
@@ -100,6 +139,13 @@ pub fn scrape_config(kwok_yaml: &str, path: &Path) -> Result<String, PrometheusE
         .collect();
     if jobs.is_empty() {
         return Err(problem("no component has a metrics endpoint".into()));
+    }
+    if !extra.is_empty() {
+        jobs.push(serde_json::json!({
+            "job_name": EXTRA_JOB,
+            "honor_labels": true,
+            "static_configs": [{"targets": extra}],
+        }));
     }
     let config = serde_json::json!({
         "global": {
@@ -140,9 +186,10 @@ pub fn url_of(cluster: &LocalCluster) -> Option<String> {
     Some(text.trim().to_string())
 }
 
-/// Starts a Prometheus on a free 127.0.0.1 port scraping `cluster`, waits until it is ready
-/// and returns its URL. It outlives this process; `cluster down` stops it.
-pub async fn start(cluster: &LocalCluster) -> Result<String, PrometheusError> {
+/// Starts a Prometheus on a free 127.0.0.1 port scraping `cluster` and the `extra` targets
+/// (HOST:PORT, see [`check_target`]), waits until it is ready and returns its URL. It outlives
+/// this process; `cluster down` stops it.
+pub async fn start(cluster: &LocalCluster, extra: &[String]) -> Result<String, PrometheusError> {
     let binary = find_binary().ok_or(PrometheusError::Missing)?;
     let kwok_yaml = cluster
         .dir
@@ -156,7 +203,8 @@ pub async fn start(cluster: &LocalCluster) -> Result<String, PrometheusError> {
     let dir = dir_of(cluster);
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     let config = dir.join("prometheus.yml");
-    std::fs::write(&config, scrape_config(&text, &kwok_yaml)?).map_err(io("writing", &config))?;
+    std::fs::write(&config, scrape_config(&text, &kwok_yaml, extra)?)
+        .map_err(io("writing", &config))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(io("finding a free port on 127.0.0.1 for", &dir))?
@@ -272,7 +320,7 @@ spec: {}
 
     #[test]
     fn every_component_with_a_metrics_endpoint_becomes_a_scrape_job() {
-        let text = scrape_config(KWOK_YAML, Path::new("kwok.yaml")).expect("config");
+        let text = scrape_config(KWOK_YAML, Path::new("kwok.yaml"), &[]).expect("config");
         let config: serde_json::Value = serde_json::from_str(&text).expect("JSON");
         let jobs = config["scrape_configs"].as_array().expect("jobs");
         assert_eq!(jobs.len(), 2);
@@ -291,11 +339,48 @@ spec: {}
 
     #[test]
     fn a_config_without_metrics_endpoints_is_refused() {
-        let err = scrape_config("components: []\n", Path::new("k.yaml")).expect_err("none");
+        let err = scrape_config("components: []\n", Path::new("k.yaml"), &[]).expect_err("none");
         assert!(
             err.to_string()
                 .contains("no component has a metrics endpoint"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn extra_targets_are_one_job_that_keeps_the_pushed_labels() {
+        let extra = ["127.0.0.1:9091".to_string(), "gw.example:9091".to_string()];
+        let text = scrape_config(KWOK_YAML, Path::new("kwok.yaml"), &extra).expect("config");
+        let config: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let jobs = config["scrape_configs"].as_array().expect("jobs");
+        assert_eq!(jobs.len(), 3);
+        assert_eq!(jobs[2]["job_name"], EXTRA_JOB);
+        assert_eq!(jobs[2]["honor_labels"], true);
+        assert_eq!(
+            jobs[2]["static_configs"][0]["targets"],
+            serde_json::json!(extra)
+        );
+    }
+
+    #[test]
+    fn a_scrape_target_is_host_and_port_only() {
+        assert_eq!(
+            check_target("127.0.0.1:9091").expect("ok"),
+            "127.0.0.1:9091"
+        );
+        assert!(check_target("[::1]:9091").is_ok());
+        for (bad, says) in [
+            ("127.0.0.1", "no port"),
+            ("http://127.0.0.1:9091", "scheme"),
+            (":9091", "host is empty"),
+            ("127.0.0.1:0", "port is not a number"),
+            ("127.0.0.1:http", "port is not a number"),
+        ] {
+            let err = check_target(bad).expect_err(bad).to_string();
+            assert!(
+                err.contains(says) && err.contains("HOST:PORT"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers for integration tests that talk to a real local cluster.
 #![allow(dead_code)]
 
+pub mod pushgateway;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
