@@ -90,13 +90,22 @@ mod tests {
                 b"/home/u/.cache/cronbench/bin/v1/kube-apiserver\0--etcd-servers=x\0",
                 Some((Component::KubeApiserver, "")),
             ),
-            (b"/c/bin/etcd\0--data-dir=/c/etcd\0", Some((Component::Etcd, ""))),
+            (
+                b"/c/bin/etcd\0--data-dir=/c/etcd\0",
+                Some((Component::Etcd, "")),
+            ),
             (
                 b"/c/bin/kube-controller-manager\0",
                 Some((Component::KubeControllerManager, "")),
             ),
-            (b"kube-scheduler\0--config=x\0", Some((Component::KubeScheduler, ""))),
-            (b"/c/bin/kwok\0--kubeconfig=x\0", Some((Component::KwokController, ""))),
+            (
+                b"kube-scheduler\0--config=x\0",
+                Some((Component::KubeScheduler, "")),
+            ),
+            (
+                b"/c/bin/kwok\0--kubeconfig=x\0",
+                Some((Component::KwokController, "")),
+            ),
             (
                 b"/c/bin/kubelet\0--config=x\0--hostname-override=kubelet-node-1\0",
                 Some((Component::Kubelet, "kubelet-node-1")),
