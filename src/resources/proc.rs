@@ -83,9 +83,11 @@ pub fn classify(cmdline: &[u8]) -> Option<(Component, String)> {
 mod tests {
     use super::*;
 
+    type Case = (&'static [u8], Option<(Component, &'static str)>);
+
     #[test]
     fn processes_are_classified_by_their_binary_and_kubelets_by_node() {
-        let cases: [(&[u8], Option<(Component, &str)>); 7] = [
+        let cases: [Case; 7] = [
             (
                 b"/home/u/.cache/cronbench/bin/v1/kube-apiserver\0--etcd-servers=x\0",
                 Some((Component::KubeApiserver, "")),
