@@ -331,8 +331,7 @@ fn with_timeline() -> Results {
         ];
         b.push_line(start + i * 5_000, ResourceSource::Proc, &readings);
     }
-    let window = r.window.as_ref().map(|w| (w.start_ms, w.end_ms));
-    r.resources = b.finish(start, window);
+    r.resources = b.finish(start, r.window.as_ref());
     r
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::results::{
     Component, ComponentSeries, ResourcePoint, ResourceReading, ResourceSource, ResourceSummary,
-    ResourceTimeline,
+    ResourceTimeline, Window,
 };
 
 /// Points kept per series (an hour at one sample per 5 s); at the cap, neighbouring points
@@ -224,8 +224,9 @@ impl TimelineBuilder {
 
     /// The timeline, with times relative to `start_ms` (the run's start) and the RSS growth
     /// over `window`; `None` when no reading was taken.
-    pub fn finish(self, start_ms: i64, window: Option<(i64, i64)>) -> Option<ResourceTimeline> {
+    pub fn finish(self, start_ms: i64, window: Option<&Window>) -> Option<ResourceTimeline> {
         let source = self.source?;
+        let window = window.map(|w| (w.start_ms, w.end_ms));
         Some(ResourceTimeline {
             source,
             series: self
@@ -350,7 +351,17 @@ mod tests {
                 &[reading(Component::KubeApiserver, 1, 0.0, rss)],
             );
         }
-        let flat = b.finish(0, Some((0, 240_000))).expect("a timeline");
+        let flat = b
+            .finish(
+                0,
+                Some(&Window {
+                    start_ms: 0,
+                    end_ms: 240_000,
+                    end: crate::results::WindowEnd::Drain,
+                    duration_s: 240.0,
+                }),
+            )
+            .expect("a timeline");
         let g = flat.series[0].summary.rss_growth_bytes_per_hour;
         assert!(g.is_some_and(|g| g.abs() < 1.0), "{g:?}");
     }

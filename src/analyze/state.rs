@@ -296,9 +296,7 @@ impl Analyzer {
             herd,
         } = fleet;
         let run = self.run;
-        let resources = self
-            .resources
-            .finish(run.recv_ms, window.as_ref().map(|w| (w.start_ms, w.end_ms)));
+        let resources = self.resources.finish(run.recv_ms, window.as_ref());
         Ok(Results {
             schema_version: SCHEMA_VERSION,
             run: RunInfo {
