@@ -88,7 +88,8 @@ fn chart(
         ) else {
             return no_data(root, title, "no sample was taken");
         };
-        let top = all().filter_map(|p| figure.value(p)).fold(0.0, f64::max) * 1.15;
+        // Headroom above the highest line for the legend.
+        let top = all().filter_map(|p| figure.value(p)).fold(0.0, f64::max) * 1.5;
         let y = match figure {
             Figure::Cpu => "CPU (cores)",
             Figure::Rss => "RSS (MiB)",
