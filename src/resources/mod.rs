@@ -48,9 +48,13 @@ pub struct Sampler {
 
 impl Sampler {
     /// Samples `source` now and then every [`INTERVAL`] into `log`.
-    pub fn start<S: ReadingSource>(mut source: S, log: LogSender) -> Sampler {
+    pub fn start<S: ReadingSource>(source: S, log: LogSender) -> Sampler {
+        Sampler::every(INTERVAL, source, log)
+    }
+
+    fn every<S: ReadingSource>(interval: Duration, mut source: S, log: LogSender) -> Sampler {
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(INTERVAL);
+            let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failed = false;
             loop {
@@ -135,6 +139,58 @@ pub fn prometheus_readings<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process whose CPU counter goes up by one second per read.
+    struct Fake {
+        cpu_s: f64,
+    }
+
+    impl ReadingSource for Fake {
+        const SOURCE: ResourceSource = ResourceSource::Proc;
+
+        async fn read(&mut self, _at_ms: i64) -> Result<Vec<ResourceReading>, SourceError> {
+            self.cpu_s += 1.0;
+            Ok(vec![ResourceReading {
+                component: Component::Etcd,
+                instance: String::new(),
+                process: 1,
+                cpu_s: self.cpu_s,
+                rss_bytes: 1 << 20,
+            }])
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sampler_logs_a_reading_at_once_and_every_interval_until_stopped() {
+        let path =
+            std::env::temp_dir().join(format!("cronbench-sampler-{}.jsonl", std::process::id()));
+        let (log, writer) = crate::observe::log::start(&path).expect("log");
+        let every = Duration::from_millis(40);
+        let sampler = Sampler::every(every, Fake { cpu_s: 0.0 }, log.clone());
+        tokio::time::sleep(every * 3).await;
+        sampler.stop();
+        // Nothing is written after the stop.
+        tokio::time::sleep(every * 3).await;
+        drop(log);
+        writer.await.expect("joins").expect("writes");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        let cpu: Vec<f64> = text
+            .lines()
+            .map(
+                |l| match serde_json::from_str::<LogLine>(l).expect("a log line") {
+                    LogLine::Resources { readings, .. } => readings[0].cpu_s,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        // At once, then every interval (a loaded machine may delay the last one past the stop).
+        assert!((2..=4).contains(&cpu.len()), "{cpu:?}");
+        assert!(
+            cpu.iter().zip(1..).all(|(c, i)| *c == f64::from(i)),
+            "{cpu:?}"
+        );
+    }
 
     #[test]
     fn prometheus_series_become_readings_of_known_jobs_with_both_figures() {
