@@ -59,11 +59,13 @@ impl Sampler {
             let mut failed = false;
             loop {
                 tick.tick().await;
-                let recv_ms = now_ms();
-                match source.read(recv_ms).await {
+                let result = source.read(now_ms()).await;
+                match result {
                     Ok(readings) if readings.is_empty() => {}
+                    // Stamped when the readings are in hand, like every line, so the log stays
+                    // in order; a /proc scan takes milliseconds of the 5 s between samples.
                     Ok(readings) => log.send(LogLine::Resources {
-                        recv_ms,
+                        recv_ms: now_ms(),
                         source: S::SOURCE,
                         readings,
                     }),
