@@ -107,7 +107,22 @@ pub struct PromSample<'a> {
 /// and only a counter that goes backwards shows a restart.
 ///
 /// A Prometheus [`ReadingSource`] is these three instant queries at `at_ms`, each series
-/// mapped to a [`PromSample`] by its `job` and `instance` labels, passed here.
+/// mapped to a [`PromSample`] by its `job` and `instance` labels, passed here; a failed query
+/// is a [`SourceError`] (the sampler says so once and the timeline has a gap):
+///
+/// ```text
+/// impl ReadingSource for PromSource {
+///     const SOURCE: ResourceSource = ResourceSource::Prometheus;
+///     async fn read(&mut self, at_ms: i64) -> Result<Vec<ResourceReading>, SourceError> {
+///         let cpu = client.instant(PROMETHEUS_CPU, at_ms).await?;   // and RSS, start
+///         let sample = |s: &Series| PromSample { job: s.labels["job"], instance: .., value: s.value };
+///         Ok(prometheus_readings(cpu.iter().map(sample), rss.iter().map(sample), start.iter().map(sample)))
+///     }
+/// }
+/// ```
+///
+/// and `run` starts it with `session.sample_resources(source)` where it now starts the
+/// `/proc` one.
 pub fn prometheus_readings<'a>(
     cpu: impl IntoIterator<Item = PromSample<'a>>,
     rss: impl IntoIterator<Item = PromSample<'a>>,
