@@ -19,6 +19,7 @@ pub mod observe;
 pub mod procfs;
 pub mod pushgateway;
 pub mod report;
+pub mod resources;
 pub mod results;
 pub mod run;
 pub mod scenario;

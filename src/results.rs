@@ -13,6 +13,8 @@ pub use crate::schema::SCHEMA_VERSION;
 
 mod fleet;
 pub use fleet::*;
+mod resources;
+pub use resources::*;
 
 /// Everything the analysis of one run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -54,6 +56,9 @@ pub struct Results {
     /// The top-of-hour herd (absent unless the fleet is mixed and the log has a window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub herd: Option<Herd>,
+    /// CPU and memory of the control plane over the run (absent when nothing was sampled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceTimeline>,
 }
 
 /// One game-day fault and what it did to the schedule. Runs "due in the window" are those

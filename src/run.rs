@@ -15,6 +15,7 @@ use crate::call;
 use crate::cluster::ClusterTarget;
 use crate::faults;
 use crate::observe::{self, Observer, now_ms};
+use crate::resources::proc::ProcSource;
 use crate::results::Results;
 use crate::scenario::{CronJobDef, Scenario, ScenarioError, scenario_dir};
 use crate::schema::{EndReason, Phase};
@@ -76,7 +77,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     for d in &defs {
         workload::cronjob(&scenario, d, &id)?;
     }
-    let session = Session::open(
+    let mut session = Session::open(
         cluster,
         Opening {
             id,
@@ -88,6 +89,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         },
     )
     .await?;
+    if let Some(source) = ProcSource::for_context(session.context()) {
+        session.sample_resources(source);
+    }
     announce(&session, defs.len());
     let schedule = injector
         .map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), session.log().clone()));

@@ -66,6 +66,12 @@ pub enum LogLine {
         #[serde(default, skip_serializing_if = "String::is_empty")]
         detail: String,
     },
+    /// CPU and memory counters of the cluster's components, sampled together.
+    Resources {
+        recv_ms: i64,
+        source: crate::results::ResourceSource,
+        readings: Vec<crate::results::ResourceReading>,
+    },
     /// Last line of a run that ended normally or was interrupted.
     RunEnded {
         recv_ms: i64,
@@ -104,6 +110,7 @@ impl LogLine {
             | LogLine::WatchError { recv_ms, .. }
             | LogLine::Step { recv_ms, .. }
             | LogLine::Fault { recv_ms, .. }
+            | LogLine::Resources { recv_ms, .. }
             | LogLine::RunEnded { recv_ms, .. } => *recv_ms,
             LogLine::Job(j) => j.recv_ms,
             LogLine::Pod(p) => p.recv_ms,

@@ -275,6 +275,8 @@ pub struct Session {
     log: LogSender,
     writer: tokio::task::JoinHandle<Result<LogStats, LogError>>,
     observer: Observer,
+    /// The components' CPU and memory, when the body asked for them.
+    sampler: Option<crate::resources::Sampler>,
     started_ms: i64,
     keep: bool,
 }
@@ -317,6 +319,7 @@ impl Session {
             log,
             writer,
             observer,
+            sampler: None,
             started_ms,
             keep: opening.keep,
         })
@@ -356,6 +359,15 @@ impl Session {
         self.started_ms
     }
 
+    /// Samples the cluster's components' CPU and memory from `source` into the log until the
+    /// session closes (a second call replaces the first source).
+    pub fn sample_resources(&mut self, source: impl crate::resources::ReadingSource) {
+        let sampler = crate::resources::Sampler::start(source, self.log.clone());
+        if let Some(old) = self.sampler.replace(sampler) {
+            old.stop();
+        }
+    }
+
     /// Writes a phase line.
     pub fn phase(&self, phase: Phase) {
         self.log.send(LogLine::Phase {
@@ -393,6 +405,9 @@ impl Session {
         undo.await;
         self.phase(Phase::Teardown);
         self.observer.stop();
+        if let Some(sampler) = self.sampler {
+            sampler.stop();
+        }
         let leftover = if self.keep && end == EndReason::Completed {
             eprintln!(
                 "keeping namespace {} (--keep); `cronbench clean` removes it",

@@ -306,3 +306,90 @@ fn markdown_and_html_show_each_ticks_node_balance() {
     assert!(html.contains("id=\"chart-node-balance\""));
     assert!(html.contains("3 tick(s): imbalance mean 1.00, max 1.00"));
 }
+
+/// A healthy run's results with a resource timeline of three components (the etcd process
+/// restarted once).
+fn with_timeline() -> Results {
+    use cronbench::analyze::resources::TimelineBuilder;
+    use cronbench::results::{Component, ResourceReading, ResourceSource};
+    let mut r = results("healthy.jsonl");
+    let start = r.run.started_ms;
+    let mut b = TimelineBuilder::default();
+    for i in 0..60i64 {
+        let reading = |component, process, cpu_s, rss_mib: i64| ResourceReading {
+            component,
+            instance: String::new(),
+            process,
+            cpu_s,
+            rss_bytes: (rss_mib as u64) << 20,
+        };
+        let etcd_pid = if i < 30 { 10 } else { 11 };
+        let readings = [
+            reading(Component::KubeApiserver, 1, i as f64 * 1.5, 300 + i),
+            reading(Component::Etcd, etcd_pid, (i % 30) as f64 * 0.5, 60),
+            reading(Component::KubeControllerManager, 3, i as f64, 120),
+        ];
+        b.push_line(start + i * 5_000, ResourceSource::Proc, &readings);
+    }
+    r.resources = b.finish(start, r.window.as_ref());
+    r
+}
+
+#[test]
+fn a_timeline_is_charted_and_tabled_in_html_markdown_and_the_terminal() {
+    use cronbench::report::charts::RESOURCE_CHART_IDS;
+    let r = with_timeline();
+    let t = r.resources.as_ref().expect("a timeline");
+    assert_eq!(t.series.len(), 3);
+    assert_eq!(t.series[1].gaps, 1, "etcd's restart is a gap");
+    let html = render_results(&r, Some(&fixture("healthy.jsonl")), Format::Html).expect("html");
+    for id in RESOURCE_CHART_IDS {
+        let at = html
+            .find(&format!("id=\"chart-{id}\""))
+            .unwrap_or_else(|| panic!("chart {id}"));
+        let svg = &html[at..];
+        assert!(svg.contains("<svg"), "{id}");
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        CHART_IDS.len() + RESOURCE_CHART_IDS.len()
+    );
+    assert!(html.contains("class=\"resources-table\""));
+    for needle in [
+        "kube-apiserver",
+        "etcd",
+        "kube-controller-manager",
+        "0.300",
+        "359.0 MiB",
+    ] {
+        assert!(html.contains(needle), "html has {needle}");
+    }
+    let md = render_results(&r, None, Format::Markdown).expect("markdown");
+    assert!(md.contains("### Control-plane resources"), "{md}");
+    assert!(
+        md.contains("| kube-apiserver | 0.300 | 0.300 | 300.0 MiB | 359.0 MiB | 359.0 MiB |"),
+        "{md}"
+    );
+    let term = cronbench::report::table::summary_table(&r);
+    let line = term
+        .lines()
+        .find(|l| l.starts_with("resources"))
+        .unwrap_or_else(|| panic!("{term}"));
+    assert!(
+        line.contains("kube-apiserver 0.300/0.300 cores 359 MiB"),
+        "{line}"
+    );
+}
+
+#[test]
+fn results_without_a_timeline_load_and_draw_no_resource_chart() {
+    let r = results("healthy.jsonl");
+    assert!(r.resources.is_none());
+    let mut json: serde_json::Value = serde_json::to_value(&r).expect("serializes");
+    assert!(json.get("resources").is_none());
+    json.as_object_mut().map(|o| o.remove("resources"));
+    let back: Results = serde_json::from_value(json).expect("loads without the field");
+    let html = render_results(&back, None, Format::Html).expect("html");
+    assert!(!html.contains("resources-table"));
+    assert_eq!(html.matches("<svg").count(), CHART_IDS.len());
+}

@@ -104,6 +104,7 @@ async fn integration_run_measures_the_kwok_start_delay_records_every_job_and_spr
     );
     assert_eq!(r.counts.missed, 0);
     first_fit_spreads_each_tick(&r, &cluster.name);
+    control_plane_was_sampled(&r);
 
     // In Asia/Kathmandu (UTC+05:45) '*/2' fires at odd UTC minutes: every expected run is
     // observed only if the controller and the analysis both read the schedule in that zone
@@ -315,6 +316,10 @@ async fn integration_ctrl_c_tears_down_and_still_writes_results() {
         r.run.interrupted || r.run.end_reason.is_some(),
         "results say how the run ended"
     );
+    assert!(
+        r.resources.as_ref().is_some_and(|t| !t.series.is_empty()),
+        "the resources sampled before Ctrl-C are in the results"
+    );
     let text = std::fs::read_to_string(&log).expect("event log");
     assert!(
         text.contains("\"reason\":\"interrupted\""),
@@ -328,6 +333,39 @@ async fn integration_ctrl_c_tears_down_and_still_writes_results() {
         .await
         .expect("get namespace");
     assert!(gone.is_none(), "the run's namespace was deleted");
+}
+
+/// A run on the local cluster samples its control plane from /proc every 5 s: each
+/// component has a timeline with a CPU figure and a resident size.
+fn control_plane_was_sampled(r: &Results) {
+    use cronbench::results::{Component, ResourceSource};
+    let t = r.resources.as_ref().expect("a resource timeline");
+    assert_eq!(t.source, ResourceSource::Proc);
+    for c in [
+        Component::KubeApiserver,
+        Component::Etcd,
+        Component::KubeControllerManager,
+        Component::KubeScheduler,
+        Component::KwokController,
+    ] {
+        let s = t
+            .series
+            .iter()
+            .find(|s| s.component == c)
+            .unwrap_or_else(|| panic!("{c} sampled: {t:?}"));
+        assert!(s.points.len() >= 3, "{c}: {} points", s.points.len());
+        assert!(s.points.iter().all(|p| p.rss_bytes > 0), "{c}: RSS > 0");
+        assert!(
+            s.points.iter().flat_map(|p| p.cpu_cores).all(|c| c >= 0.0),
+            "{c}: CPU >= 0"
+        );
+        let m = &s.summary;
+        assert!(m.mean_cpu_cores.is_some_and(|c| c >= 0.0), "{c}: {m:?}");
+        assert!(
+            m.rss_peak_bytes >= m.rss_last_bytes && m.rss_first_bytes > 0,
+            "{c}: {m:?}"
+        );
+    }
 }
 
 /// With every score plugin off, kube-scheduler v1.36 takes the first node that passes the

@@ -14,6 +14,7 @@ mod fleet;
 mod groups;
 pub(crate) mod ingest;
 mod policies;
+pub mod resources;
 pub(crate) mod runs;
 mod series;
 mod state;

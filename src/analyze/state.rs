@@ -41,6 +41,7 @@ pub(super) struct Analyzer {
     tally: Tally,
     /// Policies, classes, zones and the herd.
     fleet: Fleet,
+    resources: super::resources::TimelineBuilder,
 }
 
 fn line_kind(line: &LogLine) -> &'static str {
@@ -55,6 +56,7 @@ fn line_kind(line: &LogLine) -> &'static str {
         LogLine::WatchError { .. } => "watch_error",
         LogLine::Step { .. } => "step",
         LogLine::Fault { .. } => "fault",
+        LogLine::Resources { .. } => "resources",
         LogLine::RunEnded { .. } => "run_ended",
     }
 }
@@ -109,6 +111,7 @@ impl Analyzer {
             runs: Runs::new(retire),
             tally: Tally::new()?,
             fleet,
+            resources: Default::default(),
         })
     }
 
@@ -218,6 +221,11 @@ impl Analyzer {
                 phase,
                 detail,
             } => faults::push_fault(&mut self.faults, kind, phase, recv_ms, detail),
+            LogLine::Resources {
+                recv_ms,
+                source,
+                readings,
+            } => self.resources.push_line(recv_ms, source, &readings),
             LogLine::RunEnded {
                 reason, harness, ..
             } => {
@@ -288,6 +296,7 @@ impl Analyzer {
             herd,
         } = fleet;
         let run = self.run;
+        let resources = self.resources.finish(run.recv_ms, window.as_ref());
         Ok(Results {
             schema_version: SCHEMA_VERSION,
             run: RunInfo {
@@ -321,6 +330,7 @@ impl Analyzer {
             classes,
             zones,
             herd,
+            resources,
         })
     }
 

@@ -490,8 +490,10 @@ pub const CHART_IDS: [&str; 6] = [
 
 mod herd;
 mod nodes;
+mod resources;
 pub use herd::{HERD_CHART_ID, herd};
 pub use nodes::node_balance;
+pub use resources::{RESOURCE_CHART_IDS, resources};
 
 #[cfg(test)]
 mod tests;

@@ -87,6 +87,7 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
     let fleet = fleet_context(results);
     json!({
         "fleet": fleet,
+        "resources": super::resources::html_context(results),
         "faults": faults,
         "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
         "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
@@ -347,6 +348,9 @@ pub(super) fn render(
     let mut charts = charts::all(&data)?;
     if let Some(h) = &results.herd {
         charts.push(charts::herd(h)?);
+    }
+    if let Some(t) = &results.resources {
+        charts.extend(charts::resources(t)?);
     }
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)

@@ -15,6 +15,7 @@ pub mod history;
 mod html;
 pub mod limit;
 pub mod openmetrics;
+mod resources;
 pub mod table;
 mod text;
 pub mod write;

@@ -62,6 +62,7 @@ pub fn summary_table(results: &Results) -> String {
         write_counts(out, results)?;
         write_balance(out, results)?;
         super::fleet::terminal(out, results)?;
+        super::resources::terminal(out, results)?;
         if !results.faults.is_empty() {
             write_faults(out, results)?;
             out.write_char('\n')?;

@@ -108,6 +108,7 @@ pub(super) fn markdown(results: &Results) -> String {
         md_counts(out, results)?;
         md_balance(out, results)?;
         super::fleet::markdown(out, results)?;
+        super::resources::markdown(out, results)?;
         if !results.faults.is_empty() {
             md_faults(out, results)?;
         }
