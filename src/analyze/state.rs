@@ -321,6 +321,7 @@ impl Analyzer {
             classes,
             zones,
             herd,
+            components: None,
         })
     }
 

@@ -40,6 +40,12 @@ pub enum Command {
         /// and leaves the exit code to the verdict
         #[arg(long, value_name = "URL")]
         pushgateway: Option<String>,
+        /// Read the components' evidence over the run (the CronJob and Job controllers' queues,
+        /// the scheduler, the apiserver, etcd) by PromQL from this Prometheus (base URL, e.g.
+        /// http://127.0.0.1:9090) into results.json; an unreachable Prometheus is reported
+        /// and leaves the exit code to the verdict
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
     },
     /// Push a run's results to a Prometheus Pushgateway (the `report --format openmetrics`
     /// text, PUT to /metrics/job/cronbench/run_id/<run id>; exit 0 pushed, 2 not)
@@ -224,6 +230,15 @@ pub struct FindLimitArgs {
     /// budget, and say whether the limit grows with the nodes; writes DIR/sweep.json
     #[arg(long, value_delimiter = ',')]
     pub sweep_nodes: Vec<u32>,
+    /// Also read the components' evidence by PromQL from this Prometheus (base URL, e.g.
+    /// http://127.0.0.1:9090), at the same instants as the direct scrape; limit.json keeps
+    /// both (metrics, metrics_prometheus)
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Do not scrape the components' /metrics directly (with --prometheus, the evidence is
+    /// Prometheus' alone)
+    #[arg(long)]
+    pub no_scrape: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -40,7 +40,11 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
             local,
             keep,
             pushgateway,
-        } => runs::run_scenario(scenario, target, out, local, keep, pushgateway.as_deref()).await,
+            prometheus,
+        } => {
+            let pushgateway = pushgateway.as_deref();
+            runs::run_scenario(scenario, target, out, local, keep, pushgateway, prometheus).await
+        }
         Command::Push { dir, pushgateway } => runs::push(&dir, &pushgateway).await,
         Command::FindLimit(args) => runs::find_limit(args).await,
         Command::Bench(args) => runs::bench(args).await,

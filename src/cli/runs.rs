@@ -36,6 +36,7 @@ pub(super) async fn run_scenario(
     local: bool,
     keep: bool,
     pushgateway: Option<&str>,
+    prometheus: Option<String>,
 ) -> anyhow::Result<Outcome> {
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
@@ -51,6 +52,7 @@ pub(super) async fn run_scenario(
         target: target.resolve()?,
         out,
         keep,
+        prometheus,
     };
     let local_target = select::local_cluster_of(opts.target.context.as_deref())?;
     if let Some(cluster) = &local_target {
@@ -92,6 +94,9 @@ pub(super) async fn push(dir: &Path, url: &str) -> anyhow::Result<Outcome> {
 
 fn report_run(outcome: RunOutcome) -> anyhow::Result<Outcome> {
     println!("{}", crate::analyze::summary_table(&outcome.results));
+    for line in crate::report::components::lines(&outcome.results) {
+        println!("{line}");
+    }
     println!("run directory: {}", outcome.dir.display());
     if let Some(ns) = &outcome.leftover {
         eprintln!("warning: namespace {ns} was still terminating; `cronbench clean` removes it");
@@ -120,6 +125,8 @@ fn limit_options(args: &FindLimitArgs) -> anyhow::Result<crate::limit::LimitOpti
         hold_minutes: args.hold_minutes,
         start_within_s: args.start_within_s,
         min_on_time_ratio: args.min_on_time_ratio,
+        scrape: !args.no_scrape,
+        prometheus: args.prometheus.clone(),
     })
 }
 

@@ -88,6 +88,7 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
     json!({
         "fleet": fleet,
         "faults": faults,
+        "components": super::components::lines(results),
         "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
         "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
         "pass": results.verdict.pass,
