@@ -58,20 +58,7 @@ pub struct Results {
     /// without it). Read during the run, not from the event log: `cronbench analyze` leaves it
     /// out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub components: Option<ComponentEvidence>,
-}
-
-/// The components' metrics over a run: the same series as a find-limit step's, from snapshots
-/// at the start of the warm-up (the load in place, before its first tick) and at the end of the
-/// drain (or wherever the run ended).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ComponentEvidence {
-    /// The Prometheus they were read from.
-    pub prometheus: String,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    /// Missing values are `null`; `missing` and `unreachable` say which and why.
-    pub metrics: crate::metrics::StepMetrics,
+    pub components: Option<crate::metrics::ComponentEvidence>,
 }
 
 /// One game-day fault and what it did to the schedule. Runs "due in the window" are those

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{BenchArgs, FindLimitArgs, Outcome};
+use super::{BenchArgs, FindLimitArgs, Outcome, RunArgs};
 use crate::cluster::ClusterTarget;
 use crate::cluster::select;
 use crate::run::{RunOptions, RunOutcome};
@@ -29,15 +29,16 @@ pub(super) async fn clean(target: ClusterTarget) -> anyhow::Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-pub(super) async fn run_scenario(
-    scenario: PathBuf,
-    target: ClusterTarget,
-    out: Option<PathBuf>,
-    local: bool,
-    keep: bool,
-    pushgateway: Option<&str>,
-    prometheus: Option<String>,
-) -> anyhow::Result<Outcome> {
+pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
+    let RunArgs {
+        scenario,
+        target,
+        out,
+        local,
+        keep,
+        pushgateway,
+        prometheus,
+    } = args;
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
     let mut started_local = None;
@@ -70,7 +71,7 @@ pub(super) async fn run_scenario(
         eprintln!("warning: stopping the local cluster failed: {e}");
     }
     let outcome = outcome?;
-    if let Some(url) = pushgateway {
+    if let Some(url) = pushgateway.as_deref() {
         match crate::pushgateway::push(url, &outcome.results).await {
             Ok(target) => eprintln!("pushed the results to {target}"),
             Err(e) => eprintln!(

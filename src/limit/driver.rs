@@ -252,20 +252,7 @@ impl Plan {
         sources: &Sources,
     ) -> LimitReport {
         let context = session.context();
-        let mut notes = Vec::new();
-        if !sources.scrape {
-            notes.push("direct scraping of the components' /metrics was off (--no-scrape)".into());
-        } else if sources.endpoints.is_empty() {
-            notes.push(format!(
-                "`{context}` is not a local cronbench cluster: controller-manager and scheduler metrics were not scraped"
-            ));
-        }
-        if let Some(p) = &sources.prometheus {
-            notes.push(format!(
-                "component evidence also read by PromQL from {} (metrics_prometheus)",
-                p.url()
-            ));
-        }
+        let notes = sources.notes(context);
         LimitReport {
             schema_version: LIMIT_SCHEMA_VERSION,
             search_id: session.id().to_string(),

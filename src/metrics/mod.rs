@@ -19,7 +19,9 @@ mod series;
 mod sources;
 
 pub use prom::snapshot_prometheus;
-pub use series::{Field, SERIES, Series, Snapshot, Source, StepMetrics, between};
+pub use series::{
+    ComponentEvidence, Field, SERIES, Series, Snapshot, Source, StepMetrics, between,
+};
 pub use sources::{Sources, Taken};
 
 /// One sample: metric name, labels, value.

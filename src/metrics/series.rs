@@ -387,6 +387,19 @@ impl StepMetrics {
     }
 }
 
+/// The components' metrics over a run: the same series as a find-limit step's, from snapshots
+/// at the start of the warm-up (the load in place, before its first tick) and at the end of the
+/// drain (or wherever the run ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ComponentEvidence {
+    /// The Prometheus they were read from.
+    pub prometheus: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Missing values are `null`; `missing` and `unreachable` say which and why.
+    pub metrics: StepMetrics,
+}
+
 fn mean_delta(a: &Snapshot, b: &Snapshot, sum: Field, count: Field) -> Option<f64> {
     let dn = b.get(count)? - a.get(count).unwrap_or(0.0);
     let ds = b.get(sum)? - a.get(sum).unwrap_or(0.0);

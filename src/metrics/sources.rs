@@ -29,6 +29,25 @@ pub struct Taken {
 }
 
 impl Sources {
+    /// What a report says about where its evidence came from.
+    pub fn notes(&self, context: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.scrape {
+            notes.push("direct scraping of the components' /metrics was off (--no-scrape)".into());
+        } else if self.endpoints.is_empty() {
+            notes.push(format!(
+                "`{context}` is not a local cronbench cluster: controller-manager and scheduler metrics were not scraped"
+            ));
+        }
+        if let Some(p) = &self.prometheus {
+            notes.push(format!(
+                "component evidence also read by PromQL from {} (metrics_prometheus)",
+                p.url()
+            ));
+        }
+        notes
+    }
+
     /// Snapshots of every source at the same instant (Prometheus is asked for the instant the
     /// direct scrape began).
     pub async fn take(&self, client: &kube::Client) -> Taken {
