@@ -1,7 +1,9 @@
-//! The components' own view of a step, from their `/metrics` (Prometheus text format): the
-//! CronJob controller's job-creation skew and work queue, the Job controller's queue, the
-//! controller manager's client-side throttling, the scheduler's pending pods, and the
-//! apiserver's request latency, in-flight and queued requests, rejections and etcd latency.
+//! The components' own view of a step or a run: the CronJob controller's job-creation skew and
+//! work queue, the Job controller's queue, the controller manager's client-side throttling, the
+//! scheduler's pending pods and attempts, and the apiserver's request latency, in-flight and
+//! queued requests, rejections, etcd latency and object counts. The series are one table
+//! ([`series`]), read either by scraping each component's `/metrics` (Prometheus text format,
+//! here) or by PromQL from a Prometheus ([`prom`]); [`sources`] takes both at the same instants.
 //!
 //! The parser is a few lines for the few series read here (no labels beyond exact matches, no
 //! exemplars, no timestamps kept); a full client library would bring a registry and an HTTP
@@ -339,6 +341,24 @@ etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
         assert_eq!(m.apiserver_inqueue_end, Some(5.0));
         assert_eq!(m.apiserver_rejected_429, Some(7.0));
         assert_eq!(m.etcd_request_mean_s, Some(0.01));
+    }
+
+    #[test]
+    fn a_scraped_series_that_is_absent_is_missing_with_why_and_never_zero() {
+        let mut snap = Snapshot::default();
+        fill(
+            &mut snap,
+            Source::Apiserver,
+            &parse(r#"apiserver_request_total{code="201"} 5"#),
+        );
+        // No 429 yet while the counter exists: zero. No storage objects: missing.
+        assert_eq!(snap.get(Field::ApiserverRejected429), Some(0.0));
+        assert_eq!(snap.get(Field::StoredPods), None);
+        let why = &snap.missing[r#"apiserver_storage_objects{resource="pods"}"#];
+        assert_eq!(why, "absent from kube-apiserver's /metrics");
+        let mut none = Snapshot::default();
+        fill(&mut none, Source::Apiserver, &[]);
+        assert_eq!(none.get(Field::ApiserverRejected429), None);
     }
 
     #[test]
