@@ -2,8 +2,8 @@
 //! work queue, the Job controller's queue, the controller manager's client-side throttling, the
 //! scheduler's pending pods and attempts, and the apiserver's request latency, in-flight and
 //! queued requests, rejections, etcd latency and object counts. The series are one table
-//! ([`series`]), read either by scraping each component's `/metrics` (Prometheus text format,
-//! here) or by PromQL from a Prometheus ([`prom`]); [`sources`] takes both at the same instants.
+//! (`series.rs`), read either by scraping each component's `/metrics` (Prometheus text format,
+//! here) or by PromQL from a Prometheus (`prom.rs`); `sources.rs` takes both at the same instants.
 //!
 //! The parser is a few lines for the few series read here (no labels beyond exact matches, no
 //! exemplars, no timestamps kept); a full client library would bring a registry and an HTTP
