@@ -236,6 +236,8 @@ impl Evidence {
             start_ms,
             end_ms,
             metrics: metrics::between(&a, &b),
+            at_start: a.values,
+            at_end: b.values,
         })
     }
 }

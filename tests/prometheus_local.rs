@@ -157,6 +157,9 @@ fn run_goes_on_when_prometheus_dies(
         "nothing is made up: {:?}",
         c.metrics
     );
+    // The start was read while Prometheus lived; the end was not.
+    assert!(!c.at_start.is_empty(), "{c:?}");
+    assert!(c.at_end.is_empty(), "{c:?}");
     eprintln!(
         "results.json components: {}",
         serde_json::to_string_pretty(c).unwrap_or_default()

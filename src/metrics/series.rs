@@ -398,6 +398,12 @@ pub struct ComponentEvidence {
     pub end_ms: i64,
     /// Missing values are `null`; `missing` and `unreachable` say which and why.
     pub metrics: StepMetrics,
+    /// The sums read at the start and at the end, as they came (empty where Prometheus did
+    /// not answer).
+    #[serde(default)]
+    pub at_start: BTreeMap<Field, f64>,
+    #[serde(default)]
+    pub at_end: BTreeMap<Field, f64>,
 }
 
 fn mean_delta(a: &Snapshot, b: &Snapshot, sum: Field, count: Field) -> Option<f64> {
