@@ -49,6 +49,7 @@ pub enum Field {
     ApiserverPostCount,
     ApiserverInflight,
     ApiserverInqueue,
+    #[serde(rename = "apiserver-rejected-429")]
     ApiserverRejected429,
     EtcdRequestSum,
     EtcdRequestCount,
