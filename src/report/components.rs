@@ -48,3 +48,50 @@ fn fmt(v: f64) -> String {
         format!("{v:.3}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{ComponentEvidence, StepMetrics};
+    use crate::report::{Format, render_results};
+
+    #[test]
+    fn the_reports_show_the_evidence_read_and_what_is_missing_and_why() {
+        let events = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/healthy.jsonl");
+        let mut results = crate::analyze::analyze_file(events).expect("analyze");
+        assert!(lines(&results).is_empty(), "nothing without --prometheus");
+        results.components = Some(ComponentEvidence {
+            prometheus: "http://127.0.0.1:9090".into(),
+            start_ms: 0,
+            end_ms: 60_000,
+            metrics: StepMetrics {
+                stored_pods_end: Some(12.0),
+                cronjob_job_creation_skew_mean_s: Some(0.25),
+                unreachable: [("prometheus".to_string(), "connection refused".to_string())].into(),
+                ..StepMetrics::default()
+            },
+            at_start: Default::default(),
+            at_end: Default::default(),
+        });
+        let l = lines(&results);
+        assert!(l[0].contains("http://127.0.0.1:9090 over 60 s"), "{l:?}");
+        assert!(
+            l[1].contains("cronjob_job_creation_skew_mean_s 0.250"),
+            "{l:?}"
+        );
+        assert!(l[1].contains("stored_pods_end 12"), "{l:?}");
+        assert!(
+            l.iter()
+                .any(|x| x.contains("prometheus unreachable: connection refused"))
+        );
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with("missing: ") && x.contains("job_queue_depth_end"))
+        );
+        for format in [Format::Markdown, Format::Html] {
+            let text = render_results(&results, None, format).expect("renders");
+            assert!(text.contains("Components"), "{format:?}");
+            assert!(text.contains("connection refused"), "{format:?}");
+        }
+    }
+}
