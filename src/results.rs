@@ -59,6 +59,11 @@ pub struct Results {
     /// CPU and memory of the control plane over the run (absent when nothing was sampled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceTimeline>,
+    /// The components' evidence over the run, by PromQL (`run --prometheus URL`; absent
+    /// without it). Read during the run, not from the event log: `cronbench analyze` leaves it
+    /// out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<crate::metrics::ComponentEvidence>,
 }
 
 /// One game-day fault and what it did to the schedule. Runs "due in the window" are those

@@ -14,7 +14,9 @@ use crate::analyze::{self, AnalyzeError};
 use crate::call;
 use crate::cluster::ClusterTarget;
 use crate::faults;
+use crate::metrics::{self, ComponentEvidence, Snapshot};
 use crate::observe::{self, Observer, now_ms};
+use crate::promql::Prometheus;
 use crate::resources::proc::ProcSource;
 use crate::results::Results;
 use crate::scenario::{CronJobDef, Scenario, ScenarioError, scenario_dir};
@@ -34,6 +36,8 @@ pub enum RunError {
     Analyze(#[from] AnalyzeError),
     #[error(transparent)]
     Faults(#[from] crate::faults::FaultError),
+    #[error(transparent)]
+    Prometheus(#[from] crate::promql::PromError),
     /// Writing `results.json` or `harness.json`.
     #[error(transparent)]
     Call(#[from] call::CallError),
@@ -49,6 +53,8 @@ pub struct RunOptions {
     /// Leave the run's namespace in place after a completed run (for inspection; `cronbench
     /// clean` removes it). Interrupted and failed runs are always torn down.
     pub keep: bool,
+    /// Read the components' evidence over the run from this Prometheus (base URL).
+    pub prometheus: Option<String>,
 }
 
 /// How a run ended.
@@ -67,6 +73,11 @@ pub struct RunOutcome {
 /// later ones end the run early and are reported in [`RunOutcome::error`].
 pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let mut scenario = Scenario::from_file(&opts.scenario)?;
+    let prometheus = opts
+        .prometheus
+        .as_deref()
+        .map(Prometheus::new)
+        .transpose()?;
     let defs = scenario.cronjob_defs(&scenario_dir(&opts.scenario))?;
     let cluster = Preflight::check(&opts.target, &mut scenario, &opts.scenario, &defs).await?;
     let injector = fault_injector(&cluster, &scenario)?;
@@ -95,12 +106,14 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     announce(&session, defs.len());
     let schedule = injector
         .map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), session.log().clone()));
+    let evidence = Evidence::new(prometheus);
     let (end, error) = session
         .drive(
             "tearing down and writing the results collected so far",
-            phases(&session, &scenario, &defs, schedule.as_ref()),
+            phases(&session, &scenario, &defs, schedule.as_ref(), &evidence),
         )
         .await;
+    let components = evidence.finish().await;
     let undo_faults = async {
         if let Some(schedule) = schedule {
             schedule.finish().await;
@@ -108,7 +121,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     };
     let closed = session.close(end, undo_faults).await?;
     closed.dir.write_harness(&closed.stats)?;
-    let results = analyze::analyze_file(closed.dir.file(RunFile::Events))?;
+    let mut results = analyze::analyze_file(closed.dir.file(RunFile::Events))?;
+    results.components = components;
     closed.dir.write_json(RunFile::Results, &results)?;
     Ok(RunOutcome {
         dir: closed.dir.path().to_path_buf(),
@@ -153,6 +167,7 @@ async fn phases(
     scenario: &Scenario,
     defs: &[CronJobDef],
     faults: Option<&faults::Schedule>,
+    evidence: &Evidence,
 ) -> Result<(), RunError> {
     session.phase(Phase::Apply);
     apply(session, scenario, defs).await?;
@@ -168,10 +183,67 @@ async fn phases(
         if let (Phase::Warmup, Some(f)) = (phase, faults) {
             f.start();
         }
+        if phase == Phase::Warmup {
+            evidence.start().await;
+        }
         let length = Duration::from_secs(secs);
         watch_phase(phase, length, session.observer(), max_pending_ms).await;
     }
     Ok(())
+}
+
+/// The components' evidence over the run, by PromQL: a snapshot when the warm-up starts and
+/// one when the run ends. Prometheus failing at either instant leaves the values missing and
+/// says why; the run goes on.
+struct Evidence {
+    prometheus: Option<Prometheus>,
+    start: std::sync::Mutex<Option<(i64, Snapshot)>>,
+}
+
+impl Evidence {
+    fn new(prometheus: Option<Prometheus>) -> Evidence {
+        Evidence {
+            prometheus,
+            start: std::sync::Mutex::new(None),
+        }
+    }
+
+    async fn snapshot(&self, when: &str) -> Option<(i64, Snapshot)> {
+        let prom = self.prometheus.as_ref()?;
+        let at_ms = now_ms();
+        let snap = metrics::snapshot_prometheus(prom, at_ms).await;
+        for (what, why) in &snap.unreachable {
+            eprintln!("warning: no component evidence at the run's {when}: {what}: {why}");
+        }
+        Some((at_ms, snap))
+    }
+
+    async fn start(&self) {
+        let taken = self.snapshot("start").await;
+        *self
+            .start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = taken;
+    }
+
+    /// The window's evidence, if the run got as far as its start.
+    async fn finish(&self) -> Option<ComponentEvidence> {
+        let start = self
+            .start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let (start_ms, a) = start?;
+        let (end_ms, b) = self.snapshot("end").await?;
+        Some(ComponentEvidence {
+            prometheus: self.prometheus.as_ref()?.url().to_string(),
+            start_ms,
+            end_ms,
+            metrics: metrics::between(&a, &b),
+            at_start: a.values,
+            at_end: b.values,
+        })
+    }
 }
 
 /// Creates the scenario's CronJobs at its pace, logging each one.

@@ -4,8 +4,11 @@
 mod common;
 
 use common::{TestCluster, cronbench, text};
-use cronbench::limit::report::LimitReport;
+use cronbench::cluster::LocalCluster;
+use cronbench::cluster::prometheus::{SCRAPE_INTERVAL_S, url_of};
+use cronbench::limit::report::{LimitReport, StepRecord, bottleneck, evidence};
 use cronbench::limit::sweep::SweepReport;
+use cronbench::metrics::StepMetrics;
 use cronbench::results::Stage;
 
 /// `cronbench find-limit scenarios/smoke.yaml` on the test cluster, writing into `out`.
@@ -30,17 +33,39 @@ fn find_limit(
     cronbench(&args)
 }
 
+/// The search also reads every step's evidence from the cluster's Prometheus, so one search
+/// shows that both sources agree.
 #[tokio::test]
 async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck() {
+    if !common::on_path("prometheus") {
+        common::skip(
+            "prometheus is missing: install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`, or run scripts/setup)",
+        );
+        return;
+    }
     let Some(cluster) = TestCluster::up(
         "it-limit",
-        &["--nodes", "3", "--kcm-api-qps", "2", "--kcm-api-burst", "2"],
+        &[
+            "--nodes",
+            "3",
+            "--kcm-api-qps",
+            "2",
+            "--kcm-api-burst",
+            "2",
+            "--prometheus",
+        ],
     ) else {
         return;
     };
+    let local = LocalCluster::new(&cluster.name).expect("valid name");
+    let url = url_of(&local).expect("cluster up --prometheus wrote the URL");
     let out = std::env::temp_dir().join(format!("cronbench-it-limit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let run = find_limit(&cluster, &out, &["--start", "10", "--max-minutes", "7"]);
+    let run = find_limit(
+        &cluster,
+        &out,
+        &["--start", "10", "--max-minutes", "7", "--prometheus", &url],
+    );
     // 0 or 1 (the limit against smoke's target); never an error.
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
@@ -102,8 +127,109 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
         "apiserver metrics scraped: {:?}",
         r.steps.last().map(|s| &s.metrics)
     );
+    for s in &r.steps {
+        prometheus_agrees_with_direct_scraping(s);
+    }
+    // As with --no-scrape: the direct metrics empty, the bottleneck read from Prometheus'.
+    let prom_only: Vec<StepRecord> = r
+        .steps
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.metrics = StepMetrics::default();
+            s
+        })
+        .collect();
+    let from_prom = bottleneck(&prom_only).expect("a bottleneck from Prometheus' evidence");
+    assert_eq!(from_prom.stage, b.stage);
+    eprintln!(
+        "bottleneck evidence, direct: {:#?}\nfrom Prometheus: {:#?}",
+        b.evidence, from_prom.evidence
+    );
+    assert_eq!(line_kinds(&b.evidence), line_kinds(&from_prom.evidence));
     history_shows_the_limit(&out, &r);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Names of values read at the window's end (gauges): both sources have the same.
+const GAUGES: [&str; 8] = [
+    "cronjob_queue_depth_end",
+    "job_queue_depth_end",
+    "scheduler_pending_pods_end",
+    "apiserver_inflight_end",
+    "apiserver_inqueue_end",
+    "stored_cronjobs_end",
+    "stored_jobs_end",
+    "stored_pods_end",
+];
+
+/// A counter-derived value of the two sources agrees within what a 5 s scrape interval
+/// allows: Prometheus answers an instant with the last sample at most one interval before it,
+/// so each end of a ~92 s window (start to judgement) may miss up to 5 s of increments. Means
+/// (sum over count) shift by less than that share; counts by that share of the window plus a
+/// few events. So: within 25% of the larger value, plus a small absolute slack (20 ms for
+/// means, 5 for counts) for near-zero values.
+fn agree(name: &str, direct: f64, prom: f64) -> bool {
+    let slack = if name.ends_with("_s") { 0.02 } else { 5.0 };
+    (direct - prom).abs() <= 0.25 * direct.abs().max(prom.abs()) + slack
+}
+
+/// The kind of an evidence line: its text before the first number.
+fn kind(line: &str) -> String {
+    line.split(|c: char| c.is_ascii_digit())
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The kinds of evidence lines, sorted, the list of missing series left out (its wording
+/// names the source).
+fn line_kinds(lines: &[String]) -> Vec<String> {
+    let mut k: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.starts_with("missing series"))
+        .map(|l| kind(l))
+        .collect();
+    k.sort();
+    k
+}
+
+fn kinds(m: &StepMetrics) -> Vec<String> {
+    line_kinds(&evidence(m, m))
+}
+
+fn prometheus_agrees_with_direct_scraping(s: &StepRecord) {
+    let prom = s
+        .metrics_prometheus
+        .as_ref()
+        .unwrap_or_else(|| panic!("step {} has metrics_prometheus", s.step));
+    assert!(prom.unreachable.is_empty(), "{:?}", prom.unreachable);
+    eprintln!(
+        "step {} ({} CronJobs), scrape interval {SCRAPE_INTERVAL_S} s:\n| field | direct | Prometheus |\n|---|---:|---:|",
+        s.step, s.cronjobs
+    );
+    let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| format!("{v:.4}"));
+    for ((name, d), (_, p)) in s.metrics.values().iter().zip(prom.values()) {
+        eprintln!("| {name} | {} | {} |", show(*d), show(p));
+        if GAUGES.contains(name) {
+            assert_eq!(d.is_some(), p.is_some(), "step {}: {name} in both", s.step);
+        } else if let (Some(d), Some(p)) = (d, p) {
+            assert!(
+                agree(name, *d, p),
+                "step {}: {name} direct {d} vs Prometheus {p}",
+                s.step
+            );
+        }
+    }
+    for (series, why) in prom.missing.iter().chain(&s.metrics.missing) {
+        eprintln!("missing: {series}: {why}");
+    }
+    assert_eq!(
+        kinds(&s.metrics),
+        kinds(prom),
+        "step {}: the same kinds of evidence from both sources",
+        s.step
+    );
 }
 
 /// `cronbench history` over the search's directory and the recorded baselines has a trend of

@@ -331,6 +331,7 @@ impl Analyzer {
             zones,
             herd,
             resources,
+            components: None,
         })
     }
 

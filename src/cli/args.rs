@@ -21,26 +21,7 @@ pub struct Opts {
 pub enum Command {
     /// Load a cluster with a scenario's CronJobs, measure every scheduled run, give a verdict
     /// (exit 0 pass, 1 a target or SLO missed, 2 error or interrupted)
-    Run {
-        /// Scenario file (see scenarios/)
-        scenario: PathBuf,
-        #[command(flatten)]
-        target: ClusterTarget,
-        /// Run directory for events.jsonl and results.json (default runs/<run id>)
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Start the local cluster for this run if it is not up, and stop it afterwards
-        #[arg(long)]
-        local: bool,
-        /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
-        #[arg(long)]
-        keep: bool,
-        /// Push the final results to this Prometheus Pushgateway (base URL, e.g.
-        /// http://127.0.0.1:9091) as job=cronbench, run_id=<run id>; a failed push is reported
-        /// and leaves the exit code to the verdict
-        #[arg(long, value_name = "URL")]
-        pushgateway: Option<String>,
-    },
+    Run(RunArgs),
     /// Push a run's results to a Prometheus Pushgateway (the `report --format openmetrics`
     /// text, PUT to /metrics/job/cronbench/run_id/<run id>; exit 0 pushed, 2 not)
     Push {
@@ -187,6 +168,34 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (see scenarios/)
+    pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: ClusterTarget,
+    /// Run directory for events.jsonl and results.json (default runs/<run id>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Start the local cluster for this run if it is not up, and stop it afterwards
+    #[arg(long)]
+    pub local: bool,
+    /// Keep the run's namespace after a completed run (`cronbench clean` removes it)
+    #[arg(long)]
+    pub keep: bool,
+    /// Push the final results to this Prometheus Pushgateway (base URL, e.g.
+    /// http://127.0.0.1:9091) as job=cronbench, run_id=<run id>; a failed push is reported
+    /// and leaves the exit code to the verdict
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
+    /// Read the components' evidence over the run (the CronJob and Job controllers' queues,
+    /// the scheduler, the apiserver, etcd) by PromQL from this Prometheus (base URL, e.g.
+    /// http://127.0.0.1:9090) into results.json; an unreachable Prometheus is reported
+    /// and leaves the exit code to the verdict
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 pub struct FindLimitArgs {
     /// Scenario file: its CronJob template, node selector, apply pace and SLOs (the schedule
     /// is forced to every minute)
@@ -224,6 +233,15 @@ pub struct FindLimitArgs {
     /// budget, and say whether the limit grows with the nodes; writes DIR/sweep.json
     #[arg(long, value_delimiter = ',')]
     pub sweep_nodes: Vec<u32>,
+    /// Also read the components' evidence by PromQL from this Prometheus (base URL, e.g.
+    /// http://127.0.0.1:9090), at the same instants as the direct scrape; limit.json keeps
+    /// both (metrics, metrics_prometheus)
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Do not scrape the components' /metrics directly (with --prometheus, the evidence is
+    /// Prometheus' alone)
+    #[arg(long)]
+    pub no_scrape: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -11,7 +11,7 @@ mod runs;
 
 use std::process::ExitCode;
 
-pub use args::{BenchArgs, ClusterCommand, Command, FindLimitArgs, Opts};
+pub use args::{BenchArgs, ClusterCommand, Command, FindLimitArgs, Opts, RunArgs};
 pub use exit::Outcome;
 
 /// Runs the command and maps the outcome to an exit code.
@@ -33,14 +33,7 @@ const IMPORT_SOURCE: &str = "import needs --crontab FILE, --context CONTEXT or -
 async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
     match opts.command {
         Command::Cluster { command } => cluster::cluster(command).await,
-        Command::Run {
-            scenario,
-            target,
-            out,
-            local,
-            keep,
-            pushgateway,
-        } => runs::run_scenario(scenario, target, out, local, keep, pushgateway.as_deref()).await,
+        Command::Run(args) => runs::run_scenario(args).await,
         Command::Push { dir, pushgateway } => runs::push(&dir, &pushgateway).await,
         Command::FindLimit(args) => runs::find_limit(args).await,
         Command::Bench(args) => runs::bench(args).await,

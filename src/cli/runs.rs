@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{BenchArgs, FindLimitArgs, Outcome};
+use super::{BenchArgs, FindLimitArgs, Outcome, RunArgs};
 use crate::cluster::ClusterTarget;
 use crate::cluster::select;
 use crate::run::{RunOptions, RunOutcome};
@@ -29,14 +29,16 @@ pub(super) async fn clean(target: ClusterTarget) -> anyhow::Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-pub(super) async fn run_scenario(
-    scenario: PathBuf,
-    target: ClusterTarget,
-    out: Option<PathBuf>,
-    local: bool,
-    keep: bool,
-    pushgateway: Option<&str>,
-) -> anyhow::Result<Outcome> {
+pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
+    let RunArgs {
+        scenario,
+        target,
+        out,
+        local,
+        keep,
+        pushgateway,
+        prometheus,
+    } = args;
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
     let mut started_local = None;
@@ -51,6 +53,7 @@ pub(super) async fn run_scenario(
         target: target.resolve()?,
         out,
         keep,
+        prometheus,
     };
     let local_target = select::local_cluster_of(opts.target.context.as_deref())?;
     if let Some(cluster) = &local_target {
@@ -68,7 +71,7 @@ pub(super) async fn run_scenario(
         eprintln!("warning: stopping the local cluster failed: {e}");
     }
     let outcome = outcome?;
-    if let Some(url) = pushgateway {
+    if let Some(url) = pushgateway.as_deref() {
         match crate::pushgateway::push(url, &outcome.results).await {
             Ok(target) => eprintln!("pushed the results to {target}"),
             Err(e) => eprintln!(
@@ -92,6 +95,9 @@ pub(super) async fn push(dir: &Path, url: &str) -> anyhow::Result<Outcome> {
 
 fn report_run(outcome: RunOutcome) -> anyhow::Result<Outcome> {
     println!("{}", crate::analyze::summary_table(&outcome.results));
+    for line in crate::report::components::lines(&outcome.results) {
+        println!("{line}");
+    }
     println!("run directory: {}", outcome.dir.display());
     if let Some(ns) = &outcome.leftover {
         eprintln!("warning: namespace {ns} was still terminating; `cronbench clean` removes it");
@@ -120,6 +126,8 @@ fn limit_options(args: &FindLimitArgs) -> anyhow::Result<crate::limit::LimitOpti
         hold_minutes: args.hold_minutes,
         start_within_s: args.start_within_s,
         min_on_time_ratio: args.min_on_time_ratio,
+        scrape: !args.no_scrape,
+        prometheus: args.prometheus.clone(),
     })
 }
 

@@ -9,7 +9,7 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, DeleteParams};
 
-use super::metrics::{self, Component};
+use super::metrics::Sources;
 use super::report::{DrainRecord, LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
 use super::search::{Action, Observation, Outcome, Search, SearchConfig};
 use super::step::{
@@ -43,6 +43,8 @@ pub enum LimitError {
     /// Deleting CronJobs, reading the log, writing `limit.json` or `sweep.json`.
     #[error(transparent)]
     Call(#[from] call::CallError),
+    #[error(transparent)]
+    Prometheus(#[from] crate::promql::PromError),
     #[error("invalid option: {0}")]
     Option(String),
 }
@@ -64,6 +66,10 @@ pub struct LimitOptions {
     pub hold_minutes: u32,
     pub start_within_s: f64,
     pub min_on_time_ratio: f64,
+    /// Scrape the components' `/metrics` directly (the local cluster's).
+    pub scrape: bool,
+    /// Also read the same evidence from this Prometheus by PromQL.
+    pub prometheus: Option<String>,
 }
 
 impl Default for LimitOptions {
@@ -80,6 +86,8 @@ impl Default for LimitOptions {
             hold_minutes: 2,
             start_within_s: 30.0,
             min_on_time_ratio: 0.95,
+            scrape: true,
+            prometheus: None,
         }
     }
 }
@@ -122,6 +130,11 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
         ));
     }
     let mut scenario = every_minute_scenario(opts)?;
+    let prometheus = opts
+        .prometheus
+        .as_deref()
+        .map(crate::promql::Prometheus::new)
+        .transpose()?;
     let started = tokio::time::Instant::now();
     // Every CronJob of a search is the same but for its name: one stands for all.
     let template = defs(&scenario, 1);
@@ -140,14 +153,18 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     .await?;
     let plan = Plan::new(opts, &scenario);
     let mut search = Search::new(plan.config);
-    let endpoints = metrics::local_endpoints(session.context());
-    let mut report = plan.report(&session, &scenario, &search, endpoints.is_empty());
+    let sources = Sources {
+        scrape: opts.scrape,
+        endpoints: crate::metrics::local_endpoints(session.context()),
+        prometheus,
+    };
+    let mut report = plan.report(&session, &scenario, &search, &sources);
     plan.announce(&session);
     let ctx = Ctx {
         session: &session,
         scenario: &scenario,
         tail: LogTail::new(&session.dir().file(RunFile::Events)),
-        endpoints: &endpoints,
+        sources: &sources,
         criteria: plan.criteria,
         hold_minutes: plan.hold_minutes,
         started,
@@ -232,15 +249,10 @@ impl Plan {
         session: &Session,
         scenario: &Scenario,
         search: &Search,
-        no_endpoints: bool,
+        sources: &Sources,
     ) -> LimitReport {
         let context = session.context();
-        let mut notes = Vec::new();
-        if no_endpoints {
-            notes.push(format!(
-                "`{context}` is not a local cronbench cluster: controller-manager and scheduler metrics were not scraped"
-            ));
-        }
+        let notes = sources.notes(context);
         LimitReport {
             schema_version: LIMIT_SCHEMA_VERSION,
             search_id: session.id().to_string(),
@@ -353,7 +365,7 @@ struct Ctx<'a> {
     session: &'a Session,
     scenario: &'a Scenario,
     tail: LogTail,
-    endpoints: &'a std::collections::BTreeMap<Component, String>,
+    sources: &'a Sources,
     criteria: Criteria,
     hold_minutes: u32,
     started: tokio::time::Instant,
@@ -429,9 +441,9 @@ impl Ctx<'_> {
             timestamp(window.end_ms),
         );
         sleep_until_ms(window.start_ms).await;
-        let before = metrics::snapshot(self.session.client(), self.endpoints).await;
+        let before = self.sources.take(self.session.client()).await;
         sleep_until_ms(window.judge_ms).await;
-        let after = metrics::snapshot(self.session.client(), self.endpoints).await;
+        let after = self.sources.take(self.session.client()).await;
         let j = self.judge(n, &window)?;
         report_step(step, &j);
         let obs = Observation {
@@ -442,9 +454,10 @@ impl Ctx<'_> {
             next_step: self.step_estimate(),
         };
         load.previous_failed = !j.verdict.sustainable;
-        let metrics = metrics::between(&before, &after);
+        let (metrics, metrics_prometheus) = before.until(&after);
         let mut record =
             StepRecord::from_results(step, n, j.counts, &j.results, metrics, j.verdict);
+        record.metrics_prometheus = metrics_prometheus;
         record.drain = drain;
         Ok((record, obs))
     }

@@ -2,7 +2,8 @@
 //! uncertainty, the capacity curve and the bottleneck named.
 
 mod driver;
-pub mod metrics;
+/// The component evidence, kept here under its old path too.
+pub use crate::metrics;
 pub mod report;
 pub mod search;
 pub mod step;

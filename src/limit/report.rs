@@ -51,7 +51,12 @@ pub struct StepRecord {
     /// Where the window's ticks put their pods (the analysis' [`NodeBalance`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_balance: Option<NodeBalance>,
+    /// By scraping the components' `/metrics` directly (empty, saying why, with
+    /// `--no-scrape`).
     pub metrics: StepMetrics,
+    /// The same series over the same window by PromQL (`--prometheus URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_prometheus: Option<StepMetrics>,
     pub verdict: StepVerdict,
     /// The wait for the previous (failed) step's backlog before this step's window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,8 +121,18 @@ impl StepRecord {
             nodes,
             node_balance: results.node_balance.clone(),
             metrics,
+            metrics_prometheus: None,
             verdict,
             drain: None,
+        }
+    }
+
+    /// The metrics the evidence is read from: the direct ones when scraping read anything,
+    /// else Prometheus'.
+    pub fn evidence_metrics(&self) -> &StepMetrics {
+        match &self.metrics_prometheus {
+            Some(p) if !self.metrics.has_values() => p,
+            _ => &self.metrics,
         }
     }
 
@@ -215,12 +230,12 @@ pub fn bottleneck(steps: &[StepRecord]) -> Option<Bottleneck> {
         reference_cronjobs: reference.cronjobs,
         baseline_cronjobs: base.cronjobs,
         first_to_grow,
-        evidence: evidence(&base.metrics, &reference.metrics),
+        evidence: evidence(base.evidence_metrics(), reference.evidence_metrics()),
     })
 }
 
 /// Plain statements from the components' metrics, baseline vs reference step.
-fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
+pub fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
     let mut out = Vec::new();
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
     if let Some(w) = at.kcm_rate_limiter_wait_mean_s {
@@ -244,16 +259,21 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
             f(at.cronjob_queue_wait_mean_s)
         ));
     }
+    let n = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
     if let Some(d) = at.job_queue_depth_end {
         out.push(format!(
-            "Job controller workqueue depth {d:.0} at the step's end"
+            "Job controller workqueue depth {d:.0} at the step's end, {} adds during the step, work mean {} s",
+            n(at.job_queue_adds),
+            f(at.job_work_mean_s)
         ));
     }
     if let Some(p) = at.scheduler_pending_pods_end {
-        out.push(format!("scheduler_pending_pods {p:.0} at the step's end"));
+        out.push(format!(
+            "scheduler_pending_pods {p:.0} at the step's end, {} scheduling attempts during the step",
+            n(at.scheduler_attempts)
+        ));
     }
     if at.apiserver_create_mean_s.is_some() || at.apiserver_inflight_end.is_some() {
-        let n = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
         out.push(format!(
             "kube-apiserver: create (POST) latency mean {} s (lowest load: {} s), etcd request mean {} s (lowest load: {} s); at the step's end {} requests in flight, {} queued by priority and fairness; {} rejected with 429 during the step",
             f(at.apiserver_create_mean_s),
@@ -265,8 +285,24 @@ fn evidence(base: &StepMetrics, at: &StepMetrics) -> Vec<String> {
             n(at.apiserver_rejected_429),
         ));
     }
+    if at.stored_pods_end.is_some() || at.stored_jobs_end.is_some() {
+        out.push(format!(
+            "etcd objects at the step's end: {} CronJobs, {} Jobs, {} Pods",
+            n(at.stored_cronjobs_end),
+            n(at.stored_jobs_end),
+            n(at.stored_pods_end)
+        ));
+    }
     for (c, why) in &at.unreachable {
         out.push(format!("{c} metrics unreachable: {why}"));
+    }
+    if !at.missing.is_empty() {
+        let list: Vec<String> = at
+            .missing
+            .iter()
+            .map(|(s, why)| format!("{s} ({why})"))
+            .collect();
+        out.push(format!("missing series: {}", list.join("; ")));
     }
     out
 }
@@ -380,6 +416,7 @@ mod tests {
             nodes: vec![],
             node_balance: None,
             metrics: StepMetrics::default(),
+            metrics_prometheus: None,
             verdict: StepVerdict {
                 sustainable,
                 failures: vec![],

@@ -89,6 +89,7 @@ fn context(results: &Results, events: Option<&EventSeries>) -> serde_json::Value
         "fleet": fleet,
         "resources": super::resources::html_context(results),
         "faults": faults,
+        "components": super::components::lines(results),
         "p99_slo_s": fmt_num(results.slo.p99_schedule_to_start_s),
         "title": format!("cronbench report: {}", or_na(&run.scenario_name)),
         "pass": results.verdict.pass,

@@ -9,6 +9,7 @@ mod balance;
 pub mod bench;
 pub mod charts;
 pub mod compare;
+pub mod components;
 pub mod data;
 mod fleet;
 pub mod history;

@@ -112,8 +112,20 @@ pub(super) fn markdown(results: &Results) -> String {
         if !results.faults.is_empty() {
             md_faults(out, results)?;
         }
-        Ok(())
+        md_components(out, results)
     })
+}
+
+fn md_components(out: &mut String, results: &Results) -> fmt::Result {
+    let lines = super::components::lines(results);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n### Components\n")?;
+    for l in lines {
+        writeln!(out, "- {}", md_cell(&l))?;
+    }
+    Ok(())
 }
 
 fn md_heading(out: &mut String, results: &Results) -> fmt::Result {

@@ -1,7 +1,9 @@
-//! The components' own view of a step, from their `/metrics` (Prometheus text format): the
-//! CronJob controller's job-creation skew and work queue, the Job controller's queue, the
-//! controller manager's client-side throttling, the scheduler's pending pods, and the
-//! apiserver's request latency, in-flight and queued requests, rejections and etcd latency.
+//! The components' own view of a step or a run: the CronJob controller's job-creation skew and
+//! work queue, the Job controller's queue, the controller manager's client-side throttling, the
+//! scheduler's pending pods and attempts, and the apiserver's request latency, in-flight and
+//! queued requests, rejections, etcd latency and object counts. The series are one table
+//! (`series.rs`), read either by scraping each component's `/metrics` (Prometheus text format,
+//! here) or by PromQL from a Prometheus (`prom.rs`); `sources.rs` takes both at the same instants.
 //!
 //! The parser is a few lines for the few series read here (no labels beyond exact matches, no
 //! exemplars, no timestamps kept); a full client library would bring a registry and an HTTP
@@ -13,6 +15,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+mod prom;
+mod series;
+mod sources;
+
+pub use prom::snapshot_prometheus;
+pub use series::{
+    ComponentEvidence, Field, SERIES, Series, Snapshot, Source, StepMetrics, between,
+};
+pub use sources::{Sources, Taken};
 
 /// One sample: metric name, labels, value.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,166 +118,26 @@ pub enum Component {
     KubeScheduler,
 }
 
-/// The series read at one instant.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Snapshot {
-    pub cronjob_skew_sum_s: Option<f64>,
-    pub cronjob_skew_count: Option<f64>,
-    pub cronjob_queue_depth: Option<f64>,
-    pub cronjob_queue_wait_sum_s: Option<f64>,
-    pub cronjob_queue_wait_count: Option<f64>,
-    pub job_queue_depth: Option<f64>,
-    pub rate_limiter_sum_s: Option<f64>,
-    pub rate_limiter_count: Option<f64>,
-    pub scheduler_pending_pods: Option<f64>,
-    pub apiserver_post_sum_s: Option<f64>,
-    pub apiserver_post_count: Option<f64>,
-    pub apiserver_inflight: Option<f64>,
-    pub apiserver_inqueue: Option<f64>,
-    pub apiserver_rejected_429: Option<f64>,
-    pub etcd_request_sum_s: Option<f64>,
-    pub etcd_request_count: Option<f64>,
-    /// Components that could not be scraped, with why.
-    pub unreachable: BTreeMap<String, String>,
-}
-
-impl Snapshot {
-    pub fn add_controller_manager(&mut self, samples: &[Sample]) {
-        let cj = [("name", "cronjob")];
-        self.cronjob_skew_sum_s = sum(
-            samples,
-            "cronjob_controller_job_creation_skew_duration_seconds_sum",
-            &[],
-        );
-        self.cronjob_skew_count = sum(
-            samples,
-            "cronjob_controller_job_creation_skew_duration_seconds_count",
-            &[],
-        );
-        self.cronjob_queue_depth = sum(samples, "workqueue_depth", &cj);
-        self.cronjob_queue_wait_sum_s = sum(samples, "workqueue_queue_duration_seconds_sum", &cj);
-        self.cronjob_queue_wait_count = sum(samples, "workqueue_queue_duration_seconds_count", &cj);
-        self.job_queue_depth = sum(samples, "workqueue_depth", &[("name", "job")]);
-        self.rate_limiter_sum_s = sum(
-            samples,
-            "rest_client_rate_limiter_duration_seconds_sum",
-            &[],
-        );
-        self.rate_limiter_count = sum(
-            samples,
-            "rest_client_rate_limiter_duration_seconds_count",
-            &[],
-        );
-    }
-
-    pub fn add_scheduler(&mut self, samples: &[Sample]) {
-        self.scheduler_pending_pods = sum(samples, "scheduler_pending_pods", &[]);
-    }
-
-    pub fn add_apiserver(&mut self, samples: &[Sample]) {
-        let post = [("verb", "POST")];
-        self.apiserver_post_sum_s = sum(samples, "apiserver_request_duration_seconds_sum", &post);
-        self.apiserver_post_count = sum(samples, "apiserver_request_duration_seconds_count", &post);
-        self.apiserver_inflight = sum(samples, "apiserver_current_inflight_requests", &[]);
-        self.apiserver_inqueue = sum(
-            samples,
-            "apiserver_flowcontrol_current_inqueue_requests",
-            &[],
-        );
-        // Absent until the first rejection: none yet is zero.
-        self.apiserver_rejected_429 =
-            Some(sum(samples, "apiserver_request_total", &[("code", "429")]).unwrap_or(0.0));
-        self.etcd_request_sum_s = sum(samples, "etcd_request_duration_seconds_sum", &[]);
-        self.etcd_request_count = sum(samples, "etcd_request_duration_seconds_count", &[]);
+impl Component {
+    fn source(self) -> Source {
+        match self {
+            Component::KubeControllerManager => Source::ControllerManager,
+            Component::KubeScheduler => Source::Scheduler,
+        }
     }
 }
 
-/// What the components said about one step: means over the step (from counter deltas) and
-/// gauges at its end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct StepMetrics {
-    /// Mean delay of the CronJob controller creating a Job after its schedule, seconds.
-    pub cronjob_job_creation_skew_mean_s: Option<f64>,
-    /// Mean wait of a CronJob key in the controller's work queue, seconds.
-    pub cronjob_queue_wait_mean_s: Option<f64>,
-    pub cronjob_queue_depth_end: Option<f64>,
-    pub job_queue_depth_end: Option<f64>,
-    /// Mean client-side throttling wait per request of the controller manager, seconds.
-    pub kcm_rate_limiter_wait_mean_s: Option<f64>,
-    pub scheduler_pending_pods_end: Option<f64>,
-    /// Mean latency of the apiserver's POST (create) requests, seconds.
-    #[serde(default)]
-    pub apiserver_create_mean_s: Option<f64>,
-    /// Requests executing in the apiserver at the step's end.
-    #[serde(default)]
-    pub apiserver_inflight_end: Option<f64>,
-    /// Requests queued by API Priority and Fairness at the step's end.
-    #[serde(default)]
-    pub apiserver_inqueue_end: Option<f64>,
-    /// Requests the apiserver rejected with 429 during the step.
-    #[serde(default)]
-    pub apiserver_rejected_429: Option<f64>,
-    /// Mean latency of the apiserver's etcd requests, seconds.
-    #[serde(default)]
-    pub etcd_request_mean_s: Option<f64>,
-    pub unreachable: BTreeMap<String, String>,
-}
-
-fn mean_delta(
-    sum0: Option<f64>,
-    n0: Option<f64>,
-    sum1: Option<f64>,
-    n1: Option<f64>,
-) -> Option<f64> {
-    let dn = n1? - n0.unwrap_or(0.0);
-    let ds = sum1? - sum0.unwrap_or(0.0);
-    (dn > 0.0).then(|| ds / dn)
-}
-
-/// The step's metrics from the snapshots at its start and end.
-pub fn between(a: &Snapshot, b: &Snapshot) -> StepMetrics {
-    let mut unreachable = a.unreachable.clone();
-    unreachable.extend(b.unreachable.clone());
-    StepMetrics {
-        cronjob_job_creation_skew_mean_s: mean_delta(
-            a.cronjob_skew_sum_s,
-            a.cronjob_skew_count,
-            b.cronjob_skew_sum_s,
-            b.cronjob_skew_count,
-        ),
-        cronjob_queue_wait_mean_s: mean_delta(
-            a.cronjob_queue_wait_sum_s,
-            a.cronjob_queue_wait_count,
-            b.cronjob_queue_wait_sum_s,
-            b.cronjob_queue_wait_count,
-        ),
-        cronjob_queue_depth_end: b.cronjob_queue_depth,
-        job_queue_depth_end: b.job_queue_depth,
-        kcm_rate_limiter_wait_mean_s: mean_delta(
-            a.rate_limiter_sum_s,
-            a.rate_limiter_count,
-            b.rate_limiter_sum_s,
-            b.rate_limiter_count,
-        ),
-        scheduler_pending_pods_end: b.scheduler_pending_pods,
-        apiserver_create_mean_s: mean_delta(
-            a.apiserver_post_sum_s,
-            a.apiserver_post_count,
-            b.apiserver_post_sum_s,
-            b.apiserver_post_count,
-        ),
-        apiserver_inflight_end: b.apiserver_inflight,
-        apiserver_inqueue_end: b.apiserver_inqueue,
-        apiserver_rejected_429: b
-            .apiserver_rejected_429
-            .map(|n| n - a.apiserver_rejected_429.unwrap_or(0.0)),
-        etcd_request_mean_s: mean_delta(
-            a.etcd_request_sum_s,
-            a.etcd_request_count,
-            b.etcd_request_sum_s,
-            b.etcd_request_count,
-        ),
-        unreachable,
+/// Fills `snap` with the series of `source` found in its scraped `samples`; the absent ones
+/// are listed as missing.
+pub fn fill(snap: &mut Snapshot, source: Source, samples: &[Sample]) {
+    for series in SERIES.iter().filter(|s| s.source == source) {
+        let mut value = sum(samples, series.metric, series.labels);
+        if value.is_none() && series.absent_is_zero && sum(samples, series.metric, &[]).is_some() {
+            value = Some(0.0);
+        }
+        snap.record(series, value, || {
+            format!("absent from {}'s /metrics", source.name())
+        });
     }
 }
 
@@ -343,7 +215,7 @@ pub async fn scrape_with(client: &kube::Client) -> Result<Vec<Sample>, String> {
 pub async fn snapshot(client: &kube::Client, endpoints: &BTreeMap<Component, String>) -> Snapshot {
     let mut snap = Snapshot::default();
     match scrape_with(client).await {
-        Ok(samples) => snap.add_apiserver(&samples),
+        Ok(samples) => fill(&mut snap, Source::Apiserver, &samples),
         Err(e) => {
             snap.unreachable.insert("kube-apiserver".into(), e);
         }
@@ -360,10 +232,7 @@ pub async fn snapshot(client: &kube::Client, endpoints: &BTreeMap<Component, Str
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         match scrape(host).await {
-            Ok(samples) => match component {
-                Component::KubeControllerManager => snap.add_controller_manager(&samples),
-                Component::KubeScheduler => snap.add_scheduler(&samples),
-            },
+            Ok(samples) => fill(&mut snap, component.source(), &samples),
             Err(e) => {
                 snap.unreachable.insert(key, e);
             }
@@ -421,13 +290,13 @@ garbage line without value
     fn step_metrics_are_means_of_counter_deltas() {
         let s = parse(TEXT);
         let mut a = Snapshot::default();
-        a.add_controller_manager(&s);
+        fill(&mut a, Source::ControllerManager, &s);
         let mut b = a.clone();
-        b.cronjob_skew_sum_s = Some(45.5);
-        b.cronjob_skew_count = Some(20.0);
-        b.rate_limiter_sum_s = Some(9.0);
-        b.rate_limiter_count = Some(12.0);
-        b.add_scheduler(&s);
+        b.set(Field::CronjobSkewSum, 45.5);
+        b.set(Field::CronjobSkewCount, 20.0);
+        b.set(Field::RateLimiterSum, 9.0);
+        b.set(Field::RateLimiterCount, 12.0);
+        fill(&mut b, Source::Scheduler, &s);
         let m = between(&a, &b);
         assert_eq!(m.cronjob_job_creation_skew_mean_s, Some(2.0));
         assert_eq!(m.kcm_rate_limiter_wait_mean_s, Some(1.0));
@@ -464,14 +333,32 @@ etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
 "#,
         );
         let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
-        a.add_apiserver(&before);
-        b.add_apiserver(&after);
+        fill(&mut a, Source::Apiserver, &before);
+        fill(&mut b, Source::Apiserver, &after);
         let m = between(&a, &b);
         assert_eq!(m.apiserver_create_mean_s, Some(0.2));
         assert_eq!(m.apiserver_inflight_end, Some(6.0));
         assert_eq!(m.apiserver_inqueue_end, Some(5.0));
         assert_eq!(m.apiserver_rejected_429, Some(7.0));
         assert_eq!(m.etcd_request_mean_s, Some(0.01));
+    }
+
+    #[test]
+    fn a_scraped_series_that_is_absent_is_missing_with_why_and_never_zero() {
+        let mut snap = Snapshot::default();
+        fill(
+            &mut snap,
+            Source::Apiserver,
+            &parse(r#"apiserver_request_total{code="201"} 5"#),
+        );
+        // No 429 yet while the counter exists: zero. No storage objects: missing.
+        assert_eq!(snap.get(Field::ApiserverRejected429), Some(0.0));
+        assert_eq!(snap.get(Field::StoredPods), None);
+        let why = &snap.missing[r#"apiserver_storage_objects{resource="pods"}"#];
+        assert_eq!(why, "absent from kube-apiserver's /metrics");
+        let mut none = Snapshot::default();
+        fill(&mut none, Source::Apiserver, &[]);
+        assert_eq!(none.get(Field::ApiserverRejected429), None);
     }
 
     #[test]
