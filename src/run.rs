@@ -17,7 +17,7 @@ use crate::faults;
 use crate::metrics::{self, ComponentEvidence, Snapshot};
 use crate::observe::{self, Observer, now_ms};
 use crate::promql::Prometheus;
-use crate::resources::proc::ProcSource;
+use crate::resources::{Chosen, ResourcesFrom};
 use crate::results::Results;
 use crate::scenario::{CronJobDef, Scenario, ScenarioError, scenario_dir};
 use crate::schema::{EndReason, Phase};
@@ -38,6 +38,8 @@ pub enum RunError {
     Faults(#[from] crate::faults::FaultError),
     #[error(transparent)]
     Prometheus(#[from] crate::promql::PromError),
+    #[error(transparent)]
+    Resources(#[from] crate::resources::ChoiceError),
     /// Writing `results.json` or `harness.json`.
     #[error(transparent)]
     Call(#[from] call::CallError),
@@ -55,6 +57,8 @@ pub struct RunOptions {
     pub keep: bool,
     /// Read the components' evidence over the run from this Prometheus (base URL).
     pub prometheus: Option<String>,
+    /// Where the components' CPU and memory timeline comes from.
+    pub resources_from: ResourcesFrom,
 }
 
 /// How a run ended.
@@ -81,6 +85,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let defs = scenario.cronjob_defs(&scenario_dir(&opts.scenario))?;
     let cluster = Preflight::check(&opts.target, &mut scenario, &opts.scenario, &defs).await?;
     let injector = fault_injector(&cluster, &scenario)?;
+    let resources = Chosen::choose(opts.resources_from, &cluster.context, prometheus.as_ref())?;
     let id = RunKind::Run.new_id();
     // Every object is built once here to fail before anything exists, and again, one at a
     // time, as it is created: 5,000 CronJobs held at once were ~20 MB of heap that the
@@ -100,9 +105,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
         },
     )
     .await?;
-    if let Some(source) = ProcSource::for_context(session.context()) {
-        session.sample_resources(source);
-    }
+    session.sample_resources(resources);
     announce(&session, defs.len());
     let schedule = injector
         .map(|inj| faults::Schedule::new(inj, scenario.faults.clone(), session.log().clone()));

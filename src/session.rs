@@ -361,8 +361,14 @@ impl Session {
 
     /// Samples the cluster's components' CPU and memory from `source` into the log until the
     /// session closes (a second call replaces the first source).
-    pub fn sample_resources(&mut self, source: impl crate::resources::ReadingSource) {
-        let sampler = crate::resources::Sampler::start(source, self.log.clone());
+    pub fn sample_resources(&mut self, source: crate::resources::Chosen) {
+        use crate::resources::{Chosen, Sampler};
+        let log = self.log.clone();
+        let sampler = match source {
+            Chosen::Proc(s) => Sampler::start(s, log),
+            Chosen::Prometheus(s) => Sampler::start(s, log),
+            Chosen::Nothing => return,
+        };
         if let Some(old) = self.sampler.replace(sampler) {
             old.stop();
         }

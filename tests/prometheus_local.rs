@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use cronbench::cluster::LocalCluster;
 use cronbench::cluster::prometheus::{SCRAPE_INTERVAL_S, dir_of, url_of};
-use cronbench::results::Results;
+use cronbench::results::{Component, ResourceSource, Results};
 
 /// The components kwokctl gives a metrics endpoint in a kwok cluster.
 const JOBS: [&str; 5] = [
@@ -56,6 +56,9 @@ fn integration_cluster_up_prometheus_scrapes_every_component_and_down_stops_it()
         );
         return;
     }
+    if common::pushgateway::missing() {
+        return;
+    }
     let Some(cluster) = common::TestCluster::up("it-prom", &["--nodes", "1", "--prometheus"])
     else {
         return;
@@ -89,7 +92,7 @@ fn integration_cluster_up_prometheus_scrapes_every_component_and_down_stops_it()
         started.elapsed().as_secs_f64()
     );
 
-    run_goes_on_when_prometheus_dies(&cluster, &local, &url);
+    run_goes_on_when_prometheus_and_the_pushgateway_are_gone(&cluster, &local, &url);
 
     drop(cluster);
     assert!(
@@ -99,22 +102,27 @@ fn integration_cluster_up_prometheus_scrapes_every_component_and_down_stops_it()
     assert!(local.processes().is_empty(), "{:?}", local.processes());
 }
 
-/// `run --prometheus URL` of a one-minute scenario while the test kills that Prometheus about
-/// halfway: the run completes with its verdict's exit code, and results.json keeps the
-/// evidence's window and says that Prometheus' is missing and why.
-fn run_goes_on_when_prometheus_dies(
+/// `run --prometheus URL --resources-from prometheus --pushgateway URL` of a one-minute
+/// scenario whose Pushgateway is not there, while the test kills that Prometheus about halfway:
+/// the run completes with its verdict's exit code; results.json keeps the evidence's window and
+/// says that Prometheus' is missing and why, and the resource timeline read from Prometheus
+/// before it died; the failed push is a warning naming where the results are kept, and they
+/// push once a Pushgateway is there.
+fn run_goes_on_when_prometheus_and_the_pushgateway_are_gone(
     cluster: &common::TestCluster,
     local: &LocalCluster,
     url: &str,
 ) {
     let out = std::env::temp_dir().join(format!("cronbench-it-prom-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    let gone = format!("http://127.0.0.1:{}", common::pushgateway::free_port());
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_cronbench"))
         .args(["run", "tests/scenarios/prom-short.yaml", "--kubeconfig"])
         .arg(&cluster.kubeconfig)
         .args(["--context", &cluster.context, "--out"])
         .arg(&out)
-        .args(["--prometheus", url])
+        .args(["--prometheus", url, "--resources-from", "prometheus"])
+        .args(["--pushgateway", &gone])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -130,19 +138,33 @@ fn run_goes_on_when_prometheus_dies(
     // SAFETY: a plain signal to the test cluster's own Prometheus.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill {pid}");
     let run = child.wait_with_output().expect("cronbench run ends");
-    assert!(
-        matches!(run.status.code(), Some(0 | 1)),
-        "the run ends by its verdict: {}",
-        common::text(&run)
-    );
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("warning: no component evidence at the run's end"),
-        "{stderr}"
-    );
     let r: Results =
         serde_json::from_slice(&std::fs::read(out.join("results.json")).expect("results.json"))
             .expect("results.json parses");
+    assert_eq!(
+        run.status.code(),
+        Some(if r.verdict.pass { 0 } else { 1 }),
+        "the run ends by its verdict: {}",
+        common::text(&run)
+    );
+    let said = common::text(&run);
+    assert!(
+        said.contains("warning: no component evidence at the run's end"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "warning: could not push to {gone}/metrics/job/cronbench/run_id/"
+        )) && said.contains(&format!("the results are kept in {}", out.display())),
+        "{said}"
+    );
+    evidence_says_prometheus_is_missing(&r, url);
+    timeline_holds_what_prometheus_gave_before_it_died(&r);
+    kept_results_push_later(&out, &r);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn evidence_says_prometheus_is_missing(r: &Results, url: &str) {
     let c = r.components.as_ref().expect("components in results.json");
     assert_eq!(c.prometheus, url);
     assert!(c.end_ms - c.start_ms > 30_000, "{c:?}");
@@ -160,9 +182,61 @@ fn run_goes_on_when_prometheus_dies(
     // The start was read while Prometheus lived; the end was not.
     assert!(!c.at_start.is_empty(), "{c:?}");
     assert!(c.at_end.is_empty(), "{c:?}");
+}
+
+/// About 35 s of 5 s samples of every component, each a scrape of its own (Prometheus
+/// scrapes every 5 s too), then nothing.
+fn timeline_holds_what_prometheus_gave_before_it_died(r: &Results) {
+    let t = r.resources.as_ref().expect("a resource timeline");
+    assert_eq!(t.source, ResourceSource::Prometheus);
+    for c in [
+        Component::KubeApiserver,
+        Component::Etcd,
+        Component::KubeControllerManager,
+        Component::KubeScheduler,
+    ] {
+        let s = t
+            .series
+            .iter()
+            .find(|s| s.component == c)
+            .unwrap_or_else(|| panic!("{c} in the timeline: {t:?}"));
+        assert!(s.points.len() >= 3, "{c}: {:?}", s.points);
+        assert!(s.points.iter().all(|p| p.rss_bytes > 0), "{c}");
+        assert!(
+            s.points
+                .iter()
+                .all(|p| p.cpu_cores.is_none_or(|v| v >= 0.0)),
+            "{c}"
+        );
+        // Nothing after the kill at about 35 s (the run started a few seconds before it).
+        assert!(s.points.iter().all(|p| p.t_s < 60.0), "{c}: {:?}", s.points);
+    }
     eprintln!(
-        "results.json components: {}",
-        serde_json::to_string_pretty(c).unwrap_or_default()
+        "timeline from Prometheus: {}",
+        serde_json::to_string(
+            &t.series
+                .iter()
+                .map(|s| (s.component, s.points.len()))
+                .collect::<Vec<_>>()
+        )
+        .unwrap_or_default()
     );
-    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn kept_results_push_later(out: &std::path::Path, r: &Results) {
+    let gateway = common::pushgateway::Pushgateway::start();
+    let push = common::cronbench(&[
+        "push",
+        "--pushgateway",
+        &gateway.url(),
+        &out.to_string_lossy(),
+    ]);
+    assert!(push.status.success(), "{}", common::text(&push));
+    let (_, metrics) = common::http_get(gateway.port, "/metrics").expect("the Pushgateway answers");
+    let verdict = format!(
+        "cronbench_verdict_pass{{instance=\"\",job=\"cronbench\",run_id=\"{}\",scenario=\"prom-short\"}} {}",
+        r.run.run_id,
+        u8::from(r.verdict.pass)
+    );
+    assert!(metrics.lines().any(|l| l == verdict), "missing: {verdict}");
 }

@@ -1,13 +1,14 @@
 //! `cronbench push` against a real Pushgateway (Debian's `prometheus-pushgateway`, which
 //! scripts/setup installs; tests/common/pushgateway.rs starts it on a free 127.0.0.1 port and
-//! stops it when the test ends, also when it fails).
+//! stops it when the test ends, also when it fails). A run whose push fails is checked in
+//! tests/prometheus_local.rs, on the cluster that test brings up anyway.
 
 mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::pushgateway::{Pushgateway, free_port};
+use common::pushgateway::Pushgateway;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,76 +90,4 @@ fn pushed_results_show_on_the_pushgateways_metrics_under_the_run_id_and_a_gone_o
             && stderr.contains("cronbench push --pushgateway"),
         "{stderr}"
     );
-}
-
-/// `quick.yaml` with one measured minute: enough for a verdict, which is all this test reads.
-const ONE_MINUTE: &str = r#"name: push-quick
-load:
-  cronjobs: 5
-  schedule: "* * * * *"
-  node_selector: {type: kwok}
-  tolerations:
-  - {key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}
-duration:
-  warmup_s: 5
-  measure_s: 60
-  drain_s: 15
-slo:
-  target_jobs_per_minute: 5
-"#;
-
-#[test]
-fn integration_a_run_whose_push_fails_keeps_its_results_and_its_verdicts_exit_code() {
-    if common::pushgateway::missing() {
-        return;
-    }
-    let Some(cluster) = common::TestCluster::up("it-push", &["--nodes", "1"]) else {
-        return;
-    };
-    let work = common::TempDir::new("pushgateway-it");
-    let scenario = work.0.join("push-quick.yaml");
-    std::fs::write(&scenario, ONE_MINUTE).expect("write the scenario");
-    let run_dir = work.0.join("run");
-    let gone = format!("http://127.0.0.1:{}", free_port());
-    let kubeconfig = cluster.kubeconfig.display().to_string();
-    let run = cronbench(&[
-        "run",
-        &scenario.to_string_lossy(),
-        "--kubeconfig",
-        &kubeconfig,
-        "--context",
-        &cluster.context,
-        "--out",
-        &run_dir.to_string_lossy(),
-        "--pushgateway",
-        &gone,
-    ]);
-    let said = common::text(&run);
-    let text = std::fs::read_to_string(run_dir.join("results.json")).expect("results.json kept");
-    let results: cronbench::results::Results = serde_json::from_str(&text).expect("results parse");
-    let verdict_code = if results.verdict.pass { 0 } else { 1 };
-    assert_eq!(run.status.code(), Some(verdict_code), "{said}");
-    assert!(
-        said.contains(&format!(
-            "warning: could not push to {gone}/metrics/job/cronbench/run_id/"
-        )) && said.contains(&format!("the results are kept in {}", run_dir.display())),
-        "{said}"
-    );
-
-    // The kept results push once a Pushgateway is there.
-    let gateway = Pushgateway::start();
-    let push = cronbench(&[
-        "push",
-        "--pushgateway",
-        &gateway.url(),
-        &run_dir.to_string_lossy(),
-    ]);
-    assert!(push.status.success(), "{}", common::text(&push));
-    let (_, metrics) = common::http_get(gateway.port, "/metrics").expect("the Pushgateway answers");
-    let verdict = format!(
-        "cronbench_verdict_pass{{instance=\"\",job=\"cronbench\",run_id=\"{}\",scenario=\"push-quick\"}} {verdict_code_pass}",
-        results.run.run_id,
-        verdict_code_pass = u8::from(results.verdict.pass)
-    );
-    assert!(metrics.lines().any(|l| l == verdict), "missing: {verdict}");
 }

@@ -322,6 +322,7 @@ fn with_timeline() -> Results {
             process,
             cpu_s,
             rss_bytes: (rss_mib as u64) << 20,
+            at_ms: None,
         };
         let etcd_pid = if i < 30 { 10 } else { 11 };
         let readings = [

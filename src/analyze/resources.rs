@@ -205,6 +205,7 @@ impl TimelineBuilder {
     }
 
     fn push(&mut self, t_ms: i64, r: &ResourceReading) {
+        let t_ms = r.at_ms.unwrap_or(t_ms);
         if r.instance.len() > MAX_INSTANCE_LEN {
             self.dropped += 1;
             return;
@@ -250,6 +251,7 @@ mod tests {
             process,
             cpu_s,
             rss_bytes,
+            at_ms: None,
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::cluster::{ClusterTarget, Knobs, KubeletKnobs, NodeRuntime, StageDelays};
+use crate::resources::ResourcesFrom;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -193,6 +194,9 @@ pub struct RunArgs {
     /// and leaves the exit code to the verdict
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
+    /// Where the control plane's CPU and memory timeline comes from
+    #[arg(long, value_enum, default_value_t = ResourcesFrom::Auto)]
+    pub resources_from: ResourcesFrom,
 }
 
 #[derive(Debug, Clone, clap::Args)]

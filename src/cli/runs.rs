@@ -38,6 +38,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         keep,
         pushgateway,
         prometheus,
+        resources_from,
     } = args;
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
@@ -54,6 +55,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         out,
         keep,
         prometheus,
+        resources_from,
     };
     let local_target = select::local_cluster_of(opts.target.context.as_deref())?;
     if let Some(cluster) = &local_target {

@@ -5,16 +5,16 @@
 //! analyzed again offline gets the same timeline, and the rate computation lives in one place.
 //!
 //! Sources: [`proc::ProcSource`] reads `/proc` on the local cluster; a Prometheus source turns
-//! two instant queries into the same readings with [`prometheus_readings`].
+//! instant queries into the same readings ([`prometheus::PromSource`]).
 
 pub mod proc;
+pub mod prometheus;
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use crate::observe::{LogSender, now_ms};
-use crate::results::{Component, ResourceReading, ResourceSource};
+use crate::results::{ResourceReading, ResourceSource};
 use crate::schema::LogLine;
 
 /// Time between two samples. With at most [`crate::analyze::resources::MAX_POINTS`] points
@@ -38,6 +38,66 @@ pub trait ReadingSource: Send + 'static {
         &mut self,
         at_ms: i64,
     ) -> impl Future<Output = Result<Vec<ResourceReading>, SourceError>> + Send;
+}
+
+/// Where `run` reads the components' CPU and memory from (`--resources-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResourcesFrom {
+    /// /proc for a local cluster up on this machine, else the --prometheus URL, else nothing
+    #[default]
+    Auto,
+    /// /proc of the local cluster's processes (a cronbench-* context up on this machine)
+    Proc,
+    /// process_cpu_seconds_total and process_resident_memory_bytes from the --prometheus URL
+    Prometheus,
+    /// no resource timeline
+    Off,
+}
+
+/// A `--resources-from` that cannot be had, found before anything is created.
+#[derive(Debug, thiserror::Error)]
+pub enum ChoiceError {
+    #[error(
+        "--resources-from proc: context {context:?} is not a local cronbench cluster up on this machine; give --resources-from prometheus with --prometheus URL, or leave it at auto"
+    )]
+    NotLocal { context: String },
+    #[error(
+        "--resources-from prometheus needs --prometheus URL (the Prometheus that scrapes the components)"
+    )]
+    NoPrometheus,
+}
+
+/// The source a run samples, chosen from `--resources-from`.
+#[derive(Debug)]
+pub enum Chosen {
+    Proc(proc::ProcSource),
+    Prometheus(prometheus::PromSource),
+    Nothing,
+}
+
+impl Chosen {
+    pub fn choose(
+        from: ResourcesFrom,
+        context: &str,
+        prom: Option<&crate::promql::Prometheus>,
+    ) -> Result<Chosen, ChoiceError> {
+        let local = || proc::ProcSource::for_context(context);
+        let remote = || prom.map(|p| prometheus::PromSource::new(p.clone()));
+        Ok(match from {
+            ResourcesFrom::Off => Chosen::Nothing,
+            ResourcesFrom::Proc => Chosen::Proc(local().ok_or_else(|| ChoiceError::NotLocal {
+                context: context.to_string(),
+            })?),
+            ResourcesFrom::Prometheus => {
+                Chosen::Prometheus(remote().ok_or(ChoiceError::NoPrometheus)?)
+            }
+            ResourcesFrom::Auto => match (local(), remote()) {
+                (Some(p), _) => Chosen::Proc(p),
+                (None, Some(p)) => Chosen::Prometheus(p),
+                (None, None) => Chosen::Nothing,
+            },
+        })
+    }
 }
 
 /// The sampling task of a session; stopped with the watchers.
@@ -85,77 +145,10 @@ impl Sampler {
     }
 }
 
-/// `process_cpu_seconds_total`: the CPU counter a Prometheus source queries.
-pub const PROMETHEUS_CPU: &str = "process_cpu_seconds_total";
-/// `process_resident_memory_bytes`: the memory a Prometheus source queries.
-pub const PROMETHEUS_RSS: &str = "process_resident_memory_bytes";
-/// `process_start_time_seconds`: tells a restarted process from its predecessor.
-pub const PROMETHEUS_START: &str = "process_start_time_seconds";
-
-/// One element of an instant vector, by the labels the timeline reads.
-#[derive(Debug, Clone, Copy)]
-pub struct PromSample<'a> {
-    pub job: &'a str,
-    pub instance: &'a str,
-    pub value: f64,
-}
-
-/// Readings from the instant vectors of [`PROMETHEUS_CPU`], [`PROMETHEUS_RSS`] and
-/// [`PROMETHEUS_START`] evaluated at one time, joined by `job` and `instance`. A job that is
-/// no [`Component`] (see [`Component::from_prometheus_job`]) and a process without both the
-/// CPU and the memory figure are left out; without a start time the process identity is 0,
-/// and only a counter that goes backwards shows a restart.
-///
-/// A Prometheus [`ReadingSource`] is these three instant queries at `at_ms`, each series
-/// mapped to a [`PromSample`] by its `job` and `instance` labels, passed here; a failed query
-/// is a [`SourceError`] (the sampler says so once and the timeline has a gap):
-///
-/// ```text
-/// impl ReadingSource for PromSource {
-///     const SOURCE: ResourceSource = ResourceSource::Prometheus;
-///     async fn read(&mut self, at_ms: i64) -> Result<Vec<ResourceReading>, SourceError> {
-///         let cpu = client.instant(PROMETHEUS_CPU, at_ms).await?;   // and RSS, start
-///         let sample = |s: &Series| PromSample { job: s.labels["job"], instance: .., value: s.value };
-///         Ok(prometheus_readings(cpu.iter().map(sample), rss.iter().map(sample), start.iter().map(sample)))
-///     }
-/// }
-/// ```
-///
-/// and `run` starts it with `session.sample_resources(source)` where it now starts the
-/// `/proc` one.
-pub fn prometheus_readings<'a>(
-    cpu: impl IntoIterator<Item = PromSample<'a>>,
-    rss: impl IntoIterator<Item = PromSample<'a>>,
-    start: impl IntoIterator<Item = PromSample<'a>>,
-) -> Vec<ResourceReading> {
-    let by_key = |samples: &mut dyn Iterator<Item = PromSample<'a>>| {
-        samples
-            .filter_map(|s| {
-                let c = Component::from_prometheus_job(s.job)?;
-                Some(((c, s.instance), s.value))
-            })
-            .collect::<BTreeMap<(Component, &'a str), f64>>()
-    };
-    let rss = by_key(&mut rss.into_iter());
-    let start = by_key(&mut start.into_iter());
-    by_key(&mut cpu.into_iter())
-        .into_iter()
-        .filter_map(|(key, cpu_s)| {
-            let rss = *rss.get(&key)?;
-            (rss.is_finite() && rss >= 0.0).then(|| ResourceReading {
-                component: key.0,
-                instance: key.1.to_string(),
-                process: start.get(&key).map_or(0, |s| (s.max(0.0) * 1000.0) as u64),
-                cpu_s,
-                rss_bytes: rss as u64,
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::Component;
 
     /// A process whose CPU counter goes up by one second per read.
     struct Fake {
@@ -173,6 +166,7 @@ mod tests {
                 process: 1,
                 cpu_s: self.cpu_s,
                 rss_bytes: 1 << 20,
+                at_ms: None,
             }])
         }
     }
@@ -207,34 +201,6 @@ mod tests {
             cpu.iter().zip(1..).all(|(c, i)| *c == f64::from(i)),
             "{cpu:?}"
         );
-    }
-
-    #[test]
-    fn prometheus_series_become_readings_of_known_jobs_with_both_figures() {
-        let s = |job, instance, value| PromSample {
-            job,
-            instance,
-            value,
-        };
-        let cpu = [
-            s("etcd", "127.0.0.1:2379", 12.5),
-            s("apiserver", "10.0.0.1:6443", 40.0),
-            s("node-exporter", "x", 1.0),
-            s("kube-scheduler", "s", 3.0),
-        ];
-        let rss = [
-            s("etcd", "127.0.0.1:2379", 5e7),
-            s("apiserver", "10.0.0.1:6443", 3e8),
-            s("node-exporter", "x", 1.0),
-        ];
-        let start = [s("etcd", "127.0.0.1:2379", 1_700_000_000.5)];
-        let r = prometheus_readings(cpu, rss, start);
-        assert_eq!(r.len(), 2, "{r:?}");
-        assert_eq!(r[0].component, Component::KubeApiserver);
-        assert_eq!((r[0].process, r[0].rss_bytes), (0, 300_000_000));
-        assert_eq!(r[1].component, Component::Etcd);
-        assert_eq!(r[1].instance, "127.0.0.1:2379");
-        assert_eq!((r[1].process, r[1].cpu_s), (1_700_000_000_500, 12.5));
     }
 
     #[test]

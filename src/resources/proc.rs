@@ -53,6 +53,7 @@ fn read_all(cluster: &LocalCluster) -> Vec<ResourceReading> {
                 process: u64::from(pid),
                 cpu_s: crate::procfs::cpu_s(pid)?,
                 rss_bytes: crate::procfs::mem(pid)?.rss_kb.saturating_mul(1024),
+                at_ms: None,
             })
         })
         .collect();

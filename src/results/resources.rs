@@ -105,6 +105,10 @@ pub struct ResourceReading {
     pub cpu_s: f64,
     /// Resident set size.
     pub rss_bytes: u64,
+    /// When these figures were sampled (a Prometheus sample's own time), Unix milliseconds;
+    /// absent: when the line was written (`/proc` is read on the spot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<i64>,
 }
 
 /// CPU and memory of each sampled process over the run.
