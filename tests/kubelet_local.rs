@@ -129,6 +129,8 @@ async fn integration_ten_echo_jobs_on_a_real_node_say_hello_world_and_down_leave
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello world");
     }
 
+    kubelet_is_in_the_resource_readings(&cluster.context).await;
+
     // stop-nodes stops the kwok controller: meaningless on real nodes, refused up front.
     let kubeconfig = cluster.kubeconfig.display().to_string();
     let scenario = "tests/scenarios/stop-nodes.yaml";
@@ -223,4 +225,26 @@ async fn integration_cluster_down_cleans_up_after_every_process_was_killed() {
         "left after a crash and cluster down: {left:?}"
     );
     drop(cluster);
+}
+
+/// The resource timeline's `/proc` source finds the real node's kubelet, named by its node,
+/// beside the control plane.
+async fn kubelet_is_in_the_resource_readings(context: &str) {
+    use cronbench::resources::ReadingSource;
+    use cronbench::results::Component;
+    let mut source = cronbench::resources::proc::ProcSource::for_context(context)
+        .expect("a local cluster up on this machine");
+    let readings = source.read(0).await.expect("/proc readings");
+    let kubelets: Vec<_> = readings
+        .iter()
+        .filter(|r| r.component == Component::Kubelet)
+        .collect();
+    assert_eq!(kubelets.len(), 1, "{readings:?}");
+    assert!(!kubelets[0].instance.is_empty() && kubelets[0].rss_bytes > 0);
+    assert!(
+        readings
+            .iter()
+            .any(|r| r.component == Component::KubeApiserver),
+        "{readings:?}"
+    );
 }

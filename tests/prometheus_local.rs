@@ -50,13 +50,7 @@ fn up_by_job(port: u16) -> Vec<(String, String)> {
 
 #[test]
 fn integration_cluster_up_prometheus_scrapes_every_component_and_down_stops_it() {
-    if !common::on_path("prometheus") || !common::on_path("promtool") {
-        common::skip(
-            "prometheus or promtool is missing: install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`, or run scripts/setup)",
-        );
-        return;
-    }
-    if common::pushgateway::missing() {
+    if common::prometheus_missing() {
         return;
     }
     let Some(cluster) = common::TestCluster::up("it-prom", &["--nodes", "1", "--prometheus"])
@@ -187,30 +181,18 @@ fn evidence_says_prometheus_is_missing(r: &Results, url: &str) {
 /// About 35 s of 5 s samples of every component, each a scrape of its own (Prometheus
 /// scrapes every 5 s too), then nothing.
 fn timeline_holds_what_prometheus_gave_before_it_died(r: &Results) {
-    let t = r.resources.as_ref().expect("a resource timeline");
-    assert_eq!(t.source, ResourceSource::Prometheus);
-    for c in [
+    let components = [
         Component::KubeApiserver,
         Component::Etcd,
         Component::KubeControllerManager,
         Component::KubeScheduler,
-    ] {
-        let s = t
-            .series
-            .iter()
-            .find(|s| s.component == c)
-            .unwrap_or_else(|| panic!("{c} in the timeline: {t:?}"));
-        assert!(s.points.len() >= 3, "{c}: {:?}", s.points);
-        assert!(s.points.iter().all(|p| p.rss_bytes > 0), "{c}");
-        assert!(
-            s.points
-                .iter()
-                .all(|p| p.cpu_cores.is_none_or(|v| v >= 0.0)),
-            "{c}"
-        );
+    ];
+    for s in common::sampled(r, ResourceSource::Prometheus, &components) {
         // Nothing after the kill at about 35 s (the run started a few seconds before it).
+        let c = s.component;
         assert!(s.points.iter().all(|p| p.t_s < 60.0), "{c}: {:?}", s.points);
     }
+    let t = r.resources.as_ref().expect("a resource timeline");
     eprintln!(
         "timeline from Prometheus: {}",
         serde_json::to_string(

@@ -339,33 +339,17 @@ async fn integration_ctrl_c_tears_down_and_still_writes_results() {
 /// component has a timeline with a CPU figure and a resident size.
 fn control_plane_was_sampled(r: &Results) {
     use cronbench::results::{Component, ResourceSource};
-    let t = r.resources.as_ref().expect("a resource timeline");
-    assert_eq!(t.source, ResourceSource::Proc);
-    for c in [
-        Component::KubeApiserver,
-        Component::Etcd,
-        Component::KubeControllerManager,
-        Component::KubeScheduler,
-        Component::KwokController,
-    ] {
-        let s = t
-            .series
-            .iter()
-            .find(|s| s.component == c)
-            .unwrap_or_else(|| panic!("{c} sampled: {t:?}"));
-        assert!(s.points.len() >= 3, "{c}: {} points", s.points.len());
-        assert!(s.points.iter().all(|p| p.rss_bytes > 0), "{c}: RSS > 0");
-        assert!(
-            s.points.iter().flat_map(|p| p.cpu_cores).all(|c| c >= 0.0),
-            "{c}: CPU >= 0"
-        );
-        let m = &s.summary;
-        assert!(m.mean_cpu_cores.is_some_and(|c| c >= 0.0), "{c}: {m:?}");
-        assert!(
-            m.rss_peak_bytes >= m.rss_last_bytes && m.rss_first_bytes > 0,
-            "{c}: {m:?}"
-        );
-    }
+    common::sampled(
+        r,
+        ResourceSource::Proc,
+        &[
+            Component::KubeApiserver,
+            Component::Etcd,
+            Component::KubeControllerManager,
+            Component::KubeScheduler,
+            Component::KwokController,
+        ],
+    );
 }
 
 /// With every score plugin off, kube-scheduler v1.36 takes the first node that passes the

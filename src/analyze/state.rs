@@ -15,7 +15,7 @@ use super::tally::{Ctx, Tally};
 use super::verdict::verdict;
 use crate::results::{
     Anomalies, Counts, FaultWindow, NegativeCount, NodeStats, Results, RunInfo, StageStats,
-    Throughput, Window,
+    Throughput, Verdict, Window,
 };
 use crate::scenario::Scenario;
 use crate::schema::{EndReason, LogLine, Phase, RunStarted, SCHEMA_VERSION};
@@ -272,12 +272,8 @@ impl Analyzer {
         let stages = self.tally.stages();
         self.anomalies.negative_latencies = negatives(&stages);
         let faults = self.fault_windows(facts);
-        // Ticks a policy skipped on purpose are not runs that should have started.
-        let skipped = expected.skipped_while_active + expected.skipped_past_deadline;
-        let mut verdict = verdict(&self.scenario.slo, &counts, skipped, &throughput, &stages);
         let interrupted = self.end_reason != Some(EndReason::Completed);
-        // A partial window (Ctrl-C, an error, a killed harness) can look healthy; it never passes.
-        verdict.pass &= !interrupted;
+        let verdict = self.judge(&counts, &expected, &throughput, &stages, interrupted);
         let fleet = self.fleet.results(
             settled,
             warned,
@@ -333,6 +329,22 @@ impl Analyzer {
             resources,
             components: None,
         })
+    }
+
+    /// The verdict. Ticks a policy skipped on purpose are not runs that should have started;
+    /// a partial window (Ctrl-C, an error, a killed harness) can look healthy but never passes.
+    fn judge(
+        &self,
+        counts: &Counts,
+        expected: &Expected,
+        throughput: &Throughput,
+        stages: &[StageStats],
+        interrupted: bool,
+    ) -> Verdict {
+        let skipped = expected.skipped_while_active + expected.skipped_past_deadline;
+        let mut v = verdict(&self.scenario.slo, counts, skipped, throughput, stages);
+        v.pass &= !interrupted;
+        v
     }
 
     /// Hands the runs still held to the tally, and keeps what the fault windows read.

@@ -41,7 +41,7 @@ fn from_answers(
         match answer {
             Ok(value) => snap.record(series, value, || {
                 format!(
-                    "no series in Prometheus {url} at {at} (is {} scraped?)",
+                    "no series in Prometheus {url} at {at}: {} does not export it (yet), or is not scraped",
                     series.source.name()
                 )
             }),

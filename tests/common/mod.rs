@@ -226,3 +226,50 @@ pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
 }
+
+/// Whether Debian's prometheus (with promtool) or prometheus-pushgateway is missing; a skip
+/// then (a failure under [`REQUIRE_CLUSTER`]).
+pub fn prometheus_missing() -> bool {
+    if !on_path("prometheus") || !on_path("promtool") {
+        skip(
+            "prometheus or promtool is missing: install Debian's prometheus package (`apt-get install --no-install-recommends prometheus`, or run scripts/setup)",
+        );
+        return true;
+    }
+    pushgateway::missing()
+}
+
+/// The series of each of `components` in a run's resource timeline from `source`, checked:
+/// at least 3 points, every RSS above 0, every CPU figure at least 0, a mean CPU and a
+/// consistent RSS summary.
+pub fn sampled<'a>(
+    r: &'a cronbench::results::Results,
+    source: cronbench::results::ResourceSource,
+    components: &[cronbench::results::Component],
+) -> Vec<&'a cronbench::results::ComponentSeries> {
+    let t = r.resources.as_ref().expect("a resource timeline");
+    assert_eq!(t.source, source);
+    components
+        .iter()
+        .map(|c| {
+            let s = t
+                .series
+                .iter()
+                .find(|s| s.component == *c)
+                .unwrap_or_else(|| panic!("{c} sampled: {t:?}"));
+            assert!(s.points.len() >= 3, "{c}: {} points", s.points.len());
+            assert!(s.points.iter().all(|p| p.rss_bytes > 0), "{c}: RSS > 0");
+            assert!(
+                s.points.iter().flat_map(|p| p.cpu_cores).all(|v| v >= 0.0),
+                "{c}: CPU >= 0"
+            );
+            let m = &s.summary;
+            assert!(m.mean_cpu_cores.is_some_and(|v| v >= 0.0), "{c}: {m:?}");
+            assert!(
+                m.rss_peak_bytes >= m.rss_last_bytes && m.rss_first_bytes > 0,
+                "{c}: {m:?}"
+            );
+            s
+        })
+        .collect()
+}
