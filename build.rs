@@ -16,8 +16,16 @@ fn main() {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_default();
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    // --no-optional-locks: a plain `git status` refreshes and rewrites .git/index (always in a
+    // fresh clone), which the rerun-if-changed above then takes for a change: the next build
+    // ran this script again and recompiled the crate (CI's second release build, 2 min 33 s).
+    let dirty = git(&[
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+    ])
+    .is_some_and(|s| !s.is_empty());
     let value = match (commit.is_empty(), dirty) {
         (true, _) => String::new(),
         (false, true) => format!("{commit}+dirty"),
