@@ -14,15 +14,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 mod prom;
 mod series;
 mod sources;
 
 pub use prom::snapshot_prometheus;
 pub use series::{
-    ComponentEvidence, Field, SERIES, Series, Snapshot, Source, StepMetrics, between,
+    Component, ComponentEvidence, Field, SERIES, Series, Snapshot, StepMetrics, between,
 };
 pub use sources::{Sources, Taken};
 
@@ -108,28 +106,9 @@ pub fn sum(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64>
     found
 }
 
-/// A component whose metrics are read.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Component {
-    KubeControllerManager,
-    KubeScheduler,
-}
-
-impl Component {
-    fn source(self) -> Source {
-        match self {
-            Component::KubeControllerManager => Source::ControllerManager,
-            Component::KubeScheduler => Source::Scheduler,
-        }
-    }
-}
-
 /// Fills `snap` with the series of `source` found in its scraped `samples`; the absent ones
 /// are listed as missing.
-pub fn fill(snap: &mut Snapshot, source: Source, samples: &[Sample]) {
+pub fn fill(snap: &mut Snapshot, source: Component, samples: &[Sample]) {
     for series in SERIES.iter().filter(|s| s.source == source) {
         let mut value = sum(samples, series.metric, series.labels);
         if value.is_none() && series.absent_is_zero && sum(samples, series.metric, &[]).is_some() {
@@ -215,7 +194,7 @@ pub async fn scrape_with(client: &kube::Client) -> Result<Vec<Sample>, String> {
 pub async fn snapshot(client: &kube::Client, endpoints: &BTreeMap<Component, String>) -> Snapshot {
     let mut snap = Snapshot::default();
     match scrape_with(client).await {
-        Ok(samples) => fill(&mut snap, Source::Apiserver, &samples),
+        Ok(samples) => fill(&mut snap, Component::KubeApiserver, &samples),
         Err(e) => {
             snap.unreachable.insert("kube-apiserver".into(), e);
         }
@@ -227,12 +206,9 @@ pub async fn snapshot(client: &kube::Client, endpoints: &BTreeMap<Component, Str
         );
     }
     for (component, host) in endpoints {
-        let key = serde_json::to_value(component)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let key = component.name().to_string();
         match scrape(host).await {
-            Ok(samples) => fill(&mut snap, component.source(), &samples),
+            Ok(samples) => fill(&mut snap, *component, &samples),
             Err(e) => {
                 snap.unreachable.insert(key, e);
             }
@@ -290,13 +266,13 @@ garbage line without value
     fn step_metrics_are_means_of_counter_deltas() {
         let s = parse(TEXT);
         let mut a = Snapshot::default();
-        fill(&mut a, Source::ControllerManager, &s);
+        fill(&mut a, Component::KubeControllerManager, &s);
         let mut b = a.clone();
         b.set(Field::CronjobSkewSum, 45.5);
         b.set(Field::CronjobSkewCount, 20.0);
         b.set(Field::RateLimiterSum, 9.0);
         b.set(Field::RateLimiterCount, 12.0);
-        fill(&mut b, Source::Scheduler, &s);
+        fill(&mut b, Component::KubeScheduler, &s);
         let m = between(&a, &b);
         assert_eq!(m.cronjob_job_creation_skew_mean_s, Some(2.0));
         assert_eq!(m.kcm_rate_limiter_wait_mean_s, Some(1.0));
@@ -333,8 +309,8 @@ etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
 "#,
         );
         let (mut a, mut b) = (Snapshot::default(), Snapshot::default());
-        fill(&mut a, Source::Apiserver, &before);
-        fill(&mut b, Source::Apiserver, &after);
+        fill(&mut a, Component::KubeApiserver, &before);
+        fill(&mut b, Component::KubeApiserver, &after);
         let m = between(&a, &b);
         assert_eq!(m.apiserver_create_mean_s, Some(0.2));
         assert_eq!(m.apiserver_inflight_end, Some(6.0));
@@ -348,7 +324,7 @@ etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
         let mut snap = Snapshot::default();
         fill(
             &mut snap,
-            Source::Apiserver,
+            Component::KubeApiserver,
             &parse(r#"apiserver_request_total{code="201"} 5"#),
         );
         // No 429 yet while the counter exists: zero. No storage objects: missing.
@@ -357,7 +333,7 @@ etcd_request_duration_seconds_count{operation="create",type="*batch.Job"} 200
         let why = &snap.missing[r#"apiserver_storage_objects{resource="pods"}"#];
         assert_eq!(why, "absent from kube-apiserver's /metrics");
         let mut none = Snapshot::default();
-        fill(&mut none, Source::Apiserver, &[]);
+        fill(&mut none, Component::KubeApiserver, &[]);
         assert_eq!(none.get(Field::ApiserverRejected429), None);
     }
 

@@ -7,23 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The component a series comes from. Its name is the local Prometheus' job name too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Source {
-    ControllerManager,
-    Scheduler,
-    Apiserver,
-}
-
-impl Source {
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::ControllerManager => "kube-controller-manager",
-            Source::Scheduler => "kube-scheduler",
-            Source::Apiserver => "kube-apiserver",
-        }
-    }
-}
+/// The component a series comes from; its name is the local Prometheus' job name too.
+pub use crate::results::Component;
 
 /// One value of a snapshot.
 #[derive(
@@ -62,7 +47,7 @@ pub enum Field {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Series {
     pub field: Field,
-    pub source: Source,
+    pub source: Component,
     pub metric: &'static str,
     pub labels: &'static [(&'static str, &'static str)],
     /// Other components export the same metric name: PromQL must select the source's job.
@@ -74,7 +59,7 @@ pub struct Series {
 
 const fn s(
     field: Field,
-    source: Source,
+    source: Component,
     metric: &'static str,
     labels: &'static [(&'static str, &'static str)],
 ) -> Series {
@@ -91,8 +76,8 @@ const fn s(
 const CRONJOB: &[(&str, &str)] = &[("name", "cronjob")];
 const JOB: &[(&str, &str)] = &[("name", "job")];
 const POST: &[(&str, &str)] = &[("verb", "POST")];
-const KCM: Source = Source::ControllerManager;
-const API: Source = Source::Apiserver;
+const KCM: Component = Component::KubeControllerManager;
+const API: Component = Component::KubeApiserver;
 
 /// Every series read, by field.
 pub const SERIES: [Series; 24] = {
@@ -153,13 +138,13 @@ pub const SERIES: [Series; 24] = {
         },
         s(
             SchedulerPendingPods,
-            Source::Scheduler,
+            Component::KubeScheduler,
             "scheduler_pending_pods",
             &[],
         ),
         s(
             SchedulerAttempts,
-            Source::Scheduler,
+            Component::KubeScheduler,
             "scheduler_schedule_attempts_total",
             &[],
         ),
