@@ -116,6 +116,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
             phases(&session, &scenario, &defs, schedule.as_ref(), &evidence),
         )
         .await;
+    // The definitions are not needed past the window; the analysis below holds its own.
+    drop(defs);
     let components = evidence.finish().await;
     let undo_faults = async {
         if let Some(schedule) = schedule {

@@ -319,7 +319,7 @@ mod tests {
             schedule: "*/5 * * * *".into(),
             time_zone: None,
             command: vec!["sh".into(), "-c".into(), "echo hello world".into()],
-            resources: scenario.load.resources.clone(),
+            resources: scenario.load.resources.clone().into(),
             class: None,
         };
         let cj = cronjob(&scenario, &def, "run-1").unwrap();
@@ -346,7 +346,7 @@ mod tests {
             schedule: "30 2 * * *".into(),
             time_zone: Some("Europe/Berlin".into()),
             command: vec!["true".into()],
-            resources: scenario.load.resources.clone(),
+            resources: scenario.load.resources.clone().into(),
             defined_in: None,
             class: None,
         };
@@ -362,7 +362,7 @@ mod tests {
             schedule: "0 2 * * *".into(),
             time_zone: None,
             command: vec!["sh".into(), "-c".into(), "sleep 90.000; exit 0".into()],
-            resources: scenario.load.resources.clone(),
+            resources: scenario.load.resources.clone().into(),
             defined_in: None,
             class: Some(ClassPart {
                 class: "nightly".into(),

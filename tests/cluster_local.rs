@@ -77,7 +77,7 @@ async fn lint_agrees_with_the_apiserver(client: &kube::Client) {
             schedule: schedule.clone(),
             time_zone: zone.clone(),
             command: vec!["true".into()],
-            resources: scenario.load.resources.clone(),
+            resources: scenario.load.resources.clone().into(),
             defined_in: None,
             class: None,
         };

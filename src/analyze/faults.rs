@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::results::{FaultWindow, Window, WindowEnd};
-use crate::scenario::{CronJobDef, FaultKind, Resources, Slo, jobs_per_minute};
+use crate::scenario::{CronJobDef, FaultKind, Slo, jobs_per_minute};
 use crate::schema::FaultPhase;
 
 /// A recovered minute holds at least this share of the baseline's starts.
@@ -101,7 +101,7 @@ impl Context {
                 schedule: schedule.to_string(),
                 time_zone: zone.map(str::to_string),
                 command: Vec::new(),
-                resources: Resources::default(),
+                resources: Default::default(),
                 class: None,
             })
             .collect();

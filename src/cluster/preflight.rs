@@ -429,7 +429,8 @@ mod tests {
             resources: crate::scenario::Resources {
                 requests: requests(&[("cpu", cpu)]),
                 limits: Default::default(),
-            },
+            }
+            .into(),
             defined_in: file.map(|f| crate::scenario::jobdefs::Place {
                 file: f.into(),
                 document: 1,

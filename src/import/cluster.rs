@@ -12,7 +12,7 @@ use super::{ImportError, window_for, write_new};
 use crate::cluster::ClusterTarget;
 use crate::cluster::preflight::{self, PreflightError};
 use crate::scenario::bounds::MAX_CRONJOBS;
-use crate::scenario::{CronJobDef, Resources, parse_schedule};
+use crate::scenario::{CronJobDef, parse_schedule};
 
 /// CronJobs asked for per list call.
 const PAGE: u32 = 500;
@@ -238,7 +238,7 @@ fn rate_and_window(fleet: &Fleet, scale: u32) -> (f64, u64) {
             schedule: g.settings.schedule.clone(),
             time_zone: g.settings.time_zone.clone(),
             command: Vec::new(),
-            resources: Resources::default(),
+            resources: Default::default(),
             defined_in: None,
             class: None,
         });

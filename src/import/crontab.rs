@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::scenario::{CronJobDef, Resources, parse_schedule, time_zone};
+use crate::scenario::{CronJobDef, parse_schedule, time_zone};
 
 /// The command every imported CronJob runs.
 pub const PLACEHOLDER_COMMAND: [&str; 3] = ["bash", "-c", "echo hello world"];
@@ -151,7 +151,7 @@ pub fn definitions(entries: &[Entry], scale: u32) -> Vec<CronJobDef> {
                 schedule: e.schedule.clone(),
                 time_zone: e.time_zone.clone(),
                 command: PLACEHOLDER_COMMAND.iter().map(|s| s.to_string()).collect(),
-                resources: Resources::default(),
+                resources: Default::default(),
                 defined_in: None,
                 class: None,
             });

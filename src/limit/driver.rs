@@ -115,7 +115,7 @@ fn defs(scenario: &Scenario, n: u32) -> Vec<CronJobDef> {
             schedule: "* * * * *".into(),
             time_zone: None,
             command: scenario.load.command.clone(),
-            resources: scenario.load.resources.clone(),
+            resources: scenario.load.resources.clone().into(),
             class: None,
         })
         .collect()

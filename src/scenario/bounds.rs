@@ -218,7 +218,6 @@ pub fn window_problem(defs: &[CronJobDef], d: &Durations) -> Option<(String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Resources;
 
     fn def(schedule: &str) -> CronJobDef {
         CronJobDef {
@@ -227,7 +226,7 @@ mod tests {
             schedule: schedule.into(),
             time_zone: None,
             command: vec!["true".into()],
-            resources: Resources::default(),
+            resources: Default::default(),
             class: None,
         }
     }

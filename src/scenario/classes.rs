@@ -5,6 +5,8 @@
 //! schedules, run times drawn from a distribution and suspended CronJobs are chosen by one
 //! random stream seeded with `load.seed`, so the same file gives the same fleet every time.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ConcurrencyPolicy, CronJobDef, Resources};
@@ -235,10 +237,17 @@ pub struct ClassDefaults<'a> {
 }
 
 /// The CronJobs of every class, in class order.
-pub fn expand(classes: &[Class], seed: u64, d: &ClassDefaults) -> Vec<CronJobDef> {
+/// `size` is their number, within [`super::bounds::MAX_CRONJOBS`] (checked by the caller).
+pub fn expand(classes: &[Class], seed: u64, d: &ClassDefaults, size: usize) -> Vec<CronJobDef> {
     let mut draw = Draw::new(seed);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(size.min(super::bounds::MAX_CRONJOBS as usize));
     for class in classes {
+        let resources = Arc::new(
+            class
+                .resources
+                .clone()
+                .unwrap_or_else(|| d.resources.clone()),
+        );
         let fail_permille = (class.failure_share.clamp(0.0, 1.0) * 1000.0).round() as u16;
         for i in 0..class.size(d.total) {
             let schedule = match &class.schedule {
@@ -266,10 +275,7 @@ pub fn expand(classes: &[Class], seed: u64, d: &ClassDefaults) -> Vec<CronJobDef
                 schedule,
                 time_zone: class.time_zone.clone().or(d.time_zone.map(str::to_string)),
                 command: class_command(&part, d.command),
-                resources: class
-                    .resources
-                    .clone()
-                    .unwrap_or_else(|| d.resources.clone()),
+                resources: Arc::clone(&resources),
                 defined_in: None,
                 class: Some(part),
             });
@@ -319,15 +325,15 @@ mod tests {
     fn generated_schedules_are_the_same_for_the_same_seed_and_differ_for_another() {
         let classes = vec![class("{name: a, count: 50, schedule: {every_minutes: 5}}")];
         let r = Resources::default();
-        let one: Vec<String> = expand(&classes, 7, &defaults(&r))
+        let one: Vec<String> = expand(&classes, 7, &defaults(&r), 0)
             .into_iter()
             .map(|d| d.schedule)
             .collect();
-        let again: Vec<String> = expand(&classes, 7, &defaults(&r))
+        let again: Vec<String> = expand(&classes, 7, &defaults(&r), 0)
             .into_iter()
             .map(|d| d.schedule)
             .collect();
-        let other: Vec<String> = expand(&classes, 8, &defaults(&r))
+        let other: Vec<String> = expand(&classes, 8, &defaults(&r), 0)
             .into_iter()
             .map(|d| d.schedule)
             .collect();

@@ -547,7 +547,6 @@ pub fn jobs_per_minute(defs: &[CronJobDef]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Resources;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -568,7 +567,7 @@ mod tests {
             schedule: schedule.into(),
             time_zone: None,
             command: vec!["true".into()],
-            resources: Resources::default(),
+            resources: Default::default(),
             class: None,
         }
     }

@@ -64,7 +64,7 @@ impl From<JobDefinition> for CronJobDef {
             schedule: d.kubernetes.schedule,
             time_zone: d.kubernetes.time_zone,
             command: d.command,
-            resources: d.resources,
+            resources: d.resources.into(),
             class: None,
         }
     }
@@ -339,7 +339,8 @@ resources:
             resources: Resources {
                 requests: BTreeMap::from([("cpu".into(), "lots".into())]),
                 limits: BTreeMap::new(),
-            },
+            }
+            .into(),
             class: None,
         };
         let mut problems = Vec::new();
@@ -361,7 +362,7 @@ resources:
             schedule: "0 0 30 2 *".into(),
             time_zone: None,
             command: vec!["true".into()],
-            resources: Resources::default(),
+            resources: Default::default(),
             class: None,
         };
         let mut problems = Vec::new();
@@ -378,7 +379,7 @@ resources:
             schedule: "* * * * *".into(),
             time_zone: None,
             command: vec!["true".into()],
-            resources: Resources::default(),
+            resources: Default::default(),
             class: None,
         };
         let defs = vec![
