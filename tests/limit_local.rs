@@ -6,6 +6,7 @@ mod common;
 use common::{TestCluster, cronbench, text};
 use cronbench::cluster::LocalCluster;
 use cronbench::cluster::prometheus::{SCRAPE_INTERVAL_S, url_of};
+use cronbench::limit::confirm::{ConfirmVerdict, Side, above};
 use cronbench::limit::report::{LimitReport, StepRecord, bottleneck, evidence};
 use cronbench::limit::sweep::SweepReport;
 use cronbench::metrics::StepMetrics;
@@ -61,19 +62,32 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
     let url = url_of(&local).expect("cluster up --prometheus wrote the URL");
     let out = std::env::temp_dir().join(format!("cronbench-it-limit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    let started = std::time::Instant::now();
     let run = find_limit(
         &cluster,
         &out,
-        &["--start", "10", "--max-minutes", "7", "--prometheus", &url],
+        &[
+            "--start",
+            "10",
+            "--max-minutes",
+            "7",
+            "--prometheus",
+            &url,
+            "--confirm",
+            "2m",
+        ],
     );
-    // 0 or 1 (the limit against smoke's target); never an error.
+    let wall_s = started.elapsed().as_secs_f64();
+    // 0 or 1 (the limit against smoke's target), 3 (the confirmation contradicted it); never
+    // an error.
     assert!(
-        matches!(run.status.code(), Some(0 | 1)),
+        matches!(run.status.code(), Some(0 | 1 | 3)),
         "find-limit completes: {}",
         text(&run)
     );
     let bytes = std::fs::read(out.join("limit.json")).expect("limit.json written");
     let r: LimitReport = serde_json::from_slice(&bytes).expect("limit.json parses");
+    the_confirmation_ran_after_the_search(&r, run.status.code(), wall_s, &text(&run));
     assert!(r.outcome.is_some(), "the search finished: {}", text(&run));
     assert!(r.steps.len() >= 2, "at least two steps: {}", text(&run));
     assert_eq!(r.curve.len(), r.steps.len());
@@ -149,6 +163,72 @@ async fn integration_find_limit_writes_the_capacity_curve_and_names_a_bottleneck
     assert_eq!(line_kinds(&b.evidence), line_kinds(&from_prom.evidence));
     history_shows_the_limit(&out, &r);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--confirm 2m`: the limit and ceil(1.15 x limit) held for two minutes each after the
+/// search, judged like its steps; exit 3 exactly when they contradict the limit.
+fn the_confirmation_ran_after_the_search(
+    r: &LimitReport,
+    code: Option<i32>,
+    wall_s: f64,
+    out: &str,
+) {
+    let c = r
+        .confirmation
+        .as_ref()
+        .expect("limit.json has the confirmation");
+    let search_s = r.steps.last().map_or(0, |s| s.counts.window_end_ms) - r.started_ms;
+    eprintln!(
+        "find-limit --confirm 2m: {wall_s:.0} s in all, the search's last window ended {:.0} s after its start; confirmation {:?}, time to confirmed {:?} s",
+        search_s as f64 / 1000.0,
+        c.verdict,
+        c.time_to_confirmed_s
+    );
+    assert_eq!(c.duration_minutes, 2);
+    assert_eq!(
+        code == Some(3),
+        c.verdict == ConfirmVerdict::Contradicted,
+        "{out}"
+    );
+    let Some(limit) = r.outcome.and_then(|o| o.sustainable) else {
+        assert_eq!(c.verdict, ConfirmVerdict::NoLimit, "{out}");
+        assert!(c.steps.is_empty());
+        return;
+    };
+    let loads: Vec<(Side, u32)> = c.steps.iter().map(|s| (s.side, s.cronjobs)).collect();
+    assert_eq!(
+        loads,
+        vec![(Side::Limit, limit), (Side::Above, above(limit))],
+        "{out}"
+    );
+    for s in &c.steps {
+        let w = &s.record.counts;
+        assert_eq!(
+            w.window_end_ms - w.window_start_ms,
+            120_000,
+            "two whole minutes"
+        );
+        assert_eq!(w.window_start_ms % 60_000, 0);
+        assert!(s.rate_per_minute > 0.0);
+        assert_eq!(s.held, s.record.verdict.sustainable);
+        eprintln!(
+            "confirmation {:?}: {} CronJobs, offered {:.1}/min, on time {:.1}/min, on-time ratio {:?}, backlog {:?}, held {}, failures {:?}",
+            s.side,
+            s.cronjobs,
+            s.rate_per_minute,
+            w.achieved_per_minute,
+            s.record.on_time_ratio,
+            w.backlog.iter().map(|b| b.backlog).collect::<Vec<_>>(),
+            s.held,
+            s.record.verdict.failures
+        );
+    }
+    assert!(matches!(
+        c.verdict,
+        ConfirmVerdict::Confirmed | ConfirmVerdict::Contradicted
+    ));
+    assert_eq!(c.agrees, c.verdict == ConfirmVerdict::Confirmed);
+    assert!(out.contains("confirmation (2 min per step): "), "{out}");
 }
 
 /// Names of values read at the window's end (gauges): both sources have the same.

@@ -149,7 +149,8 @@ pub enum Command {
     },
     /// Find the highest sustainable jobs per minute (every-minute CronJobs, ramped then
     /// bisected), the capacity curve and the bottleneck; writes DIR/limit.json after every
-    /// step (exit 0 limit >= target, 1 below target or undecided, 2 error or interrupted)
+    /// step (exit 0 limit >= target, 1 below target or undecided, 2 error or interrupted, 3
+    /// --confirm contradicted the limit)
     FindLimit(FindLimitArgs),
     /// Measure the harness itself on a local cluster it starts and always stops: creation
     /// against a bare client, watching cost against the control plane, stage accuracy,
@@ -246,6 +247,12 @@ pub struct FindLimitArgs {
     /// Prometheus' alone)
     #[arg(long)]
     pub no_scrape: bool,
+    /// After the search, hold the limit for DURATION (it must hold) and ceil(1.15 x limit) for
+    /// DURATION (it must not), judged as the search's steps; whole minutes, at least 2 (e.g.
+    /// 10m, 2m, 120s; alone: 10m). Exit 3 when they contradict the limit. Put it after the
+    /// scenario, or write --confirm=DURATION
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "10m", value_parser = parse_confirm)]
+    pub confirm: Option<u32>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -326,6 +333,56 @@ pub(crate) fn parse_scrape_target(s: &str) -> Result<String, String> {
     crate::cluster::prometheus::check_target(s).map_err(|e| e.to_string())
 }
 
+/// `--confirm DURATION` in whole minutes: `10m`, `2 min`, `120s`, `1h`, ISO 8601 `PT10M`.
+pub(crate) fn parse_confirm(s: &str) -> Result<u32, String> {
+    let d: jiff::SignedDuration = s.trim().parse().map_err(|e| {
+        format!("`{s}` is not a duration ({e}); write whole minutes such as 10m or 120s")
+    })?;
+    let secs = d.as_secs();
+    if secs < 120 || secs % 60 != 0 || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "`{s}`: a confirmation step is judged on whole minutes of ticks, at least 2 (as the search's steps); write e.g. 2m or 10m"
+        ));
+    }
+    u32::try_from(secs / 60).map_err(|_| format!("`{s}` is too long; write e.g. 10m"))
+}
+
 pub(crate) fn parse_threshold(s: &str) -> Result<f64, String> {
     crate::compare::parse_threshold(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Command, Opts, parse_confirm};
+
+    fn confirm_of(args: &[&str]) -> Option<u32> {
+        let cli = Opts::try_parse_from(args).expect("parses");
+        match cli.command {
+            Command::FindLimit(a) => a.confirm,
+            _ => panic!("find-limit"),
+        }
+    }
+
+    #[test]
+    fn confirm_takes_whole_minutes_and_defaults_to_ten() {
+        assert_eq!(parse_confirm("10m"), Ok(10));
+        assert_eq!(parse_confirm("120s"), Ok(2));
+        assert_eq!(parse_confirm("1h"), Ok(60));
+        assert_eq!(parse_confirm("PT3M"), Ok(3));
+        for bad in ["60s", "90s", "2m30s", "ten", "-5m"] {
+            let e = parse_confirm(bad).expect_err(bad);
+            assert!(e.contains(bad) && e.contains("10m"), "{e}");
+        }
+        assert_eq!(
+            confirm_of(&["cronbench", "find-limit", "s.yaml", "--confirm"]),
+            Some(10)
+        );
+        assert_eq!(
+            confirm_of(&["cronbench", "find-limit", "s.yaml", "--confirm", "2m"]),
+            Some(2)
+        );
+        assert_eq!(confirm_of(&["cronbench", "find-limit", "s.yaml"]), None);
+    }
 }

@@ -8,6 +8,8 @@
 //! |                     |      | below target or undecided, status: not up or a component down |
 //! | [`Outcome::Error`]  | 2    | an error (any `Err` of a command), an interrupted run, a run  |
 //! |                     |      | or sweep that ended early, bench.json incomplete              |
+//! | [`Outcome::Contradicted`] | 3 | find-limit --confirm: the limit did not hold for longer, |
+//! |                     |      | or 1.15x it held: the search's answer is wrong                |
 
 use std::process::ExitCode;
 
@@ -17,6 +19,8 @@ pub enum Outcome {
     Pass,
     Missed,
     Error,
+    /// A measured answer its own check refuted (find-limit's confirmation).
+    Contradicted,
 }
 
 impl Outcome {
@@ -30,6 +34,7 @@ impl Outcome {
             Outcome::Pass => 0,
             Outcome::Missed => 1,
             Outcome::Error => 2,
+            Outcome::Contradicted => 3,
         }
     }
 }
@@ -50,6 +55,7 @@ mod tests {
         assert_eq!(Outcome::Pass.code(), 0);
         assert_eq!(Outcome::Missed.code(), 1);
         assert_eq!(Outcome::Error.code(), 2);
+        assert_eq!(Outcome::Contradicted.code(), 3);
         assert_eq!(Outcome::pass_if(true), Outcome::Pass);
         assert_eq!(Outcome::pass_if(false), Outcome::Missed);
     }

@@ -130,6 +130,7 @@ fn limit_options(args: &FindLimitArgs) -> anyhow::Result<crate::limit::LimitOpti
         min_on_time_ratio: args.min_on_time_ratio,
         scrape: !args.no_scrape,
         prometheus: args.prometheus.clone(),
+        confirm_minutes: args.confirm,
     })
 }
 
@@ -151,9 +152,19 @@ pub(super) async fn find_limit(args: FindLimitArgs) -> anyhow::Result<Outcome> {
         return Err(anyhow::Error::new(e).context("find-limit ended early"));
     }
     Ok(match outcome.end {
-        EndReason::Completed => Outcome::pass_if(outcome.report.pass == Some(true)),
+        EndReason::Completed => limit_outcome(&outcome.report),
         EndReason::Interrupted | EndReason::Error => Outcome::Error,
     })
+}
+
+/// A completed search's outcome: contradicted by its confirmation, else the limit against the
+/// target.
+fn limit_outcome(report: &crate::limit::report::LimitReport) -> Outcome {
+    use crate::limit::confirm::ConfirmVerdict;
+    match report.confirmation.as_ref().map(|c| c.verdict) {
+        Some(ConfirmVerdict::Contradicted) => Outcome::Contradicted,
+        _ => Outcome::pass_if(report.pass == Some(true)),
+    }
 }
 
 async fn sweep(opts: &crate::limit::LimitOptions, nodes: &[u32]) -> anyhow::Result<Outcome> {

@@ -9,9 +9,11 @@ use futures::{StreamExt, stream};
 use k8s_openapi::api::batch::v1::CronJob;
 use kube::api::{Api, DeleteParams};
 
+use super::confirm::Confirmation;
 use super::metrics::Sources;
-use super::report::{DrainRecord, LIMIT_SCHEMA_VERSION, LimitReport, StepRecord};
-use super::search::{Action, Observation, Outcome, Search, SearchConfig};
+use super::plan::Plan;
+use super::report::{DrainRecord, LimitReport, StepRecord};
+use super::search::{Action, Observation, Outcome, Search, State};
 use super::step::{
     Criteria, Ledger, LogTail, MINUTE_MS, StepCounts, StepVerdict, judge, keep_draining,
     window_start,
@@ -70,6 +72,9 @@ pub struct LimitOptions {
     pub scrape: bool,
     /// Also read the same evidence from this Prometheus by PromQL.
     pub prometheus: Option<String>,
+    /// `--confirm`: after the search, hold the limit and 1.15x it for this many whole minutes
+    /// each (at least 2).
+    pub confirm_minutes: Option<u32>,
 }
 
 impl Default for LimitOptions {
@@ -88,6 +93,7 @@ impl Default for LimitOptions {
             min_on_time_ratio: 0.95,
             scrape: true,
             prometheus: None,
+            confirm_minutes: None,
         }
     }
 }
@@ -127,6 +133,11 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     if !(opts.precision > 0.0 && opts.factor > 1.0 && opts.max_minutes > 0.0) {
         return Err(LimitError::Option(
             "--precision and --max-minutes must be > 0, --factor > 1".into(),
+        ));
+    }
+    if opts.confirm_minutes.is_some_and(|m| m < 2) {
+        return Err(LimitError::Option(
+            "--confirm needs at least 2 whole minutes: a step is judged on whole minutes of ticks, as the search's are".into(),
         ));
     }
     let mut scenario = every_minute_scenario(opts)?;
@@ -173,11 +184,16 @@ pub async fn find_limit(opts: &LimitOptions) -> Result<LimitOutcome, LimitError>
     let (end, error) = session
         .drive(
             "tearing down; limit.json keeps the steps finished so far",
-            ctx.search(&mut search, &mut report),
+            ctx.run(&mut search, &mut report, opts.confirm_minutes),
         )
         .await;
     if end != EndReason::Completed {
-        ended_early(&mut report, search.interrupt(), error.as_ref());
+        // An interruption during the confirmation leaves the search's own outcome as it was.
+        let outcome = match search.state {
+            State::Done(o) => o,
+            _ => search.interrupt(),
+        };
+        ended_early(&mut report, outcome, error.as_ref());
     }
     let closed = session.close(end, std::future::ready(())).await?;
     report.state = search.state.clone();
@@ -209,90 +225,6 @@ fn ended_early(report: &mut LimitReport, outcome: Outcome, error: Option<&LimitE
         Some(e) => format!("the search ended early: {e}"),
         None => "the search was interrupted".into(),
     });
-}
-
-/// The search's settings, from the options and the scenario.
-struct Plan {
-    config: SearchConfig,
-    criteria: Criteria,
-    hold_minutes: u32,
-    max_minutes: f64,
-}
-
-impl Plan {
-    fn new(opts: &LimitOptions, scenario: &Scenario) -> Plan {
-        let config = SearchConfig {
-            start: opts
-                .start
-                .unwrap_or(scenario.slo.target_jobs_per_minute.round().max(1.0) as u32),
-            factor: opts.factor,
-            precision: opts.precision,
-            max_cronjobs: opts.max_cronjobs.max(1),
-        };
-        let criteria = Criteria {
-            start_within_s: opts.start_within_s,
-            min_on_time_ratio: opts.min_on_time_ratio,
-            p99_schedule_to_start_s: scenario.slo.p99_schedule_to_start_s,
-            ..Criteria::default()
-        };
-        Plan {
-            config,
-            criteria,
-            hold_minutes: opts.hold_minutes.max(2),
-            max_minutes: opts.max_minutes,
-        }
-    }
-
-    /// The report before the first step: what the search is, on which cluster.
-    fn report(
-        &self,
-        session: &Session,
-        scenario: &Scenario,
-        search: &Search,
-        sources: &Sources,
-    ) -> LimitReport {
-        let context = session.context();
-        let notes = sources.notes(context);
-        LimitReport {
-            schema_version: LIMIT_SCHEMA_VERSION,
-            search_id: session.id().to_string(),
-            scenario_name: scenario.name.clone(),
-            context: context.to_string(),
-            server_version: session.facts().server_version.clone(),
-            nodes: session.facts().ready_nodes,
-            started_ms: session.started_ms(),
-            wall_s: 0.0,
-            max_minutes: self.max_minutes,
-            config: self.config,
-            criteria: self.criteria,
-            hold_minutes: self.hold_minutes,
-            state: search.state.clone(),
-            outcome: None,
-            limit_jobs_per_minute: None,
-            interval: [None, None],
-            target_jobs_per_minute: scenario.slo.target_jobs_per_minute,
-            pass: None,
-            curve: Vec::new(),
-            bottleneck: None,
-            steps: Vec::new(),
-            notes,
-        }
-    }
-
-    fn announce(&self, session: &Session) {
-        eprintln!(
-            "find-limit {} on `{}` ({}, {} Ready nodes): start {} CronJobs, x{}, precision {}, budget {} min; writing {}",
-            session.id(),
-            session.context(),
-            session.facts().server_version,
-            session.facts().ready_nodes,
-            self.config.start,
-            self.config.factor,
-            self.config.precision,
-            self.max_minutes,
-            session.dir().path().display()
-        );
-    }
 }
 
 /// Writes `limit.json` (whole or not at all).
@@ -384,14 +316,29 @@ impl Ctx<'_> {
         Duration::from_secs(u64::from(self.hold_minutes) * 60 + 30)
     }
 
+    /// The search, then the confirmation when asked for.
+    async fn run(
+        &self,
+        search: &mut Search,
+        report: &mut LimitReport,
+        confirm_minutes: Option<u32>,
+    ) -> Result<(), LimitError> {
+        let mut load = Load::default();
+        self.search(&mut load, search, report).await?;
+        match confirm_minutes {
+            Some(minutes) => self.confirm(&mut load, minutes, report).await,
+            None => Ok(()),
+        }
+    }
+
     /// Drives [`Search`] (the state machine that decides each step's load) on the cluster,
     /// writing `limit.json` after every step and at the end.
     async fn search(
         &self,
+        load: &mut Load,
         search: &mut Search,
         report: &mut LimitReport,
     ) -> Result<(), LimitError> {
-        let mut load = Load::default();
         let mut action = search.begin(self.remaining(), self.step_estimate());
         loop {
             let n = match action {
@@ -401,11 +348,49 @@ impl Ctx<'_> {
                     return self.save(search, report);
                 }
             };
-            let (record, obs) = self.hold(&mut load, n).await?;
+            let (record, obs) = self.hold(load, n, self.hold_minutes).await?;
             report.steps.push(record);
             action = search.step(obs);
             self.save(search, report)?;
         }
+    }
+
+    /// Holds the search's limit, then 1.15x it, for `minutes` each with [`Ctx::hold`] (the
+    /// search's own step: load change, drain after a failure, window, judgement), writing
+    /// `limit.json` after each. Without a limit there is nothing to hold, and the report says so.
+    async fn confirm(
+        &self,
+        load: &mut Load,
+        minutes: u32,
+        report: &mut LimitReport,
+    ) -> Result<(), LimitError> {
+        let limit = report.outcome.and_then(|o| o.sustainable);
+        let mut confirmation = Confirmation::planned(minutes, limit);
+        if limit.is_none() {
+            eprintln!("confirmation: not run, the search found no load that held");
+        }
+        self.save_confirmation(report, &confirmation)?;
+        for (side, n) in Confirmation::loads(limit) {
+            eprintln!(
+                "confirmation: {} ({n} CronJobs) for {minutes} min; it must {}hold",
+                side.label(),
+                if side.must_hold() { "" } else { "not " }
+            );
+            let (record, _) = self.hold(load, n, minutes).await?;
+            confirmation.push(side, record, self.started.elapsed().as_secs_f64());
+            self.save_confirmation(report, &confirmation)?;
+        }
+        Ok(())
+    }
+
+    fn save_confirmation(
+        &self,
+        report: &mut LimitReport,
+        confirmation: &Confirmation,
+    ) -> Result<(), LimitError> {
+        report.confirmation = Some(confirmation.clone());
+        report.wall_s = self.started.elapsed().as_secs_f64();
+        write_report(self.session.dir(), report)
     }
 
     /// Brings the report up to the search's state and writes it.
@@ -416,9 +401,14 @@ impl Ctx<'_> {
         write_report(self.session.dir(), report)
     }
 
-    /// One step: the load set to `n` CronJobs, the previous overload drained, the window
-    /// waited out and judged.
-    async fn hold(&self, load: &mut Load, n: u32) -> Result<(StepRecord, Observation), LimitError> {
+    /// One step: the load set to `n` CronJobs, the previous overload drained, `minutes` whole
+    /// minutes waited out and judged.
+    async fn hold(
+        &self,
+        load: &mut Load,
+        n: u32,
+        minutes: u32,
+    ) -> Result<(StepRecord, Observation), LimitError> {
         load.step += 1;
         let step = load.step;
         self.set_load(load.cronjobs, n).await?;
@@ -434,7 +424,7 @@ impl Ctx<'_> {
         } else {
             None
         };
-        let window = Window::after(now_ms(), self.hold_minutes, &self.criteria);
+        let window = Window::after(now_ms(), minutes, &self.criteria);
         eprintln!(
             "step {step}: {n} CronJobs; window {} .. {}",
             timestamp(window.start_ms),

@@ -1,7 +1,9 @@
 //! `cronbench find-limit`: the highest sustainable jobs per minute of a cluster, with its
 //! uncertainty, the capacity curve and the bottleneck named.
 
+pub mod confirm;
 mod driver;
+mod plan;
 /// The component evidence, kept here under its old path too.
 pub use crate::metrics;
 pub mod report;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::confirm::Confirmation;
 use super::metrics::StepMetrics;
 use super::search::{Outcome, SearchConfig, State};
 use super::step::{Criteria, StepCounts, StepVerdict};
@@ -338,6 +339,9 @@ pub struct LimitReport {
     pub bottleneck: Option<Bottleneck>,
     pub steps: Vec<StepRecord>,
     pub notes: Vec<String>,
+    /// `--confirm`: the limit and 1.15x it held for longer after the search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
 }
 
 impl LimitReport {
@@ -471,6 +475,7 @@ mod tests {
             bottleneck: None,
             steps,
             notes: vec![],
+            confirmation: None,
         }
     }
 
@@ -507,6 +512,53 @@ mod tests {
         assert!(
             text.contains(
                 "per node at the limit: 0.80 pods/s started on the busiest node (50 CronJobs)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_summary_says_whether_the_confirmation_agrees_and_which_side_contradicts() {
+        use crate::limit::confirm::{Confirmation, Side};
+        use crate::limit::step::Failure;
+        let mut late = step(40, false, [1; 4]);
+        late.verdict.failures = vec![Failure::LowOnTimeRatio {
+            ratio: 0.8,
+            min: 0.95,
+        }];
+        let mut r = report(vec![step(40, true, [1; 4])]);
+        let mut c = Confirmation::planned(10, Some(40));
+        c.push(Side::Limit, late, 700.0);
+        c.push(Side::Above, step(46, false, [1; 4]), 1400.0);
+        r.confirmation = Some(c);
+        let text = crate::report::limit::limit_summary(&r);
+        assert!(
+            text.contains("confirmation (10 min per step): CONTRADICTED: the limit did not hold\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  the limit: 40 CronJobs, offered 40.0/min, on time 40.0/min (100.0%), backlog 0, p99 schedule->started -: did not hold (on time 80.0% < 95%), must hold -> CONTRADICTS"),
+            "{text}"
+        );
+        assert!(text.contains("must not hold -> agrees"), "{text}");
+
+        let mut c = Confirmation::planned(10, Some(40));
+        c.push(Side::Limit, step(40, true, [1; 4]), 700.0);
+        c.push(Side::Above, step(46, false, [1; 4]), 1500.0);
+        r.confirmation = Some(c);
+        let text = crate::report::limit::limit_summary(&r);
+        assert!(
+            text.contains(
+                "confirmation (10 min per step): confirmed in 25.0 min from the search's start"
+            ),
+            "{text}"
+        );
+
+        r.confirmation = Some(Confirmation::planned(2, None));
+        let text = crate::report::limit::limit_summary(&r);
+        assert!(
+            text.contains(
+                "confirmation (2 min per step): not run: the search found no load that held"
             ),
             "{text}"
         );

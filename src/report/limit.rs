@@ -4,7 +4,9 @@
 use std::fmt::{self, Write};
 
 use super::write::render;
+use crate::limit::confirm::{ConfirmStep, ConfirmVerdict, Confirmation};
 use crate::limit::report::{LimitReport, StepRecord};
+use crate::limit::step::Failure;
 use crate::limit::sweep::SweepReport;
 use crate::results::Stage;
 
@@ -14,6 +16,9 @@ pub fn limit_summary(r: &LimitReport) -> String {
         write_steps(out, r)?;
         write_limit(out, r)?;
         write_bottleneck(out, r)?;
+        if let Some(c) = &r.confirmation {
+            write_confirmation(out, c)?;
+        }
         for n in &r.notes {
             writeln!(out, "note: {n}")?;
         }
@@ -113,6 +118,84 @@ fn write_bottleneck(out: &mut String, r: &LimitReport) -> fmt::Result {
         writeln!(out, "  {e}")?;
     }
     Ok(())
+}
+
+/// The confirmation's verdict, then one line per step with the figures it was judged on.
+fn write_confirmation(out: &mut String, c: &Confirmation) -> fmt::Result {
+    let sides = |c: &Confirmation| {
+        let names: Vec<String> = c
+            .contradicted
+            .iter()
+            .map(|s| {
+                let what = if s.must_hold() {
+                    "did not hold"
+                } else {
+                    "held"
+                };
+                format!("{} {what}", s.label())
+            })
+            .collect();
+        names.join(", ")
+    };
+    let verdict = match c.verdict {
+        ConfirmVerdict::Confirmed => format!(
+            "confirmed in {:.1} min from the search's start",
+            c.time_to_confirmed_s.unwrap_or(0.0) / 60.0
+        ),
+        ConfirmVerdict::Contradicted => format!("CONTRADICTED: {}", sides(c)),
+        ConfirmVerdict::NoLimit => "not run: the search found no load that held".to_string(),
+        ConfirmVerdict::Incomplete => "incomplete: ended before both steps were judged".into(),
+    };
+    writeln!(
+        out,
+        "confirmation ({} min per step): {verdict}",
+        c.duration_minutes
+    )?;
+    for s in &c.steps {
+        writeln!(out, "  {}", confirm_row(s))?;
+    }
+    Ok(())
+}
+
+/// A confirmation step: its load, the figures the search's criteria read, and its verdict.
+fn confirm_row(s: &ConfirmStep) -> String {
+    let r = &s.record;
+    let ratio = r
+        .on_time_ratio
+        .map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let p99 = r
+        .p(Stage::ScheduleToStarted, |l| l.p99_ms)
+        .map_or("-".to_string(), |v| format!("{:.1} s", v as f64 / 1000.0));
+    let held = if s.held {
+        "held".to_string()
+    } else {
+        let why: Vec<String> = r.verdict.failures.iter().map(failure_text).collect();
+        format!("did not hold ({})", why.join("; "))
+    };
+    format!(
+        "{}: {} CronJobs, offered {:.1}/min, on time {:.1}/min ({ratio}), backlog {}, p99 schedule->started {p99}: {held}, must {}hold -> {}",
+        s.side.label(),
+        s.cronjobs,
+        s.rate_per_minute,
+        r.counts.achieved_per_minute,
+        r.counts.backlog.last().map_or(0, |b| b.backlog),
+        if s.must_hold { "" } else { "not " },
+        if s.agrees { "agrees" } else { "CONTRADICTS" },
+    )
+}
+
+fn failure_text(f: &Failure) -> String {
+    match f {
+        Failure::NoExpectedRuns => "no run expected".into(),
+        Failure::LowOnTimeRatio { ratio, min } => {
+            format!("on time {:.1}% < {:.0}%", ratio * 100.0, min * 100.0)
+        }
+        Failure::GrowingBacklog { previous, end, max } => {
+            format!("backlog grew {previous} -> {end} (> {max})")
+        }
+        Failure::SloP99 { p99_s, limit_s } => format!("p99 {p99_s:.1} s > {limit_s:.0} s"),
+        Failure::NoStarts => "no run started".into(),
+    }
 }
 
 /// The per-node rate at the limit, from the busiest node of the highest step that held
