@@ -102,6 +102,7 @@ fn audit_stages(
     results: &Results,
     namespace: &str,
 ) -> Result<(Vec<AccuracyStage>, u64), BenchError> {
+    let took = std::time::Instant::now();
     let copy = dir.join(crate::cluster::audit::LOG_FILE);
     let log = ctx.cluster.audit_log();
     std::fs::copy(&log, &copy).map_err(call::io(format!(
@@ -130,5 +131,10 @@ fn audit_stages(
             s.signed_p50_ms
         );
     }
+    eprintln!(
+        "  audit comparison: {} events of the namespace read and matched in {:.0} ms",
+        times.events,
+        took.elapsed().as_secs_f64() * 1000.0
+    );
     Ok((stages, times.events))
 }
