@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub prometheus: Option<String>,
     /// Where the components' CPU and memory timeline comes from.
     pub resources_from: ResourcesFrom,
+    /// The run id (and namespace); `None`: a fresh one.
+    pub run_id: Option<String>,
 }
 
 /// How a run ended.
@@ -86,7 +88,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let cluster = Preflight::check(&opts.target, &mut scenario, &opts.scenario, &defs).await?;
     let injector = fault_injector(&cluster, &scenario)?;
     let resources = Chosen::choose(opts.resources_from, &cluster.context, prometheus.as_ref())?;
-    let id = RunKind::Run.new_id();
+    let id = opts.run_id.clone().unwrap_or_else(|| RunKind::Run.new_id());
     // Every object is built once here to fail before anything exists, and again, one at a
     // time, as it is created: 5,000 CronJobs held at once were ~20 MB of heap that the
     // process kept for the rest of the run.

@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::AnalyzeError;
+use super::runs::{RunEvent, Runs};
 use crate::results::{Window, WindowEnd};
+use crate::schema::LogLine;
 
 /// The longest line read. An observation is a few hundred bytes and `run_started` holds the
 /// scenario (kilobytes); a line longer than this is not an event log line (`/dev/zero`, a
@@ -89,6 +91,57 @@ impl LineReader {
             complete,
         }))
     }
+}
+
+/// Folds a run's Job and Pod lines into [`Runs`], leaving out lines received far outside the
+/// run's span as analysis leaves them out: the replay of the runs that report and bench read.
+#[derive(Debug, Default)]
+pub(crate) struct Replay {
+    /// From the `run_started` line.
+    run_start_ms: Option<i64>,
+}
+
+impl Replay {
+    pub fn push(&mut self, runs: &mut Runs, line: LogLine, sink: &mut impl FnMut(RunEvent<'_>)) {
+        if let LogLine::RunStarted(r) = &line {
+            self.run_start_ms.get_or_insert(r.recv_ms);
+        }
+        if self
+            .run_start_ms
+            .is_some_and(|start| !in_run_span(start, line.recv_ms()))
+        {
+            return;
+        }
+        match line {
+            LogLine::Job(job) => runs.push_job(job, sink),
+            LogLine::Pod(pod) => runs.push_pod(pod, sink),
+            _ => {}
+        }
+    }
+}
+
+/// Replays the event log at `path` line by line into `sink`, each run handed on once as it
+/// ends or at the end of the log. Lines that do not parse (a cut-off last line) are skipped;
+/// their count is returned.
+pub(crate) fn replay_file(
+    path: &Path,
+    sink: &mut impl FnMut(RunEvent<'_>),
+) -> Result<u64, AnalyzeError> {
+    let mut reader = LineReader::open(path)?;
+    let mut runs = Runs::new(true);
+    let mut replay = Replay::default();
+    let mut skipped = 0;
+    while let Some(raw) = reader.next_line()? {
+        if raw.text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<LogLine>(raw.text) {
+            Ok(line) => replay.push(&mut runs, line, sink),
+            Err(_) => skipped += 1,
+        }
+    }
+    runs.finish(sink);
+    Ok(skipped)
 }
 
 /// The measured window as the phases of the log set it, or as the caller set it.

@@ -93,7 +93,9 @@ pub(crate) struct Oddities {
 pub(crate) struct Run<'a> {
     pub cronjob: &'a str,
     pub scheduled_ms: i64,
+    pub job_name: &'a str,
     pub job: &'a JobState,
+    pub pod_name: Option<&'a str>,
     pub pod: Option<&'a PodState>,
     /// Jobs seen for this schedule (more than one: duplicates, still held at the end).
     pub jobs: u64,
@@ -514,13 +516,14 @@ impl Runs {
         }
         let pod = pods
             .iter()
-            .min_by(|a, b| (a.1.first_seen_ms, &a.0).cmp(&(b.1.first_seen_ms, &b.0)))
-            .map(|(_, p)| p);
+            .min_by(|a, b| (a.1.first_seen_ms, &a.0).cmp(&(b.1.first_seen_ms, &b.0)));
         sink(RunEvent::Over(Run {
             cronjob,
             scheduled_ms,
+            job_name: job,
             job: &job_state,
-            pod,
+            pod_name: pod.map(|(n, _)| n.as_str()),
+            pod: pod.map(|(_, p)| p),
             jobs: 1,
         }));
     }
@@ -574,11 +577,14 @@ impl Runs {
                 });
             }
             if let Some(&(name, job)) = held.first() {
+                let pod = first_pod.get(name);
                 sink(RunEvent::Over(Run {
                     cronjob,
                     scheduled_ms,
+                    job_name: name,
                     job,
-                    pod: first_pod.get(name).map(|(_, p)| *p),
+                    pod_name: pod.map(|(n, _)| *n),
+                    pod: pod.map(|(_, p)| *p),
                     jobs: held.len() as u64,
                 }));
             }

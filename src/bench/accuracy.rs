@@ -1,12 +1,15 @@
 //! accuracy: the bench cluster's kwok starts every bound pod after exactly D ms; a light
-//! `cronbench run` reports the bound -> started stage, and the error is |p50 - D|.
+//! `cronbench run` reports the bound -> started stage, and the error is |p50 - D|. The ground
+//! truth beside it: every stage endpoint's client time against the apiserver's audit log
+//! ([`super::audit`]), run by run.
 
 use std::path::Path;
 
 use super::child::{self, ClusterRef};
-use super::report::Accuracy;
-use super::{ACCURACY_DELAY_MS, BenchError, POD_RUN_MS, Sizes, proc};
-use crate::results::{Clock, Stage};
+use super::report::{Accuracy, AccuracyStage};
+use super::{ACCURACY_DELAY_MS, BenchError, POD_RUN_MS, Sizes, audit, proc};
+use crate::call;
+use crate::results::{Clock, Results, Stage};
 use crate::session::RunFile;
 
 /// The first tick falls in the warm-up and is not counted: kwok's first pods after it starts
@@ -14,7 +17,15 @@ use crate::session::RunFile;
 /// cronbench did, then 0-10 ms).
 const ACCURACY_WARMUP_S: u64 = 60;
 
-pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy, BenchError> {
+/// Runs the accuracy part in namespace `namespace`, whose requests the cluster's audit log
+/// records; an audit comparison that failed is pushed to `errors` (its targets then fail).
+pub async fn run(
+    ctx: &ClusterRef,
+    sizes: &Sizes,
+    out: &Path,
+    namespace: &str,
+    errors: &mut Vec<String>,
+) -> Result<Accuracy, BenchError> {
     let scenario = child::every_minute(
         "bench-accuracy",
         sizes.accuracy_cronjobs,
@@ -23,7 +34,8 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy
         15,
     );
     let load_avg_start = proc::load_avg();
-    let run = child::run_scenario(ctx, &scenario, &out.join("accuracy")).await?;
+    let dir = out.join("accuracy");
+    let run = child::run_scenario_as(ctx, &scenario, &dir, Some(namespace)).await?;
     let load_avg_end = proc::load_avg();
     let results = child::results(&run.dir)?;
     let stage = |clock| {
@@ -56,6 +68,13 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy
         "  bound -> started p50 {p50} ms for D {ACCURACY_DELAY_MS} ms ({samples} samples): error {error_ms} ms; \
          started -> finished p50 {run_p50:?} ms for {POD_RUN_MS} ms: net error {error_net_ms:?} ms"
     );
+    let (stages, audit_events) = match audit_stages(ctx, &dir, &run.dir, &results, namespace) {
+        Ok(found) => found,
+        Err(e) => {
+            errors.push(format!("accuracy against the audit log: {e}"));
+            (Vec::new(), 0)
+        }
+    };
     Ok(Accuracy {
         delay_ms: ACCURACY_DELAY_MS,
         cronjobs: sizes.accuracy_cronjobs,
@@ -69,5 +88,53 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy
         error_net_ms,
         load_avg_start,
         load_avg_end,
+        stages,
+        audit_events,
     })
+}
+
+/// The audit log copied into `dir` (the cluster's state goes with it), read for `namespace`
+/// and compared with the run's event log over its measured window.
+fn audit_stages(
+    ctx: &ClusterRef,
+    dir: &Path,
+    run_dir: &Path,
+    results: &Results,
+    namespace: &str,
+) -> Result<(Vec<AccuracyStage>, u64), BenchError> {
+    let took = std::time::Instant::now();
+    let copy = dir.join(crate::cluster::audit::LOG_FILE);
+    let log = ctx.cluster.audit_log();
+    std::fs::copy(&log, &copy).map_err(call::io(format!(
+        "copy {} to {}",
+        log.display(),
+        copy.display()
+    )))?;
+    let window = results.window.as_ref().ok_or_else(|| BenchError::Child {
+        what: "the accuracy run".into(),
+        detail: format!(
+            "no measured window in {}",
+            run_dir.join(RunFile::Results.name()).display()
+        ),
+    })?;
+    let times = audit::read(&copy, namespace)?;
+    let stages = audit::compare(&run_dir.join(RunFile::Events.name()), window, &times)?;
+    for s in &stages {
+        eprintln!(
+            "  {:<12} {} of {} runs matched; |client - audit| p50 {:?} ms, p99 {:?} ms, max {:?} ms; signed p50 {:?} ms",
+            s.endpoint.name(),
+            s.matched,
+            s.runs,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms,
+            s.signed_p50_ms
+        );
+    }
+    eprintln!(
+        "  audit comparison: {} events of the namespace read and matched in {:.0} ms",
+        times.events,
+        took.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok((stages, times.events))
 }

@@ -46,6 +46,16 @@ pub async fn run_scenario(
     scenario: &Scenario,
     dir: &Path,
 ) -> Result<ChildRun, BenchError> {
+    run_scenario_as(ctx, scenario, dir, None).await
+}
+
+/// [`run_scenario`] with the run id (and namespace) `run_id`, when given.
+pub async fn run_scenario_as(
+    ctx: &ClusterRef,
+    scenario: &Scenario,
+    dir: &Path,
+    run_id: Option<&str>,
+) -> Result<ChildRun, BenchError> {
     std::fs::create_dir_all(dir).map_err(call::io(format!("create {}", dir.display())))?;
     let scenario_path = dir.join(RunFile::Scenario.name());
     // JSON is YAML: the scenario parser reads it as written.
@@ -56,7 +66,10 @@ pub async fn run_scenario(
     let run_dir = dir.join("run");
     let log_path = dir.join("run.log");
     let peak_path = dir.join("peak_rss_kb");
-    let cmd = run_command(ctx, &scenario_path, &run_dir, &log_path, &peak_path)?;
+    let mut cmd = run_command(ctx, &scenario_path, &run_dir, &log_path, &peak_path)?;
+    if let Some(id) = run_id {
+        cmd.arg("--run-id").arg(id);
+    }
     let cp_pids = control_plane_pids(&ctx.cluster);
     let mut child = Child::spawn(cmd, "cronbench run (child)")?;
     let mut samples = Vec::new();

@@ -10,6 +10,7 @@
 
 mod accuracy;
 mod analyze;
+pub mod audit;
 mod child;
 mod create;
 mod observe;
@@ -20,8 +21,9 @@ pub mod report;
 use std::path::{Path, PathBuf};
 
 use crate::call;
+use crate::cluster::audit::AuditScope;
 use crate::cluster::{Binaries, ClusterError, Knobs, LocalCluster, StageDelays, UpOptions};
-use crate::session::{RunDir, RunFile, until_interrupted};
+use crate::session::{RunDir, RunFile, RunKind, until_interrupted};
 pub use analyze::generate as generate_log;
 pub use report::Bench;
 
@@ -41,6 +43,8 @@ pub enum BenchError {
     Session(#[from] crate::session::SessionError),
     #[error(transparent)]
     Call(#[from] call::CallError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
     #[error("{what} failed: {detail}")]
     Child { what: String, detail: String },
     #[error("interrupted")]
@@ -138,8 +142,9 @@ pub const ACCURACY_DELAY_MS: u64 = 1500;
 pub const POD_RUN_MS: u64 = 1000;
 
 /// The bench cluster: throughput knobs raised so the control plane, not its client-side
-/// limits, is what the heavy load meets.
-fn cluster_options() -> UpOptions {
+/// limits, is what the heavy load meets; with `audit_namespace`, the apiserver's audit log
+/// records that namespace's run requests (the accuracy part's ground truth).
+fn cluster_options(audit_namespace: Option<String>) -> UpOptions {
     UpOptions {
         nodes: 10,
         port: None,
@@ -161,6 +166,9 @@ fn cluster_options() -> UpOptions {
             pod_start_jitter_ms: 0,
             pod_run_ms: POD_RUN_MS,
         },
+        audit: audit_namespace.map(|ns| AuditScope {
+            namespaces: vec![ns],
+        }),
         // kwok nodes.
         ..UpOptions::default()
     }
@@ -207,7 +215,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     let sizes = Sizes::new(opts.quick);
     std::fs::create_dir_all(&opts.out)
         .map_err(call::io(format!("create {}", opts.out.display())))?;
-    let up = cluster_options();
+    // The accuracy run's namespace, known before the cluster starts: its audit policy names it.
+    let up = cluster_options(
+        opts.wants(Part::Accuracy)
+            .then(|| format!("{}-accuracy", RunKind::Run.new_id())),
+    );
     let mut bench = new_bench(opts, &up);
     let needs_cluster = [Part::Create, Part::Accuracy, Part::Observe, Part::Peer]
         .into_iter()
@@ -327,7 +339,12 @@ async fn cluster_parts(
     }
     if opts.wants(Part::Accuracy) {
         eprintln!("bench: accuracy (D = {ACCURACY_DELAY_MS} ms)");
-        match accuracy::run(&ctx, sizes, &opts.out).await {
+        let namespace = up
+            .audit
+            .as_ref()
+            .and_then(|a| a.namespaces.first())
+            .map_or("", String::as_str);
+        match accuracy::run(&ctx, sizes, &opts.out, namespace, &mut bench.errors).await {
             Ok(a) => bench.accuracy = Some(a),
             Err(e) => bench.errors.push(format!("accuracy: {e}")),
         }

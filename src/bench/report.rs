@@ -109,7 +109,77 @@ pub struct Accuracy {
     pub error_net_ms: Option<f64>,
     pub load_avg_start: LoadAvg,
     pub load_avg_end: LoadAvg,
+    /// Each stage endpoint's client time against the apiserver's audit log (the request that
+    /// made the change, microseconds), over the runs of the measured window. Absent in
+    /// bench.json files written before the audit comparison.
+    #[serde(default)]
+    pub stages: Vec<AccuracyStage>,
+    /// Audit events of the run's namespace the comparison read.
+    #[serde(default)]
+    pub audit_events: u64,
 }
+
+/// A point of a run's life that a stage starts or ends at, as the audit log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// The Job's create.
+    JobCreated,
+    /// The Pod's create.
+    PodCreated,
+    /// The pods/binding create (the scheduler's choice).
+    Bound,
+    /// The pod status write that made it Running.
+    Started,
+    /// The pod status write that made it Succeeded or Failed.
+    Finished,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::JobCreated,
+        Endpoint::PodCreated,
+        Endpoint::Bound,
+        Endpoint::Started,
+        Endpoint::Finished,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::JobCreated => "job_created",
+            Endpoint::PodCreated => "pod_created",
+            Endpoint::Bound => "bound",
+            Endpoint::Started => "started",
+            Endpoint::Finished => "finished",
+        }
+    }
+}
+
+/// One stage endpoint: |client - audit| over the runs where both were seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccuracyStage {
+    pub endpoint: Endpoint,
+    /// Runs of the measured window, and those with both a client and an audit time.
+    pub runs: u64,
+    pub matched: u64,
+    /// matched / runs. Target >= 1.0.
+    pub matched_share: Option<f64>,
+    /// Of |client - audit|, ms (the client's 1 ms against the audit's 1 us). Targets: p50
+    /// <= 5, p99 <= 25.
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// p50 of client - audit, signed: positive when cronbench saw the change after the
+    /// apiserver completed the request (the watch's delivery).
+    pub signed_p50_ms: Option<f64>,
+}
+
+/// Targets of each stage endpoint.
+const STAGE_P50_MS: f64 = 5.0;
+const STAGE_P99_MS: f64 = 25.0;
+/// The targets [`Bench::judge`] sets: nine of the parts, and three per stage endpoint.
+pub const TARGET_COUNT: usize = 9 + 3 * Endpoint::ALL.len();
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +362,31 @@ impl Bench {
                 a.map(|a| a.memory_growth),
             ),
         ];
+        let stages = self.accuracy.as_ref().map_or(&[][..], |a| &a.stages[..]);
+        for e in Endpoint::ALL {
+            let s = stages.iter().find(|s| s.endpoint == e);
+            let name = |what: &str| format!("accuracy.stages.{}.{what}", e.name());
+            self.targets.extend([
+                Target::new(
+                    &name("p50_ms"),
+                    AtMost,
+                    STAGE_P50_MS,
+                    s.and_then(|s| s.p50_ms),
+                ),
+                Target::new(
+                    &name("p99_ms"),
+                    AtMost,
+                    STAGE_P99_MS,
+                    s.and_then(|s| s.p99_ms),
+                ),
+                Target::new(
+                    &name("matched_share"),
+                    AtLeast,
+                    1.0,
+                    s.and_then(|s| s.matched_share),
+                ),
+            ]);
+        }
     }
 
     pub fn pass(&self) -> bool {
@@ -312,8 +407,11 @@ impl Bench {
                 out.push(format!("{name} is missing"));
             }
         }
-        if self.targets.len() != 9 {
-            out.push(format!("{} targets, expected 9", self.targets.len()));
+        if self.targets.len() != TARGET_COUNT {
+            out.push(format!(
+                "{} targets, expected {TARGET_COUNT}",
+                self.targets.len()
+            ));
         }
         for t in &self.targets {
             match t.measured {

@@ -198,6 +198,11 @@ pub struct RunArgs {
     /// Where the control plane's CPU and memory timeline comes from
     #[arg(long, value_enum, default_value_t = ResourcesFrom::Auto)]
     pub resources_from: ResourcesFrom,
+    /// The run's id and namespace instead of a fresh cronbench-<time> one (a DNS label of at
+    /// most 63 characters, not in use on the cluster): for a namespace known beforehand, as
+    /// `cronbench bench` needs for the apiserver's audit policy
+    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -311,6 +316,12 @@ pub enum ClusterCommand {
         /// so dashboards/cronbench.json can be tried against the local cluster
         #[arg(long, value_name = "HOST:PORT", requires = "prometheus", value_parser = parse_scrape_target)]
         prometheus_scrape: Vec<String>,
+
+        /// Run the apiserver with an audit log (JSON lines, microsecond timestamps) of Job and
+        /// Pod creations, bindings and pod status writes in every namespace, nothing else;
+        /// written to audit.log in the cluster's state directory (its path is printed)
+        #[arg(long)]
+        audit: bool,
     },
     /// Stop every process of a local cluster and remove its state
     Down {
@@ -345,6 +356,16 @@ pub(crate) fn parse_confirm(s: &str) -> Result<u32, String> {
         ));
     }
     u32::try_from(secs / 60).map_err(|_| format!("`{s}` is too long; write e.g. 10m"))
+}
+
+pub(crate) fn parse_run_id(s: &str) -> Result<String, String> {
+    if s.len() <= 63 && crate::scenario::validate::is_dns1123_label_chars(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a namespace name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+        ))
+    }
 }
 
 pub(crate) fn parse_threshold(s: &str) -> Result<f64, String> {

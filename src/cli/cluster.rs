@@ -18,6 +18,7 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
             scheduler_config,
             prometheus,
             prometheus_scrape,
+            audit,
         } => {
             if prometheus && node_runtime == NodeRuntime::Kubelet {
                 anyhow::bail!(
@@ -32,6 +33,7 @@ pub(super) async fn cluster(command: ClusterCommand) -> anyhow::Result<Outcome> 
                 runtime: node_runtime,
                 kubelet,
                 scheduler_config,
+                audit: audit.then(crate::cluster::audit::AuditScope::default),
             };
             up(&name, &opts).await?;
             if prometheus {
@@ -107,6 +109,9 @@ fn print_up(info: &ClusterInfo) {
     );
     if let Some(file) = &info.scheduler_config {
         println!("scheduler configuration: {}", file.display());
+    }
+    if let Some(file) = &info.audit_log {
+        println!("apiserver audit log: {}", file.display());
     }
 }
 

@@ -39,6 +39,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         pushgateway,
         prometheus,
         resources_from,
+        run_id,
     } = args;
     // Fail on a bad scenario before starting anything.
     crate::scenario::Scenario::from_file(&scenario)?;
@@ -56,6 +57,7 @@ pub(super) async fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         keep,
         prometheus,
         resources_from,
+        run_id,
     };
     let local_target = select::local_cluster_of(opts.target.context.as_deref())?;
     if let Some(cluster) = &local_target {

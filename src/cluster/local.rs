@@ -26,6 +26,9 @@ pub struct UpOptions {
     pub kubelet: KubeletKnobs,
     /// A KubeSchedulerConfiguration for the scheduler; `None` runs its defaults.
     pub scheduler_config: Option<PathBuf>,
+    /// Run the apiserver with cronbench's audit policy for these namespaces (see
+    /// [`super::audit`]); `None`: no audit log.
+    pub audit: Option<super::audit::AuditScope>,
 }
 
 /// What a running local cluster is; written to `cluster.json` in its state directory.
@@ -48,6 +51,9 @@ pub struct ClusterInfo {
     /// to `cluster up --scheduler-config`); absent: the scheduler's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_config: Option<PathBuf>,
+    /// The apiserver's audit log, when the cluster was started with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_log: Option<PathBuf>,
     /// Seconds `cluster up` took.
     pub up_seconds: f64,
 }
@@ -99,6 +105,11 @@ impl LocalCluster {
 
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
+    }
+
+    /// Where the apiserver writes its audit log when the cluster was started with one.
+    pub fn audit_log(&self) -> PathBuf {
+        super::audit::log_path(&self.dir)
     }
 
     fn info_path(&self) -> PathBuf {

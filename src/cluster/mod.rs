@@ -12,6 +12,7 @@
 //! (`netns`), each node a kubelet (`kubelet`) with its own containerd (`containerd`), cgroup
 //! root (`cgroups`) and locally built images (`images`); `down` also unmounts (`mounts`).
 
+pub mod audit;
 mod binaries;
 mod cgroups;
 mod config;

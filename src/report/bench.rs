@@ -20,7 +20,7 @@ pub fn bench_table(b: &Bench) -> String {
         )?;
         writeln!(
             s,
-            "{:<28} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
+            "{:<42} {:>12} {:>10} {:>6}  measured side by side (load average 1/5/15 min)",
             "target", "measured", "limit", ""
         )?;
         for t in &b.targets {
@@ -33,7 +33,7 @@ pub fn bench_table(b: &Bench) -> String {
                 .map_or_else(|| "-".to_string(), |m| format!("{m:.3}"));
             writeln!(
                 s,
-                "{:<28} {:>12} {:>3}{:>7} {:>6}  {}",
+                "{:<42} {:>12} {:>3}{:>7} {:>6}  {}",
                 t.name,
                 m,
                 op,
@@ -54,6 +54,9 @@ pub fn bench_table(b: &Bench) -> String {
 
 fn context_of(b: &Bench, target: &str) -> String {
     let la = |l: &LoadAvg| format!("load {:.2}/{:.2}/{:.2}", l[0], l[1], l[2]);
+    if let Some(rest) = target.strip_prefix("accuracy.stages.") {
+        return stage_context(b, rest);
+    }
     let part = target.split('.').next().unwrap_or_default();
     match part {
         "create" => b.create.as_ref().map_or_else(String::new, |c| {
@@ -114,4 +117,22 @@ fn context_of(b: &Bench, target: &str) -> String {
         }),
         _ => String::new(),
     }
+}
+
+/// A stage endpoint's target: runs matched, and the signed p50 (the watch's delivery).
+fn stage_context(b: &Bench, rest: &str) -> String {
+    let name = rest.split('.').next().unwrap_or_default();
+    let stage = b
+        .accuracy
+        .as_ref()
+        .and_then(|a| a.stages.iter().find(|s| s.endpoint.name() == name));
+    stage.map_or_else(String::new, |s| {
+        format!(
+            "vs the audit log: {} of {} runs matched, client - audit p50 {} ms",
+            s.matched,
+            s.runs,
+            s.signed_p50_ms
+                .map_or_else(|| "?".into(), |v| format!("{v:.1}"))
+        )
+    })
 }

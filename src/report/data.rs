@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::analyze::AnalyzeError;
-use crate::analyze::ingest::{LineReader, in_run_span};
+use crate::analyze::ingest::{Replay, replay_file};
 use crate::analyze::runs::{RunEvent, Runs, Timeline};
 use crate::results::{Clock, Results, Stage, Window};
 use crate::schema::LogLine;
@@ -140,8 +140,6 @@ pub struct EventSeries {
 /// Collects the client-clock timelines of the runs the reconstruction hands on.
 struct Timelines<'w> {
     window: Option<&'w Window>,
-    /// From the `run_started` line.
-    run_start_ms: Option<i64>,
     /// (scheduled, cronjob, timeline): ordered by schedule, then CronJob.
     runs: Vec<(i64, String, RunTimeline)>,
 }
@@ -173,27 +171,7 @@ impl Timelines<'_> {
         ));
     }
 
-    /// Folds `line` in (Jobs and Pods only). Lines received far outside the run's span are
-    /// left out, as analysis leaves them out.
-    fn push(&mut self, runs: &mut Runs, line: LogLine) {
-        if let LogLine::RunStarted(r) = &line {
-            self.run_start_ms.get_or_insert(r.recv_ms);
-        }
-        if self
-            .run_start_ms
-            .is_some_and(|start| !in_run_span(start, line.recv_ms()))
-        {
-            return;
-        }
-        match line {
-            LogLine::Job(job) => runs.push_job(job, &mut |e| self.take(e)),
-            LogLine::Pod(pod) => runs.push_pod(pod, &mut |e| self.take(e)),
-            _ => {}
-        }
-    }
-
-    fn finish(mut self, runs: Runs) -> Vec<RunTimeline> {
-        runs.finish(&mut |e| self.take(e));
+    fn finish(mut self) -> Vec<RunTimeline> {
         self.runs
             .sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.runs.into_iter().map(|(_, _, t)| t).collect()
@@ -211,25 +189,13 @@ impl EventSeries {
             }
             other => ReportError::Analyze(other),
         };
-        let mut reader = LineReader::open(path).map_err(io_error)?;
-        let mut runs = Runs::new(true);
         let mut timelines = Timelines {
             window,
-            run_start_ms: None,
             runs: Vec::new(),
         };
-        let mut skipped_lines = 0;
-        while let Some(raw) = reader.next_line().map_err(io_error)? {
-            if raw.text.is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<LogLine>(raw.text) {
-                Ok(line) => timelines.push(&mut runs, line),
-                Err(_) => skipped_lines += 1,
-            }
-        }
+        let skipped_lines = replay_file(path, &mut |e| timelines.take(e)).map_err(io_error)?;
         Ok(EventSeries {
-            runs: timelines.finish(runs),
+            runs: timelines.finish(),
             skipped_lines,
         })
     }
@@ -242,14 +208,15 @@ impl EventSeries {
         let mut runs = Runs::new(true);
         let mut timelines = Timelines {
             window,
-            run_start_ms: None,
             runs: Vec::new(),
         };
+        let mut replay = Replay::default();
         for line in lines {
-            timelines.push(&mut runs, line);
+            replay.push(&mut runs, line, &mut |e| timelines.take(e));
         }
+        runs.finish(&mut |e| timelines.take(e));
         EventSeries {
-            runs: timelines.finish(runs),
+            runs: timelines.finish(),
             skipped_lines: 0,
         }
     }
@@ -268,7 +235,7 @@ impl EventSeries {
 }
 
 /// The value at quantile `q` of sorted `values` (nearest rank).
-fn quantile(sorted: &[i64], q: f64) -> Option<i64> {
+pub(crate) fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -491,7 +458,7 @@ mod tests {
         assert_eq!(quantile(&v, 0.5), Some(20));
         assert_eq!(quantile(&v, 0.51), Some(30));
         assert_eq!(quantile(&v, 1.0), Some(40));
-        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile::<i64>(&[], 0.5), None);
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub fn name_problems(name: &str) -> Vec<String> {
     out
 }
 
-fn is_dns1123_label_chars(s: &str) -> bool {
+/// Lowercase letters, digits and `-`, starting and ending with a letter or digit.
+pub(crate) fn is_dns1123_label_chars(s: &str) -> bool {
     let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     let mut chars = s.chars();
     let first = chars.next();

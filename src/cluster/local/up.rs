@@ -8,7 +8,7 @@ use tokio::process::Command;
 use super::super::cgroups::Hierarchy;
 use super::super::config::{self, Component};
 use super::super::realnodes::{NodeBinaries, NodeRuntime};
-use super::super::{Binaries, ClusterError, kubelet, netns, nodes, scheduler_config};
+use super::super::{Binaries, ClusterError, audit, kubelet, netns, nodes, scheduler_config};
 use super::{ClusterInfo, LocalCluster, UpOptions};
 use crate::call;
 
@@ -38,6 +38,10 @@ impl LocalCluster {
         };
         std::fs::create_dir_all(&self.dir)
             .map_err(call::io(format!("create {}", self.dir.display())))?;
+        let audit_flags = match &opts.audit {
+            Some(scope) => audit::prepare(&self.dir, scope)?,
+            None => Vec::new(),
+        };
         // One cluster start at a time on this machine: kwokctl picks its components' ports
         // (etcd, metrics) by probing for free ones, and two starts at the same instant took the
         // same etcd port, so two apiservers served one cluster's data (seen when two tests
@@ -46,6 +50,7 @@ impl LocalCluster {
         let port = pick_port(opts.port)?;
         let mut plan = self.prepare_start(bins, opts, port).await?;
         plan.extra.scheduler_config.clone_from(&scheduler_config);
+        plan.extra.flags.extend(audit_flags);
         let config_path = self.write_kwokctl_config(bins, opts, port, &plan.extra)?;
         self.create_with_kwokctl(bins, &config_path).await?;
         let mut info = ClusterInfo {
@@ -60,6 +65,7 @@ impl LocalCluster {
             node_runtime: opts.runtime,
             kubelet: opts.kubelet.clone(),
             scheduler_config,
+            audit_log: opts.audit.as_ref().map(|_| self.audit_log()),
             up_seconds: 0.0,
         };
         if let Err(e) = self.start_nodes(bins, opts, node_bins.as_ref(), plan).await {
