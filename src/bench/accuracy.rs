@@ -23,7 +23,13 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Accuracy
         15,
     );
     let load_avg_start = proc::load_avg();
-    let run = child::run_scenario(ctx, &scenario, &out.join("accuracy")).await?;
+    let run = child::run_scenario(
+        ctx,
+        &scenario,
+        &out.join("accuracy"),
+        child::Beside::Nothing,
+    )
+    .await?;
     let load_avg_end = proc::load_avg();
     let results = child::results(&run.dir)?;
     let stage = |clock| {
