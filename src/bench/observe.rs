@@ -79,8 +79,8 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Observed
         cpu_ratio: None,
         rss_ratio: None,
     };
-    let bare = run.bare.map(|r| {
-        r.and_then(|b| {
+    let bare_error = run.bare.and_then(|r| {
+        let beside = r.and_then(|b| {
             beside_bare(
                 &b,
                 &run.samples,
@@ -88,32 +88,10 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Observed
                 &events,
                 run.exit.peak_rss_kb,
             )
-        })
+        });
+        beside.map(|b| b.fill(&mut o)).err()
     });
-    let bare_error = match bare {
-        Some(Ok(b)) => {
-            o.watch_events = Some(b.harness_events);
-            o.cpu_per_event_ratio = Some(b.cpu_per_event_ratio);
-            o.cpu_ratio = Some(b.cpu_ratio);
-            o.rss_ratio = Some(b.rss_ratio);
-            o.bare_watcher = Some(b.bare);
-            None
-        }
-        Some(Err(e)) => Some(e),
-        None => None,
-    };
-    eprintln!(
-        "  harness {:.1} CPU s vs control plane {:.1} s in {:.0} s: share {:.4}; peak RSS {:.1} MB; \
-         RSS {:.1} -> {:.1} MB; record lag p99 {:?} ms",
-        o.harness_cpu_s,
-        cp_total,
-        o.window_s,
-        o.cpu_share,
-        o.peak_rss_mb,
-        o.rss_second_fifth_mb,
-        o.rss_last_fifth_mb,
-        o.record_lag_p99_ms
-    );
+    print(&o, cp_total);
     let figures = Figures {
         cronjobs: sizes.observe_cronjobs,
         create_per_s: creation_rate(&events),
@@ -135,6 +113,16 @@ struct BesideBare {
     cpu_per_event_ratio: f64,
     cpu_ratio: f64,
     rss_ratio: f64,
+}
+
+impl BesideBare {
+    fn fill(self, o: &mut Observe) {
+        o.watch_events = Some(self.harness_events);
+        o.cpu_per_event_ratio = Some(self.cpu_per_event_ratio);
+        o.cpu_ratio = Some(self.cpu_ratio);
+        o.rss_ratio = Some(self.rss_ratio);
+        o.bare_watcher = Some(self.bare);
+    }
 }
 
 /// Both processes' CPU between the first and the last sample inside `[start, end]` that read
@@ -240,6 +228,21 @@ fn watch_lines(events: &Path, from: i64, to: i64) -> Result<[u64; 4], BenchError
         }
     }
     Ok(n)
+}
+
+fn print(o: &Observe, cp_total: f64) {
+    eprintln!(
+        "  harness {:.1} CPU s vs control plane {:.1} s in {:.0} s: share {:.4}; peak RSS {:.1} MB; \
+         RSS {:.1} -> {:.1} MB; record lag p99 {:?} ms",
+        o.harness_cpu_s,
+        cp_total,
+        o.window_s,
+        o.cpu_share,
+        o.peak_rss_mb,
+        o.rss_second_fifth_mb,
+        o.rss_last_fifth_mb,
+        o.record_lag_p99_ms
+    );
 }
 
 /// CPU and memory over `[start, end)`.
