@@ -35,7 +35,14 @@ pub async fn run(
     );
     let load_avg_start = proc::load_avg();
     let dir = out.join("accuracy");
-    let run = child::run_scenario_as(ctx, &scenario, &dir, Some(namespace)).await?;
+    let run = child::run_scenario(
+        ctx,
+        &scenario,
+        &dir,
+        child::Beside::Nothing,
+        Some(namespace),
+    )
+    .await?;
     let load_avg_end = proc::load_avg();
     let results = child::results(&run.dir)?;
     let stage = |clock| {

@@ -6,11 +6,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::BenchError;
+use super::bare::{Bare, BareRun, BareSample};
 use super::proc::{self, Child, Exit};
 use crate::call;
 use crate::cluster::LocalCluster;
 use crate::scenario::Scenario;
-use crate::schema::{LogLine, Phase};
+use crate::schema::{LogLine, Phase, RUN_LABEL, RunStarted};
 use crate::session::{RunDir, RunFile};
 
 /// The bench cluster as a child process reaches it.
@@ -32,28 +33,34 @@ pub struct Sample {
     pub rss_kb: u64,
     /// CPU seconds of each of [`CONTROL_PLANE`].
     pub cp_cpu_s: [f64; 3],
+    /// The bare watcher beside the run, when there is one and it runs.
+    pub bare: Option<BareSample>,
 }
 
 pub struct ChildRun {
     pub dir: PathBuf,
     pub exit: Exit,
     pub samples: Vec<Sample>,
+    /// The bare watcher's end, when one ran beside the run: an error of its own does not
+    /// void the run's figures.
+    pub bare: Option<Result<BareRun, BenchError>>,
 }
 
-/// Writes `scenario` into `dir` and runs `cronbench run` on it, sampling every second.
+/// Whether a bare watcher ([`super::watch`]) runs beside the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beside {
+    Nothing,
+    BareWatcher,
+}
+
+/// Writes `scenario` into `dir` and runs `cronbench run` on it (with the run id, and so the
+/// namespace, `run_id` when given), sampling every second; with [`Beside::BareWatcher`], the
+/// bare watcher starts as soon as the run has named its namespace and stops when the run ends.
 pub async fn run_scenario(
     ctx: &ClusterRef,
     scenario: &Scenario,
     dir: &Path,
-) -> Result<ChildRun, BenchError> {
-    run_scenario_as(ctx, scenario, dir, None).await
-}
-
-/// [`run_scenario`] with the run id (and namespace) `run_id`, when given.
-pub async fn run_scenario_as(
-    ctx: &ClusterRef,
-    scenario: &Scenario,
-    dir: &Path,
+    beside: Beside,
     run_id: Option<&str>,
 ) -> Result<ChildRun, BenchError> {
     std::fs::create_dir_all(dir).map_err(call::io(format!("create {}", dir.display())))?;
@@ -72,12 +79,27 @@ pub async fn run_scenario_as(
     }
     let cp_pids = control_plane_pids(&ctx.cluster);
     let mut child = Child::spawn(cmd, "cronbench run (child)")?;
+    let mut bare = None;
+    if beside == Beside::BareWatcher {
+        let events = run_dir.join(RunFile::Events.name());
+        match run_started(&mut child, &events).await? {
+            Ok(started) => {
+                let selector = format!("{RUN_LABEL}={}", started.run_id);
+                bare = Some(Bare::spawn(ctx, &started.namespace, &selector, dir)?);
+            }
+            Err(exit) => return Err(failed(&scenario_path, &exit, &log_path)),
+        }
+    }
     let mut samples = Vec::new();
     let mut exit = child
         .wait_sampling(Duration::from_secs(1), |pid| {
-            samples.extend(sample(pid, &cp_pids));
+            samples.extend(sample(pid, &cp_pids, bare.as_mut()));
         })
         .await?;
+    let bare = match bare {
+        Some(b) => Some(b.stop().await),
+        None => None,
+    };
     if let Some(kb) = proc::read_peak_rss(&peak_path) {
         exit.peak_rss_kb = kb;
     }
@@ -90,7 +112,39 @@ pub async fn run_scenario_as(
         dir: run_dir,
         exit,
         samples,
+        bare,
     })
+}
+
+/// Waits for the run's first log line (which names its namespace and run id), or for its
+/// end (`Err` with how it ended) if it ends first.
+async fn run_started(
+    child: &mut Child,
+    events: &Path,
+) -> Result<Result<RunStarted, Exit>, BenchError> {
+    use std::io::BufRead;
+    loop {
+        if let Some(exit) = child.try_wait()? {
+            return Ok(Err(exit));
+        }
+        let mut first = String::new();
+        if let Ok(file) = std::fs::File::open(events) {
+            let _ = std::io::BufReader::new(file).read_line(&mut first);
+        }
+        if first.ends_with('\n') {
+            return match serde_json::from_str(&first) {
+                Ok(LogLine::RunStarted(started)) => Ok(Ok(started)),
+                _ => Err(BenchError::Child {
+                    what: child.what.clone(),
+                    detail: format!(
+                        "the first line of {} is not its run_started line",
+                        events.display()
+                    ),
+                }),
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// `cronbench run` on the bench cluster, its output into `log_path`.
@@ -136,8 +190,9 @@ fn control_plane_pids(cluster: &LocalCluster) -> Vec<Option<u32>> {
         .collect()
 }
 
-/// One reading of the child `pid` and the control plane; none when the child is gone.
-fn sample(pid: u32, cp_pids: &[Option<u32>]) -> Option<Sample> {
+/// One reading of the child `pid`, the control plane and the bare watcher; none when the
+/// child is gone.
+fn sample(pid: u32, cp_pids: &[Option<u32>], bare: Option<&mut Bare>) -> Option<Sample> {
     let (cpu_s, mem) = (proc::cpu_s(pid)?, proc::mem(pid)?);
     let mut cp = [0.0; 3];
     for (slot, pid) in cp.iter_mut().zip(cp_pids) {
@@ -148,6 +203,7 @@ fn sample(pid: u32, cp_pids: &[Option<u32>]) -> Option<Sample> {
         cpu_s,
         rss_kb: mem.rss_kb,
         cp_cpu_s: cp,
+        bare: bare.and_then(Bare::sample),
     })
 }
 
@@ -169,13 +225,19 @@ fn failed(scenario_path: &Path, exit: &Exit, log_path: &Path) -> BenchError {
 fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
     use std::fmt::Write as _;
     let s = crate::report::write::render(|s| {
-        s.push_str("t_ms,cpu_s,rss_kb,apiserver_cpu_s,etcd_cpu_s,kcm_cpu_s\n");
+        s.push_str(
+            "t_ms,cpu_s,rss_kb,apiserver_cpu_s,etcd_cpu_s,kcm_cpu_s,bare_cpu_s,bare_rss_kb\n",
+        );
         for x in samples {
-            writeln!(
+            write!(
                 s,
-                "{},{:.2},{},{:.2},{:.2},{:.2}",
+                "{},{:.2},{},{:.2},{:.2},{:.2},",
                 x.t_ms, x.cpu_s, x.rss_kb, x.cp_cpu_s[0], x.cp_cpu_s[1], x.cp_cpu_s[2]
             )?;
+            match x.bare {
+                Some(b) => writeln!(s, "{:.2},{}", b.cpu_s, b.rss_kb)?,
+                None => writeln!(s, ",")?,
+            }
         }
         Ok(())
     });

@@ -5,18 +5,20 @@
 //! Parts, in order: create (the applier vs a bare kube-rs loop, and the rate limit), accuracy
 //! (a known kwok delay as the harness reports it), observe (a `cronbench run` child process
 //! watching a heavy every-minute load, its CPU and memory read from `/proc` beside the
-//! control plane's), peer (kube-burner on the same load, when given), and analyze (a generated
+//! control plane's and beside a bare kube-rs watcher's on the same streams), peer (kube-burner on the same load, when given), and analyze (a generated
 //! event log against a parse-only loop, after the cluster is down).
 
 mod accuracy;
 mod analyze;
 pub mod audit;
+mod bare;
 mod child;
 mod create;
 mod observe;
 mod peer;
 pub mod proc;
 pub mod report;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -356,9 +358,12 @@ async fn cluster_parts(
             sizes.observe_cronjobs, sizes.observe_measure_s
         );
         match observe::run(&ctx, sizes, &opts.out).await {
-            Ok((o, figures)) => {
-                bench.observe = Some(o);
-                observed = Some(figures);
+            Ok(o) => {
+                bench.observe = Some(o.observe);
+                observed = Some(o.figures);
+                if let Some(e) = o.bare_error {
+                    bench.errors.push(format!("observe: bare watcher: {e}"));
+                }
             }
             Err(e) => bench.errors.push(format!("observe: {e}")),
         }

@@ -1,12 +1,15 @@
 //! observe: a `cronbench run` child process watching a heavy every-minute load. Its CPU and RSS
 //! come from `/proc` every second, beside the CPU of kube-apiserver, etcd and
-//! kube-controller-manager; the window is the run's measure phase, read from its event log.
+//! kube-controller-manager and beside a bare watcher's ([`super::watch`]) on the same
+//! streams; the window is the run's measure phase, read from its event log.
 
 use std::path::Path;
 
-use super::child::{self, ClusterRef, Sample};
-use super::report::Observe;
+use super::bare::{BareRun, count_at};
+use super::child::{self, Beside, ClusterRef, Sample};
+use super::report::{BareWatcher, Observe};
 use super::{BenchError, Sizes, proc};
+use crate::schema::LogLine;
 use crate::session::RunFile;
 
 /// What the peer comparison takes from the observe run.
@@ -19,11 +22,15 @@ pub struct Figures {
     pub peak_rss_mb: f64,
 }
 
-pub async fn run(
-    ctx: &ClusterRef,
-    sizes: &Sizes,
-    out: &Path,
-) -> Result<(Observe, Figures), BenchError> {
+/// What the observe part measured; a failed bare watcher leaves the harness's figures and
+/// its error.
+pub struct Observed {
+    pub observe: Observe,
+    pub figures: Figures,
+    pub bare_error: Option<BenchError>,
+}
+
+pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Observed, BenchError> {
     let scenario = child::every_minute(
         "bench-observe",
         sizes.observe_cronjobs,
@@ -32,7 +39,8 @@ pub async fn run(
         10,
     );
     let load_avg_start = proc::load_avg();
-    let run = child::run_scenario(ctx, &scenario, &out.join("observe")).await?;
+    let dir = out.join("observe");
+    let run = child::run_scenario(ctx, &scenario, &dir, Beside::BareWatcher, None).await?;
     let load_avg_end = proc::load_avg();
     let events = run.dir.join(RunFile::Events.name());
     let (start, end) = child::measure_window(&events)?;
@@ -44,7 +52,7 @@ pub async fn run(
     })?;
     let cp_total = w.cp_cpu_s.iter().sum::<f64>();
     let peak_rss_mb = run.exit.peak_rss_kb as f64 / 1024.0;
-    let o = Observe {
+    let mut o = Observe {
         cronjobs: sizes.observe_cronjobs,
         window_s: (end - start) as f64 / 1000.0,
         lines: results.run.lines,
@@ -65,7 +73,164 @@ pub async fn run(
         run_dir: run.dir.display().to_string(),
         load_avg_start,
         load_avg_end,
+        watch_events: None,
+        bare_watcher: None,
+        cpu_per_event_ratio: None,
+        cpu_ratio: None,
+        rss_ratio: None,
     };
+    let bare_error = run.bare.and_then(|r| {
+        let beside = r.and_then(|b| {
+            beside_bare(
+                &b,
+                &run.samples,
+                (start, end),
+                &events,
+                run.exit.peak_rss_kb,
+            )
+        });
+        beside.map(|b| b.fill(&mut o)).err()
+    });
+    print(&o, cp_total);
+    let figures = Figures {
+        cronjobs: sizes.observe_cronjobs,
+        create_per_s: creation_rate(&events),
+        cpu_s: run.exit.cpu_s,
+        wall_s: run.exit.wall_s,
+        peak_rss_mb,
+    };
+    Ok(Observed {
+        observe: o,
+        figures,
+        bare_error,
+    })
+}
+
+/// The harness beside the bare watcher over the same window.
+struct BesideBare {
+    bare: BareWatcher,
+    harness_events: u64,
+    cpu_per_event_ratio: f64,
+    cpu_ratio: f64,
+    rss_ratio: f64,
+}
+
+impl BesideBare {
+    fn fill(self, o: &mut Observe) {
+        o.watch_events = Some(self.harness_events);
+        o.cpu_per_event_ratio = Some(self.cpu_per_event_ratio);
+        o.cpu_ratio = Some(self.cpu_ratio);
+        o.rss_ratio = Some(self.rss_ratio);
+        o.bare_watcher = Some(self.bare);
+    }
+}
+
+/// Both processes' CPU between the first and the last sample inside `[start, end]` that read
+/// the bare watcher too, both processes' events between the bare watcher's counts answering
+/// those two samples, and their peak RSS.
+fn beside_bare(
+    bare: &BareRun,
+    samples: &[Sample],
+    (start, end): (i64, i64),
+    events: &Path,
+    harness_peak_kb: u64,
+) -> Result<BesideBare, BenchError> {
+    let problem = |detail: String| BenchError::Child {
+        what: "the bare watcher beside the observe run".into(),
+        detail,
+    };
+    let inside: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.t_ms >= start && s.t_ms <= end && s.bare.is_some())
+        .collect();
+    let (Some(first), Some(last)) = (inside.first(), inside.last()) else {
+        return Err(problem(
+            "no /proc sample of it in the measured window".into(),
+        ));
+    };
+    let (Some(from), Some(to)) = (
+        count_at(&bare.counts, first.t_ms),
+        count_at(&bare.counts, last.t_ms),
+    ) else {
+        return Err(problem(
+            "it did not answer the marks at the window's ends".into(),
+        ));
+    };
+    let mine = watch_lines(events, from.t_ms, to.t_ms)?;
+    let bare_events = to.events - from.events;
+    let (b0, b1) = (
+        first.bare.unwrap_or_default(),
+        last.bare.unwrap_or_default(),
+    );
+    let (cpu_s, bare_cpu_s) = (last.cpu_s - first.cpu_s, b1.cpu_s - b0.cpu_s);
+    eprintln!(
+        "  beside a bare watcher over {:.0} s: harness {:.2} CPU s for {} watch events \
+         (jobs {}, pods {}, nodes {}, events {}); bare {:.2} CPU s for {} (jobs {}, pods {}, \
+         nodes {}, events {}, {} watch errors)",
+        (to.t_ms - from.t_ms) as f64 / 1000.0,
+        cpu_s,
+        mine.iter().sum::<u64>(),
+        mine[0],
+        mine[1],
+        mine[2],
+        mine[3],
+        bare_cpu_s,
+        bare_events,
+        to.jobs - from.jobs,
+        to.pods - from.pods,
+        to.nodes - from.nodes,
+        to.k8s_events - from.k8s_events,
+        to.watch_errors
+    );
+    let harness_events = mine.iter().sum::<u64>();
+    if harness_events == 0 || bare_events == 0 || bare_cpu_s <= 0.0 || bare.peak_rss_kb == 0 {
+        return Err(problem(format!(
+            "nothing to compare: {harness_events} harness events, {bare_events} bare events, \
+             {bare_cpu_s:.2} bare CPU s, bare peak RSS {} kB",
+            bare.peak_rss_kb
+        )));
+    }
+    let per_event = |cpu: f64, n: u64| cpu / n as f64;
+    Ok(BesideBare {
+        bare: BareWatcher {
+            events: bare_events,
+            cpu_s: bare_cpu_s,
+            peak_rss_bytes: bare.peak_rss_kb * 1024,
+        },
+        harness_events,
+        cpu_per_event_ratio: per_event(cpu_s, harness_events) / per_event(bare_cpu_s, bare_events),
+        cpu_ratio: cpu_s / bare_cpu_s,
+        rss_ratio: harness_peak_kb as f64 / bare.peak_rss_kb as f64,
+    })
+}
+
+/// The event log's Job, Pod, Node and Event lines (in that order) received in `[from, to)`.
+fn watch_lines(events: &Path, from: i64, to: i64) -> Result<[u64; 4], BenchError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(events)
+        .map_err(crate::call::io(format!("open {}", events.display())))?;
+    let mut n = [0u64; 4];
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(crate::call::io(format!("read {}", events.display())))?;
+        let Ok(parsed) = serde_json::from_str::<LogLine>(&line) else {
+            continue;
+        };
+        let slot = match parsed {
+            LogLine::Job(_) => 0,
+            LogLine::Pod(_) => 1,
+            LogLine::Node(_) => 2,
+            LogLine::Event(_) => 3,
+            _ => continue,
+        };
+        let t = parsed.recv_ms();
+        if t >= from && t < to {
+            n[slot] += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn print(o: &Observe, cp_total: f64) {
     eprintln!(
         "  harness {:.1} CPU s vs control plane {:.1} s in {:.0} s: share {:.4}; peak RSS {:.1} MB; \
          RSS {:.1} -> {:.1} MB; record lag p99 {:?} ms",
@@ -78,14 +243,6 @@ pub async fn run(
         o.rss_last_fifth_mb,
         o.record_lag_p99_ms
     );
-    let figures = Figures {
-        cronjobs: sizes.observe_cronjobs,
-        create_per_s: creation_rate(&events),
-        cpu_s: run.exit.cpu_s,
-        wall_s: run.exit.wall_s,
-        peak_rss_mb,
-    };
-    Ok((o, figures))
 }
 
 /// CPU and memory over `[start, end)`.
@@ -164,6 +321,7 @@ mod tests {
             cpu_s,
             rss_kb,
             cp_cpu_s: [cp, cp / 2.0, cp / 4.0],
+            bare: None,
         }
     }
 

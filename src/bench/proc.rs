@@ -73,6 +73,23 @@ impl Child {
         self.pid
     }
 
+    /// Sends `signal` unless the child was reaped (its pid may then be another's).
+    pub fn signal(&self, signal: libc::c_int) {
+        if !self.reaped
+            && let Ok(pid) = libc::pid_t::try_from(self.pid)
+        {
+            // SAFETY: a plain syscall on our own unreaped child's pid.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
+    /// Notes a `VmHWM` read by the caller, for [`Exit::peak_rss_kb`].
+    pub fn saw_hwm(&mut self, hwm_kb: u64) {
+        self.hwm_kb = self.hwm_kb.max(hwm_kb);
+    }
+
     /// Reaps the child if it has ended; `Ok(None)` while it runs.
     pub fn try_wait(&mut self) -> Result<Option<Exit>, BenchError> {
         if self.reaped {

@@ -179,7 +179,7 @@ pub struct AccuracyStage {
 const STAGE_P50_MS: f64 = 5.0;
 const STAGE_P99_MS: f64 = 25.0;
 /// The targets [`Bench::judge`] sets: nine of the parts, and three per stage endpoint.
-pub const TARGET_COUNT: usize = 9 + 3 * Endpoint::ALL.len();
+pub const TARGET_COUNT: usize = 11 + 3 * Endpoint::ALL.len();
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +215,37 @@ pub struct Observe {
     pub run_dir: String,
     pub load_avg_start: LoadAvg,
     pub load_avg_end: LoadAvg,
+    /// The harness's watch events over the bare watcher's window: its events.jsonl lines of
+    /// Jobs, Pods, Nodes and Events received in it. The run writes no count of what its streams
+    /// yield; its lines leave out resends, Node updates that do not change readiness and Event
+    /// deletions, so they are at most the events it received and its CPU per event errs high.
+    pub watch_events: Option<u64>,
+    /// A bare kube-rs watcher on the same streams, side by side (none when it failed; the
+    /// error is in `errors`).
+    pub bare_watcher: Option<BareWatcher>,
+    /// (harness CPU s / watch_events) / (bare CPU s / bare events), over the same window.
+    /// Target <= 1.0.
+    pub cpu_per_event_ratio: Option<f64>,
+    /// Harness CPU s / bare CPU s over the same window, whatever each counted (for the
+    /// record; the streams are the same, so this is the ratio per event received).
+    pub cpu_ratio: Option<f64>,
+    /// Harness peak RSS / bare peak RSS, each over its whole life. Target <= 1.0.
+    pub rss_ratio: Option<f64>,
+}
+
+/// `cronbench bench-watch` beside the harness: kube-runtime watchers with full k8s-openapi
+/// types on the run's Jobs, Pods, Events and the Nodes, counting what they yield.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BareWatcher {
+    /// Objects its streams yielded in the window: from its count at the first `/proc` sample
+    /// inside the measure phase to its count at the last (each taken on a signal sent with
+    /// the sample).
+    pub events: u64,
+    /// Its CPU seconds between the same two samples (`/proc/PID/stat`, as the harness's).
+    pub cpu_s: f64,
+    /// Its peak RSS over its whole life (`VmHWM`, as the harness's), bytes.
+    pub peak_rss_bytes: u64,
 }
 
 /// One tool's figures on the peer comparison's load.
@@ -342,6 +373,18 @@ impl Bench {
             ),
             Target::new("observe.cpu_share", AtMost, 0.02, o.map(|o| o.cpu_share)),
             Target::new("observe.rss_growth", AtMost, 1.10, o.map(|o| o.rss_growth)),
+            Target::new(
+                "observe.cpu_per_event_ratio",
+                AtMost,
+                1.0,
+                o.and_then(|o| o.cpu_per_event_ratio),
+            ),
+            Target::new(
+                "observe.rss_ratio",
+                AtMost,
+                1.0,
+                o.and_then(|o| o.rss_ratio),
+            ),
             Target::new(
                 "observe.record_lag_p99_ms",
                 AtMost,

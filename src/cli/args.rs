@@ -157,6 +157,21 @@ pub enum Command {
     /// analysis against plain parsing, and kube-burner; writes DIR/bench.json and a table
     /// (exit 0 every target met, 1 one missed, 2 error or interrupted)
     Bench(BenchArgs),
+    /// The bench's bare watcher (hidden): counts what kube-runtime watchers yield on a run's
+    /// Jobs and Pods (by `selector`), its namespace's Events and all Nodes; prints a count as a
+    /// JSON line when ready, on SIGUSR1, and on SIGTERM or SIGINT, then exits 0
+    #[command(hide = true)]
+    BenchWatch {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long)]
+        context: String,
+        #[arg(long)]
+        namespace: String,
+        /// Label selector of the run's Jobs and Pods, e.g. cronbench.io/run=RUN_ID
+        #[arg(long)]
+        selector: String,
+    },
     /// Check that a bench.json is complete and well-formed (exit 0) or say what it lacks (2)
     BenchCheck {
         /// bench.json, or the directory holding it

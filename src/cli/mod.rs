@@ -38,6 +38,12 @@ async fn dispatch(opts: Opts) -> anyhow::Result<Outcome> {
         Command::FindLimit(args) => runs::find_limit(args).await,
         Command::Bench(args) => runs::bench(args).await,
         Command::Clean { target } => runs::clean(target).await,
+        Command::BenchWatch {
+            kubeconfig,
+            context,
+            namespace,
+            selector,
+        } => runs::bench_watch(kubeconfig, context, &namespace, &selector).await,
         Command::BenchCheck { path } => offline::bench_check(path),
         Command::Analyze { dir } => offline::analyze(dir),
         Command::Lint {

@@ -202,3 +202,17 @@ pub(super) async fn bench(args: BenchArgs) -> anyhow::Result<Outcome> {
     println!("bench.json: {}", out.join(RunFile::Bench.name()).display());
     Ok(Outcome::pass_if(bench.pass()))
 }
+
+/// The bench's bare watcher: connects, then counts until SIGTERM or SIGINT.
+pub(super) async fn bench_watch(
+    kubeconfig: PathBuf,
+    context: String,
+    namespace: &str,
+    selector: &str,
+) -> anyhow::Result<Outcome> {
+    let (client, _) = crate::cluster::preflight::connect(Some(kubeconfig), Some(context)).await?;
+    crate::bench::watch::run(client, namespace, selector)
+        .await
+        .context("bench-watch")?;
+    Ok(Outcome::Pass)
+}

@@ -80,6 +80,10 @@ fn context_of(b: &Bench, target: &str) -> String {
                 )
             }
         }),
+        "observe" if matches!(target, "observe.cpu_per_event_ratio" | "observe.rss_ratio") => b
+            .observe
+            .as_ref()
+            .map_or_else(String::new, |o| beside_bare(o, target)),
         "observe" => b.observe.as_ref().map_or_else(String::new, |o| {
             format!(
                 "{} CronJobs, {:.0} s window, {:.1} CPU s vs control plane {:.1}; {}",
@@ -135,4 +139,26 @@ fn stage_context(b: &Bench, rest: &str) -> String {
                 .map_or_else(|| "?".into(), |v| format!("{v:.1}"))
         )
     })
+}
+
+/// The observe part's comparison with the bare watcher, for its two targets.
+fn beside_bare(o: &crate::bench::report::Observe, target: &str) -> String {
+    let Some(bare) = &o.bare_watcher else {
+        return "no bare watcher figures (see the errors)".into();
+    };
+    if target == "observe.rss_ratio" {
+        return format!(
+            "peak RSS {:.1} MB vs bare {:.1} MB",
+            o.peak_rss_mb,
+            bare.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    format!(
+        "{:.2} CPU s for {} events vs bare {:.2} for {}; load {:.2}",
+        o.harness_cpu_s,
+        o.watch_events.unwrap_or_default(),
+        bare.cpu_s,
+        bare.events,
+        o.load_avg_end[0]
+    )
 }
