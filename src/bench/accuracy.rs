@@ -73,7 +73,9 @@ pub async fn run(
     let error_net_ms = kwok_overhead_ms.map(|o| (p50 as f64 - ACCURACY_DELAY_MS as f64 - o).abs());
     eprintln!(
         "  bound -> started p50 {p50} ms for D {ACCURACY_DELAY_MS} ms ({samples} samples): error {error_ms} ms; \
-         started -> finished p50 {run_p50:?} ms for {POD_RUN_MS} ms: net error {error_net_ms:?} ms"
+         started -> finished p50 {} ms for {POD_RUN_MS} ms: net error {} ms",
+        ms(run_p50.map(|v| v as f64)),
+        ms(error_net_ms)
     );
     let (stages, audit_events) = match audit_stages(ctx, &dir, &run.dir, &results, namespace) {
         Ok(found) => found,
@@ -128,14 +130,14 @@ fn audit_stages(
     let stages = audit::compare(&run_dir.join(RunFile::Events.name()), window, &times)?;
     for s in &stages {
         eprintln!(
-            "  {:<12} {} of {} runs matched; |client - audit| p50 {:?} ms, p99 {:?} ms, max {:?} ms; signed p50 {:?} ms",
+            "  {:<12} {} of {} runs matched; |client - audit| p50 {} ms, p99 {} ms, max {} ms; signed p50 {} ms",
             s.endpoint.name(),
             s.matched,
             s.runs,
-            s.p50_ms,
-            s.p99_ms,
-            s.max_ms,
-            s.signed_p50_ms
+            ms(s.p50_ms),
+            ms(s.p99_ms),
+            ms(s.max_ms),
+            ms(s.signed_p50_ms)
         );
     }
     eprintln!(
@@ -144,4 +146,9 @@ fn audit_stages(
         took.elapsed().as_secs_f64() * 1000.0
     );
     Ok((stages, times.events))
+}
+
+/// A figure for the terminal: one decimal, or `?` when there is none.
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |v| format!("{v:.1}"))
 }
