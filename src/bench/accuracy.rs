@@ -45,13 +45,13 @@ pub async fn run(
     .await?;
     let load_avg_end = proc::load_avg();
     let results = child::results(&run.dir)?;
-    let stage = |clock| {
+    let stage = |stage, clock| {
         results
             .stages
             .iter()
-            .find(|s| s.stage == Stage::BoundToStarted && s.clock == clock)
+            .find(|s| s.stage == stage && s.clock == clock)
     };
-    let client = stage(Clock::Client);
+    let client = stage(Stage::BoundToStarted, Clock::Client);
     let Some((p50, samples)) = client.and_then(|s| s.p50_ms.map(|p| (p, s.count))) else {
         return Err(BenchError::Child {
             what: "the accuracy run".into(),
@@ -64,11 +64,7 @@ pub async fn run(
     let error_ms = (p50 as f64 - ACCURACY_DELAY_MS as f64).abs();
     // kwok's own share of a delayed stage: started -> finished is delayed by POD_RUN_MS the
     // same way, so what it reports beyond that is kwok's processing, not the harness's error.
-    let run_p50 = results
-        .stages
-        .iter()
-        .find(|s| s.stage == Stage::StartedToFinished && s.clock == Clock::Client)
-        .and_then(|s| s.p50_ms);
+    let run_p50 = stage(Stage::StartedToFinished, Clock::Client).and_then(|s| s.p50_ms);
     let kwok_overhead_ms = run_p50.map(|r| r as f64 - POD_RUN_MS as f64);
     let error_net_ms = kwok_overhead_ms.map(|o| (p50 as f64 - ACCURACY_DELAY_MS as f64 - o).abs());
     eprintln!(
@@ -90,7 +86,7 @@ pub async fn run(
         samples,
         reported_p50_ms: p50,
         reported_p90_ms: client.and_then(|s| s.p90_ms),
-        server_p50_ms: stage(Clock::Server).and_then(|s| s.p50_ms),
+        server_p50_ms: stage(Stage::BoundToStarted, Clock::Server).and_then(|s| s.p50_ms),
         error_ms,
         started_to_finished_p50_ms: run_p50,
         kwok_overhead_ms,
