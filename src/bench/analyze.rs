@@ -105,7 +105,7 @@ pub async fn run(sizes: &Sizes, out: &Path) -> Result<Analyze, BenchError> {
 }
 
 /// `cronbench analyze PATH` as a child: wall seconds and peak RSS (kB).
-async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
+pub(super) async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
     let peak_path = path.with_file_name("peak_rss_kb");
     let _ = std::fs::remove_file(&peak_path);
     let mut cmd = Command::new(proc::cronbench_exe()?);
@@ -134,7 +134,7 @@ async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
 }
 
 /// Reads and parses every line into a [`LogLine`], nothing else: seconds and lines.
-async fn parse_only(path: &Path) -> Result<(f64, u64), BenchError> {
+pub(super) async fn parse_only(path: &Path) -> Result<(f64, u64), BenchError> {
     let path: PathBuf = path.to_owned();
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();

@@ -245,26 +245,30 @@ fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The receive times of the measure and drain phase lines of a run's event log.
-pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
+/// The receive time of each phase line of a run's event log, in [`Phase`] order (the first
+/// line of each phase; `None` for a phase the log does not have).
+pub fn phase_times(events: &Path) -> Result<[Option<i64>; 5], BenchError> {
     use std::io::BufRead;
     let file =
         std::fs::File::open(events).map_err(call::io(format!("open {}", events.display())))?;
-    let (mut start, mut end) = (None, None);
+    let mut at = [None; 5];
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(call::io(format!("read {}", events.display())))?;
         if !line.contains("\"type\":\"phase\"") {
             continue;
         }
         if let Ok(LogLine::Phase { recv_ms, phase }) = serde_json::from_str(&line) {
-            match phase {
-                Phase::Measure => start = start.or(Some(recv_ms)),
-                Phase::Drain => end = end.or(Some(recv_ms)),
-                _ => {}
-            }
+            let slot = &mut at[phase as usize];
+            *slot = slot.or(Some(recv_ms));
         }
     }
-    match (start, end) {
+    Ok(at)
+}
+
+/// The receive times of the measure and drain phase lines of a run's event log.
+pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
+    let at = phase_times(events)?;
+    match (at[Phase::Measure as usize], at[Phase::Drain as usize]) {
         (Some(s), Some(e)) if e > s => Ok((s, e)),
         _ => Err(BenchError::Child {
             what: "the observe run".into(),

@@ -111,6 +111,17 @@ pub async fn run(client: &kube::Client, sizes: &Sizes, out: &Path) -> Result<Cre
     })
 }
 
+/// The bare create loop on `n` CronJobs in a namespace of its own, then its teardown (the
+/// fleet part's baseline, at the fleet's size).
+pub(super) async fn bare_round(
+    client: &kube::Client,
+    n: usize,
+    out: &Path,
+) -> Result<CreateRound, BenchError> {
+    let concurrency = crate::scenario::Apply::default().concurrency;
+    round(client, Tool::Bare, 100, n, concurrency, None, out).await
+}
+
 /// One timed creation in a fresh namespace, then its teardown.
 async fn round(
     client: &kube::Client,

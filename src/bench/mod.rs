@@ -14,6 +14,7 @@ pub mod audit;
 mod bare;
 mod child;
 mod create;
+pub mod fleet;
 mod observe;
 mod peer;
 pub mod proc;
@@ -73,6 +74,7 @@ pub enum Part {
     Observe,
     Peer,
     Analyze,
+    Fleet,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,11 @@ pub(crate) struct Sizes {
     pub peer_pause_s: u64,
     pub analyze_cronjobs: u32,
     pub analyze_min_events: u64,
+    pub fleet_hourly: u32,
+    pub fleet_daily: u32,
+    pub fleet_warmup_s: u64,
+    pub fleet_measure_s: u64,
+    pub fleet_drain_s: u64,
 }
 
 impl Sizes {
@@ -118,6 +125,11 @@ impl Sizes {
                 peer_pause_s: 120,
                 analyze_cronjobs: 200,
                 analyze_min_events: 100_000,
+                fleet_hourly: 200,
+                fleet_daily: 800,
+                fleet_warmup_s: 10,
+                fleet_measure_s: 60,
+                fleet_drain_s: 10,
             }
         } else {
             Sizes {
@@ -132,6 +144,11 @@ impl Sizes {
                 peer_pause_s: 300,
                 analyze_cronjobs: 1000,
                 analyze_min_events: 1_000_000,
+                fleet_hourly: 10_000,
+                fleet_daily: 40_000,
+                fleet_warmup_s: 60,
+                fleet_measure_s: 1200,
+                fleet_drain_s: 120,
             }
         }
     }
@@ -223,9 +240,15 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
             .then(|| format!("{}-accuracy", RunKind::Run.new_id())),
     );
     let mut bench = new_bench(opts, &up);
-    let needs_cluster = [Part::Create, Part::Accuracy, Part::Observe, Part::Peer]
-        .into_iter()
-        .any(|p| opts.wants(p));
+    let needs_cluster = [
+        Part::Create,
+        Part::Accuracy,
+        Part::Observe,
+        Part::Peer,
+        Part::Fleet,
+    ]
+    .into_iter()
+    .any(|p| opts.wants(p));
     if needs_cluster {
         on_cluster(opts, &sizes, &up, &mut bench).await?;
     }
@@ -281,6 +304,7 @@ fn new_bench(opts: &BenchOptions, up: &UpOptions) -> Bench {
         observe: None,
         peer: None,
         analyze: None,
+        fleet: None,
         targets: Vec::new(),
         errors: Vec::new(),
     }
@@ -373,6 +397,17 @@ async fn cluster_parts(
         let kube_burner = opts.kube_burner.as_deref();
         let peer = peer::run(&ctx, &client, sizes, &opts.out, kube_burner, observed).await;
         bench.peer = Some(peer);
+    }
+    // Last: 50,000 CronJobs leave the control plane larger than the other parts found it.
+    if opts.wants(Part::Fleet) {
+        eprintln!(
+            "bench: fleet ({} hourly + {} daily CronJobs, {} s window)",
+            sizes.fleet_hourly, sizes.fleet_daily, sizes.fleet_measure_s
+        );
+        match fleet::run(&ctx, &client, sizes, &opts.out).await {
+            Ok(f) => bench.fleet = Some(f),
+            Err(e) => bench.errors.push(format!("fleet: {e}")),
+        }
     }
     Ok(())
 }

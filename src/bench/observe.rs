@@ -285,7 +285,7 @@ fn window(samples: &[Sample], start: i64, end: i64) -> Option<WindowFigures> {
 }
 
 /// CronJobs created per second by the run's applier, from its `cron_job_created` lines.
-fn creation_rate(events: &Path) -> Option<f64> {
+pub(super) fn creation_rate(events: &Path) -> Option<f64> {
     use std::io::BufRead;
     let file = std::fs::File::open(events).ok()?;
     let (mut first, mut last, mut n) = (None::<i64>, 0i64, 0u64);

@@ -28,6 +28,9 @@ pub struct Bench {
     pub observe: Option<Observe>,
     pub peer: Option<Peer>,
     pub analyze: Option<Analyze>,
+    /// 50,000 CronJobs of mixed schedules (absent in a bench.json from before the part).
+    #[serde(default)]
+    pub fleet: Option<super::fleet::Fleet>,
     /// Each target with its threshold and the measured value.
     pub targets: Vec<Target>,
     /// Errors of parts that could not finish (the other parts still ran).
@@ -179,7 +182,7 @@ pub struct AccuracyStage {
 const STAGE_P50_MS: f64 = 5.0;
 const STAGE_P99_MS: f64 = 25.0;
 /// The targets [`Bench::judge`] sets: nine of the parts, and three per stage endpoint.
-pub const TARGET_COUNT: usize = 11 + 3 * Endpoint::ALL.len();
+pub const TARGET_COUNT: usize = 15 + 3 * Endpoint::ALL.len();
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -405,6 +408,7 @@ impl Bench {
                 a.map(|a| a.memory_growth),
             ),
         ];
+        self.targets.extend(self.fleet_targets());
         let stages = self.accuracy.as_ref().map_or(&[][..], |a| &a.stages[..]);
         for e in Endpoint::ALL {
             let s = stages.iter().find(|s| s.endpoint == e);
@@ -432,6 +436,33 @@ impl Bench {
         }
     }
 
+    /// The fleet part's targets (each fails without the part).
+    fn fleet_targets(&self) -> [Target; 4] {
+        use Comparison::{AtLeast, AtMost};
+        let f = self.fleet.as_ref();
+        [
+            Target::new(
+                "fleet.create_ratio",
+                AtLeast,
+                0.9,
+                f.map(|f| f.create_ratio),
+            ),
+            Target::new("fleet.peak_rss_mb", AtMost, 96.0, f.map(|f| f.peak_rss_mb)),
+            Target::new(
+                "fleet.analyze_ratio",
+                AtLeast,
+                0.5,
+                f.map(|f| f.analyze.ratio),
+            ),
+            Target::new(
+                "fleet.analyze_memory_growth",
+                AtMost,
+                1.10,
+                f.map(|f| f.analyze.memory_growth),
+            ),
+        ]
+    }
+
     pub fn pass(&self) -> bool {
         !self.targets.is_empty() && self.targets.iter().all(|t| t.pass)
     }
@@ -445,6 +476,7 @@ impl Bench {
             ("observe", self.observe.is_some()),
             ("peer", self.peer.is_some()),
             ("analyze", self.analyze.is_some()),
+            ("fleet", self.fleet.is_some()),
         ] {
             if !present {
                 out.push(format!("{name} is missing"));
