@@ -30,6 +30,37 @@ fn a_bench_json_without_a_part_fails_the_check_naming_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CI runs `bench --quick --only create,accuracy,observe,peer,analyze`: without the confirm
+/// part it was not asked for, the bench.json is complete.
+#[test]
+fn a_bench_json_is_complete_for_the_parts_it_asked_for() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    v["confirm"] = serde_json::Value::Null;
+    v["parts"] = serde_json::json!(["create", "accuracy", "observe", "peer", "analyze"]);
+    v["targets"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| t["name"] != "confirm.confirmed");
+    let dir = std::env::temp_dir().join(format!("cronbench-bench-parts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bench.json"), v.to_string()).unwrap();
+    let out = cronbench(&["bench-check", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    v["parts"] = serde_json::json!([
+        "create", "accuracy", "observe", "peer", "analyze", "confirm"
+    ]);
+    std::fs::write(dir.join("bench.json"), v.to_string()).unwrap();
+    let out = cronbench(&["bench-check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("confirm is missing"),
+        "{}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_bench_json_with_an_unknown_field_is_not_well_formed() {
     let mut v: serde_json::Value =
