@@ -155,17 +155,28 @@ fn run_command(
     log_path: &Path,
     peak_path: &Path,
 ) -> Result<Command, BenchError> {
+    let mut cmd = cronbench_on("run", scenario_path, ctx, run_dir)?;
+    cmd.env(proc::PEAK_RSS_ENV, peak_path);
+    output_to(&mut cmd, log_path)?;
+    Ok(cmd)
+}
+
+/// `cronbench COMMAND SCENARIO` on the cluster `ctx` reaches, writing into `out`.
+pub(super) fn cronbench_on(
+    command: &str,
+    scenario_path: &Path,
+    ctx: &ClusterRef,
+    out: &Path,
+) -> Result<Command, BenchError> {
     let mut cmd = Command::new(proc::cronbench_exe()?);
-    cmd.arg("run")
+    cmd.arg(command)
         .arg(scenario_path)
         .arg("--kubeconfig")
         .arg(&ctx.kubeconfig)
         .arg("--context")
         .arg(&ctx.context)
         .arg("--out")
-        .arg(run_dir)
-        .env(proc::PEAK_RSS_ENV, peak_path);
-    output_to(&mut cmd, log_path)?;
+        .arg(out);
     Ok(cmd)
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::child::{failed, output_to};
+use super::child::{ClusterRef, cronbench_on, failed, output_to};
 use super::proc::{self, Child};
 use super::report::LoadAvg;
 use super::{BenchError, BenchOptions, then_down};
@@ -89,6 +89,15 @@ pub enum ControllerManager {
     Defaults,
     /// Lowered (see `knobs`) so the limit is low and found quickly: `--quick`.
     Throttled,
+}
+
+impl ControllerManager {
+    pub fn label(self) -> &'static str {
+        match self {
+            ControllerManager::Defaults => "at its defaults",
+            ControllerManager::Throttled => "throttled",
+        }
+    }
 }
 
 /// bench.json's `confirm`: a find-limit search and its confirmation, from its `limit.json`.
@@ -267,10 +276,7 @@ impl Confirm {
             one_decimal(self.limit_jobs_per_minute),
             one_decimal(self.interval[0]),
             one_decimal(self.interval[1]),
-            match self.controller_manager {
-                ControllerManager::Defaults => "at defaults",
-                ControllerManager::Throttled => "throttled",
-            },
+            self.controller_manager.label(),
             if steps.is_empty() {
                 "no step".to_string()
             } else {
@@ -327,11 +333,11 @@ async fn measure(
 ) -> Result<Confirm, BenchError> {
     let up = size.up_options();
     eprintln!(
-        "bench: confirm: starting cluster `{}` ({} kwok nodes, controller manager {:?}), then \
+        "bench: confirm: starting cluster `{}` ({} kwok nodes, controller manager {}), then \
          find-limit --start {} --max-minutes {} --confirm {}m",
         cluster.name,
         size.nodes,
-        size.controller_manager(),
+        size.controller_manager().label(),
         size.start,
         size.max_minutes,
         size.confirm_minutes
@@ -369,23 +375,20 @@ async fn measure(
     Ok(confirm)
 }
 
-/// `cronbench find-limit SCENARIO ... --confirm Nm` on `cluster`, writing into `search`.
+/// `cronbench find-limit SCENARIO ... --confirm=Nm` on `cluster`, writing into `search`.
 fn find_limit_command(
     cluster: &LocalCluster,
     size: &ConfirmSize,
     scenario: &Path,
     search: &Path,
 ) -> Result<Command, BenchError> {
-    let mut cmd = Command::new(proc::cronbench_exe()?);
-    cmd.arg("find-limit")
-        .arg(scenario)
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .arg("--context")
-        .arg(cluster.context())
-        .arg("--out")
-        .arg(search)
-        .arg("--start")
+    let ctx = ClusterRef {
+        kubeconfig: cluster.kubeconfig(),
+        context: cluster.context(),
+        cluster: cluster.clone(),
+    };
+    let mut cmd = cronbench_on("find-limit", scenario, &ctx, search)?;
+    cmd.arg("--start")
         .arg(size.start.to_string())
         .arg("--max-minutes")
         .arg(size.max_minutes.to_string())
