@@ -87,7 +87,7 @@ pub async fn run_scenario(
                 let selector = format!("{RUN_LABEL}={}", started.run_id);
                 bare = Some(Bare::spawn(ctx, &started.namespace, &selector, dir)?);
             }
-            Err(exit) => return Err(failed(&scenario_path, &exit, &log_path)),
+            Err(exit) => return Err(failed(run_what(&scenario_path), &exit, &log_path)),
         }
     }
     let mut samples = Vec::new();
@@ -106,7 +106,7 @@ pub async fn run_scenario(
     write_samples(&dir.join("samples.csv"), &samples)?;
     // Exit 1 is a missed SLO of the cluster: the harness's figures still stand.
     if !matches!(exit.code, Some(0 | 1)) {
-        return Err(failed(&scenario_path, &exit, &log_path));
+        return Err(failed(run_what(&scenario_path), &exit, &log_path));
     }
     Ok(ChildRun {
         dir: run_dir,
@@ -155,25 +155,40 @@ fn run_command(
     log_path: &Path,
     peak_path: &Path,
 ) -> Result<Command, BenchError> {
-    let log = std::fs::File::create(log_path)
-        .map_err(call::io(format!("create {}", log_path.display())))?;
-    let log2 = log
-        .try_clone()
-        .map_err(call::io(format!("open {}", log_path.display())))?;
+    let mut cmd = cronbench_on("run", scenario_path, ctx, run_dir)?;
+    cmd.env(proc::PEAK_RSS_ENV, peak_path);
+    output_to(&mut cmd, log_path)?;
+    Ok(cmd)
+}
+
+/// `cronbench COMMAND SCENARIO` on the cluster `ctx` reaches, writing into `out`.
+pub(super) fn cronbench_on(
+    command: &str,
+    scenario_path: &Path,
+    ctx: &ClusterRef,
+    out: &Path,
+) -> Result<Command, BenchError> {
     let mut cmd = Command::new(proc::cronbench_exe()?);
-    cmd.arg("run")
+    cmd.arg(command)
         .arg(scenario_path)
         .arg("--kubeconfig")
         .arg(&ctx.kubeconfig)
         .arg("--context")
         .arg(&ctx.context)
         .arg("--out")
-        .arg(run_dir)
-        .env(proc::PEAK_RSS_ENV, peak_path)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
+        .arg(out);
     Ok(cmd)
+}
+
+/// `cmd` with no input and its output (stdout and stderr) into `log_path`.
+pub(super) fn output_to(cmd: &mut Command, log_path: &Path) -> Result<(), BenchError> {
+    let log = std::fs::File::create(log_path)
+        .map_err(call::io(format!("create {}", log_path.display())))?;
+    let log2 = log
+        .try_clone()
+        .map_err(call::io(format!("open {}", log_path.display())))?;
+    cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
+    Ok(())
 }
 
 /// The pids of [`CONTROL_PLANE`], in that order.
@@ -207,12 +222,16 @@ fn sample(pid: u32, cp_pids: &[Option<u32>], bare: Option<&mut Bare>) -> Option<
     })
 }
 
-/// The child's failure, with the last lines of its output.
-fn failed(scenario_path: &Path, exit: &Exit, log_path: &Path) -> BenchError {
+fn run_what(scenario_path: &Path) -> String {
+    format!("cronbench run {}", scenario_path.display())
+}
+
+/// The child `what`'s failure, with the last lines of its output.
+pub(super) fn failed(what: String, exit: &Exit, log_path: &Path) -> BenchError {
     let tail = std::fs::read_to_string(log_path).unwrap_or_default();
     let tail: Vec<&str> = tail.lines().rev().take(15).collect();
     BenchError::Child {
-        what: format!("cronbench run {}", scenario_path.display()),
+        what,
         detail: format!(
             "exit {:?}; last lines of {}:\n{}",
             exit.code,

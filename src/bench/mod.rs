@@ -5,14 +5,18 @@
 //! Parts, in order: create (the applier vs a bare kube-rs loop, and the rate limit), accuracy
 //! (a known kwok delay as the harness reports it), observe (a `cronbench run` child process
 //! watching a heavy every-minute load, its CPU and memory read from `/proc` beside the
-//! control plane's and beside a bare kube-rs watcher's on the same streams), peer (kube-burner on the same load, when given), and analyze (a generated
-//! event log against a parse-only loop, after the cluster is down).
+//! control plane's and beside a bare kube-rs watcher's on the same streams), peer
+//! (kube-burner on the same load, when given), fleet (50,000 CronJobs of mixed schedules, last
+//! on the cluster), and analyze (a generated event log against a parse-only loop, after the
+//! cluster is down); then confirm (`find-limit --confirm` on a second cluster of its own, the
+//! controller manager at its defaults).
 
 mod accuracy;
 mod analyze;
 pub mod audit;
 mod bare;
 mod child;
+mod confirm;
 mod create;
 pub mod fleet;
 mod observe;
@@ -48,6 +52,8 @@ pub enum BenchError {
     Call(#[from] call::CallError),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("{what} failed: {detail}")]
     Child { what: String, detail: String },
     #[error("interrupted")]
@@ -66,8 +72,19 @@ pub enum BenchError {
     },
 }
 
-/// The parts of the bench, for `--only`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The parts of the bench, for `--only`, in the order they run.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Part {
     Create,
     Accuracy,
@@ -75,6 +92,39 @@ pub enum Part {
     Peer,
     Analyze,
     Fleet,
+    Confirm,
+}
+
+impl Part {
+    pub const ALL: [Part; 7] = [
+        Part::Create,
+        Part::Accuracy,
+        Part::Observe,
+        Part::Peer,
+        Part::Analyze,
+        Part::Fleet,
+        Part::Confirm,
+    ];
+    /// The parts a bench.json written before `parts` was recorded ran: all there were then.
+    pub const BEFORE_CONFIRM: [Part; 5] = [
+        Part::Create,
+        Part::Accuracy,
+        Part::Observe,
+        Part::Peer,
+        Part::Analyze,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Create => "create",
+            Part::Accuracy => "accuracy",
+            Part::Observe => "observe",
+            Part::Peer => "peer",
+            Part::Analyze => "analyze",
+            Part::Fleet => "fleet",
+            Part::Confirm => "confirm",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +158,7 @@ pub(crate) struct Sizes {
     pub fleet_warmup_s: u64,
     pub fleet_measure_s: u64,
     pub fleet_drain_s: u64,
+    pub confirm: confirm::ConfirmSize,
 }
 
 impl Sizes {
@@ -130,6 +181,7 @@ impl Sizes {
                 fleet_warmup_s: 10,
                 fleet_measure_s: 60,
                 fleet_drain_s: 10,
+                confirm: confirm::ConfirmSize::QUICK,
             }
         } else {
             Sizes {
@@ -149,6 +201,7 @@ impl Sizes {
                 fleet_warmup_s: 60,
                 fleet_measure_s: 1200,
                 fleet_drain_s: 120,
+                confirm: confirm::ConfirmSize::FULL,
             }
         }
     }
@@ -228,7 +281,7 @@ pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
     Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
 }
 
-/// Runs the bench. The cluster is torn down whatever happens; the parts that failed are
+/// Runs the bench. Each cluster is torn down whatever happens; the parts that failed are
 /// listed in `errors` and their targets fail.
 pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     let sizes = Sizes::new(opts.quick);
@@ -265,6 +318,10 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
             Err(e) => bench.errors.push(format!("analyze: {e}")),
         }
     }
+    // After the main cluster is down: never two clusters at once.
+    if opts.wants(Part::Confirm) {
+        bench.confirm = confirm::run(opts, &sizes.confirm, &mut bench.errors).await?;
+    }
     bench.finished = now_rfc3339();
     bench.judge();
     write_bench(&opts.out, &bench)?;
@@ -274,6 +331,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
 impl BenchOptions {
     fn wants(&self, part: Part) -> bool {
         self.only.is_empty() || self.only.contains(&part)
+    }
+
+    /// The parts asked for, in the order they run.
+    fn parts(&self) -> Vec<Part> {
+        Part::ALL.into_iter().filter(|p| self.wants(*p)).collect()
     }
 }
 
@@ -305,6 +367,8 @@ fn new_bench(opts: &BenchOptions, up: &UpOptions) -> Bench {
         peer: None,
         analyze: None,
         fleet: None,
+        confirm: None,
+        parts: opts.parts(),
         targets: Vec::new(),
         errors: Vec::new(),
     }
@@ -320,17 +384,52 @@ async fn on_cluster(
 ) -> Result<(), BenchError> {
     let bins = Binaries::locate()?;
     let cluster = LocalCluster::new(&opts.cluster)?;
-    let outcome = until_interrupted(cluster_parts(opts, sizes, up, &cluster, &bins, bench)).await;
-    eprintln!("bench: stopping cluster `{}`", opts.cluster);
-    if let Err(e) = cluster.down(&bins).await {
-        bench.errors.push(format!("cluster down: {e}"));
+    let ended = then_down(
+        &cluster,
+        &bins,
+        cluster_parts(opts, sizes, up, &cluster, &bins, bench),
+    )
+    .await;
+    ended.settle(&mut bench.errors, "")?;
+    Ok(())
+}
+
+/// How work on a cluster ended, and the cluster's teardown after it.
+struct Ended<T> {
+    /// `None`: interrupted (Ctrl-C).
+    work: Option<Result<T, BenchError>>,
+    down: Result<(), ClusterError>,
+}
+
+/// Runs `work` (Ctrl-C ends it), then stops `cluster` whatever happened.
+async fn then_down<T>(
+    cluster: &LocalCluster,
+    bins: &Binaries,
+    work: impl Future<Output = Result<T, BenchError>>,
+) -> Ended<T> {
+    let outcome = until_interrupted(work).await;
+    eprintln!("bench: stopping cluster `{}`", cluster.name);
+    let down = cluster.down(bins).await;
+    Ended {
+        work: outcome,
+        down,
     }
-    match outcome {
-        None | Some(Err(BenchError::Interrupted)) => Err(BenchError::Interrupted),
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) => {
-            bench.errors.push(e.to_string());
-            Ok(())
+}
+
+impl<T> Ended<T> {
+    /// The work's value; `Ok(None)` when it failed, its error and a failed teardown added to
+    /// `errors` (each prefixed with `part`); `Err(Interrupted)` on Ctrl-C.
+    fn settle(self, errors: &mut Vec<String>, part: &str) -> Result<Option<T>, BenchError> {
+        if let Err(e) = self.down {
+            errors.push(format!("{part}cluster down: {e}"));
+        }
+        match self.work {
+            None | Some(Err(BenchError::Interrupted)) => Err(BenchError::Interrupted),
+            Some(Ok(v)) => Ok(Some(v)),
+            Some(Err(e)) => {
+                errors.push(format!("{part}{e}"));
+                Ok(None)
+            }
         }
     }
 }

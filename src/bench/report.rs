@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::Part;
+pub use super::confirm::{Confirm, ConfirmStepFigures, ControllerManager};
+
 /// Version of the `bench.json` format.
 pub const BENCH_SCHEMA_VERSION: u32 = 1;
 
@@ -31,7 +34,16 @@ pub struct Bench {
     /// 50,000 CronJobs of mixed schedules (absent in a bench.json from before the part).
     #[serde(default)]
     pub fleet: Option<super::fleet::Fleet>,
-    /// Each target with its threshold and the measured value.
+    /// `find-limit --confirm` on a cluster of its own (absent in bench.json files written
+    /// before the confirm part).
+    #[serde(default)]
+    pub confirm: Option<Confirm>,
+    /// The parts asked for (`--only`, else all), which the targets and the completeness check
+    /// go by. Absent in bench.json files written before the confirm part: the five parts
+    /// before it.
+    #[serde(default)]
+    pub parts: Vec<Part>,
+    /// Each target of the parts asked for, with its threshold and the measured value.
     pub targets: Vec<Target>,
     /// Errors of parts that could not finish (the other parts still ran).
     pub errors: Vec<String>,
@@ -181,8 +193,6 @@ pub struct AccuracyStage {
 /// Targets of each stage endpoint.
 const STAGE_P50_MS: f64 = 5.0;
 const STAGE_P99_MS: f64 = 25.0;
-/// The targets [`Bench::judge`] sets: nine of the parts, and three per stage endpoint.
-pub const TARGET_COUNT: usize = 15 + 3 * Endpoint::ALL.len();
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -359,61 +369,98 @@ impl Target {
 }
 
 impl Bench {
-    /// The targets of the issue, judged on what was measured (a part that did not run fails).
+    /// The parts asked for; [`Part::BEFORE_CONFIRM`] for a bench.json that does not say.
+    pub fn parts_asked(&self) -> &[Part] {
+        if self.parts.is_empty() {
+            &Part::BEFORE_CONFIRM
+        } else {
+            &self.parts
+        }
+    }
+
+    /// The targets of the issue for the parts asked for, judged on what was measured (a part
+    /// that failed fails its targets).
     pub fn judge(&mut self) {
+        let parts = self.parts_asked().to_vec();
+        self.targets = parts.into_iter().flat_map(|p| self.targets_of(p)).collect();
+    }
+
+    /// One part's targets.
+    fn targets_of(&self, part: Part) -> Vec<Target> {
         use Comparison::{AtLeast, AtMost};
         let c = self.create.as_ref();
         let o = self.observe.as_ref();
         let a = self.analyze.as_ref();
-        self.targets = vec![
-            Target::new("create.ratio", AtLeast, 0.9, c.map(|c| c.ratio)),
-            Target::new("create.qps_error", AtMost, 0.05, c.map(|c| c.qps_error)),
-            Target::new(
-                "observe.peak_rss_mb",
-                AtMost,
-                64.0,
-                o.map(|o| o.peak_rss_mb),
-            ),
-            Target::new("observe.cpu_share", AtMost, 0.02, o.map(|o| o.cpu_share)),
-            Target::new("observe.rss_growth", AtMost, 1.10, o.map(|o| o.rss_growth)),
-            Target::new(
-                "observe.cpu_per_event_ratio",
-                AtMost,
+        match part {
+            Part::Create => vec![
+                Target::new("create.ratio", AtLeast, 0.9, c.map(|c| c.ratio)),
+                Target::new("create.qps_error", AtMost, 0.05, c.map(|c| c.qps_error)),
+            ],
+            Part::Accuracy => self.accuracy_targets(),
+            Part::Observe => vec![
+                Target::new(
+                    "observe.peak_rss_mb",
+                    AtMost,
+                    64.0,
+                    o.map(|o| o.peak_rss_mb),
+                ),
+                Target::new("observe.cpu_share", AtMost, 0.02, o.map(|o| o.cpu_share)),
+                Target::new("observe.rss_growth", AtMost, 1.10, o.map(|o| o.rss_growth)),
+                Target::new(
+                    "observe.cpu_per_event_ratio",
+                    AtMost,
+                    1.0,
+                    o.and_then(|o| o.cpu_per_event_ratio),
+                ),
+                Target::new(
+                    "observe.rss_ratio",
+                    AtMost,
+                    1.0,
+                    o.and_then(|o| o.rss_ratio),
+                ),
+                Target::new(
+                    "observe.record_lag_p99_ms",
+                    AtMost,
+                    10.0,
+                    o.and_then(|o| o.record_lag_p99_ms.map(|v| v as f64)),
+                ),
+            ],
+            // Figures for the record, side by side with a peer: no target.
+            Part::Peer => Vec::new(),
+            Part::Analyze => vec![
+                Target::new("analyze.ratio", AtLeast, 0.5, a.map(|a| a.ratio)),
+                Target::new(
+                    "analyze.memory_growth",
+                    AtMost,
+                    1.10,
+                    a.map(|a| a.memory_growth),
+                ),
+            ],
+            Part::Fleet => self.fleet_targets().to_vec(),
+            // The verdict `confirmed`, as 1 (0 otherwise); the time to it has no target.
+            Part::Confirm => vec![Target::new(
+                "confirm.confirmed",
+                AtLeast,
                 1.0,
-                o.and_then(|o| o.cpu_per_event_ratio),
-            ),
-            Target::new(
-                "observe.rss_ratio",
-                AtMost,
-                1.0,
-                o.and_then(|o| o.rss_ratio),
-            ),
-            Target::new(
-                "observe.record_lag_p99_ms",
-                AtMost,
-                10.0,
-                o.and_then(|o| o.record_lag_p99_ms.map(|v| v as f64)),
-            ),
-            Target::new(
-                "accuracy.error_ms",
-                AtMost,
-                20.0,
-                self.accuracy.as_ref().map(|a| a.error_ms),
-            ),
-            Target::new("analyze.ratio", AtLeast, 0.5, a.map(|a| a.ratio)),
-            Target::new(
-                "analyze.memory_growth",
-                AtMost,
-                1.10,
-                a.map(|a| a.memory_growth),
-            ),
-        ];
-        self.targets.extend(self.fleet_targets());
+                self.confirm.as_ref().and_then(Confirm::confirmed),
+            )],
+        }
+    }
+
+    /// The kwok-delay error, and three per stage endpoint against the audit log.
+    fn accuracy_targets(&self) -> Vec<Target> {
+        use Comparison::{AtLeast, AtMost};
+        let mut targets = vec![Target::new(
+            "accuracy.error_ms",
+            AtMost,
+            20.0,
+            self.accuracy.as_ref().map(|a| a.error_ms),
+        )];
         let stages = self.accuracy.as_ref().map_or(&[][..], |a| &a.stages[..]);
         for e in Endpoint::ALL {
             let s = stages.iter().find(|s| s.endpoint == e);
             let name = |what: &str| format!("accuracy.stages.{}.{what}", e.name());
-            self.targets.extend([
+            targets.extend([
                 Target::new(
                     &name("p50_ms"),
                     AtMost,
@@ -434,6 +481,7 @@ impl Bench {
                 ),
             ]);
         }
+        targets
     }
 
     /// The fleet part's targets (each fails without the part).
@@ -467,25 +515,35 @@ impl Bench {
         !self.targets.is_empty() && self.targets.iter().all(|t| t.pass)
     }
 
-    /// What a complete bench.json lacks: parts that did not run, non-finite figures.
+    /// What a complete bench.json lacks: parts asked for that did not run, targets other
+    /// than those of the parts asked for, non-finite figures.
     pub fn incomplete(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (name, present) in [
-            ("create", self.create.is_some()),
-            ("accuracy", self.accuracy.is_some()),
-            ("observe", self.observe.is_some()),
-            ("peer", self.peer.is_some()),
-            ("analyze", self.analyze.is_some()),
-            ("fleet", self.fleet.is_some()),
-        ] {
+        let mut expected = 0;
+        for &part in self.parts_asked() {
+            let present = match part {
+                Part::Create => self.create.is_some(),
+                Part::Accuracy => self.accuracy.is_some(),
+                Part::Observe => self.observe.is_some(),
+                Part::Peer => self.peer.is_some(),
+                Part::Analyze => self.analyze.is_some(),
+                Part::Fleet => self.fleet.is_some(),
+                Part::Confirm => self.confirm.is_some(),
+            };
             if !present {
-                out.push(format!("{name} is missing"));
+                out.push(format!("{} is missing", part.name()));
             }
+            expected += self.targets_of(part).len();
         }
-        if self.targets.len() != TARGET_COUNT {
+        if self.targets.len() != expected {
             out.push(format!(
-                "{} targets, expected {TARGET_COUNT}",
-                self.targets.len()
+                "{} targets, expected {expected} for the parts asked for ({})",
+                self.targets.len(),
+                self.parts_asked()
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         for t in &self.targets {
@@ -499,16 +557,4 @@ impl Bench {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_target_without_a_measurement_fails() {
-        let t = Target::new("x", Comparison::AtMost, 1.0, None);
-        assert!(!t.pass);
-        let t = Target::new("x", Comparison::AtMost, 1.0, Some(f64::NAN));
-        assert!(!t.pass);
-        let t = Target::new("x", Comparison::AtLeast, 0.9, Some(0.9));
-        assert!(t.pass);
-    }
-}
+mod tests;

@@ -154,8 +154,9 @@ pub enum Command {
     FindLimit(FindLimitArgs),
     /// Measure the harness itself on a local cluster it starts and always stops: creation
     /// against a bare client, watching cost against the control plane, stage accuracy,
-    /// analysis against plain parsing, and kube-burner; writes DIR/bench.json and a table
-    /// (exit 0 every target met, 1 one missed, 2 error or interrupted)
+    /// analysis against plain parsing, and kube-burner; then find-limit --confirm on a second
+    /// cluster at the controller manager's defaults; writes DIR/bench.json and a table (exit 0
+    /// every target met, 1 one missed, 2 error or interrupted)
     Bench(BenchArgs),
     /// The bench's bare watcher (hidden): counts what kube-runtime watchers yield on a run's
     /// Jobs and Pods (by `selector`), its namespace's Events and all Nodes; prints a count as a
@@ -277,8 +278,8 @@ pub struct FindLimitArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Small sizes (300 CronJobs watched for 2 minutes, 1,000 created, 100,000 events): about
-    /// 5 minutes, for CI
+    /// Small sizes (300 CronJobs watched for 2 minutes, 1,000 created, 100,000 events; confirm
+    /// on a throttled controller manager, 2 minutes per step): about 6 minutes, 18 with confirm
     #[arg(long)]
     pub quick: bool,
     /// Directory for bench.json and each part's files (default runs/bench-<time>)

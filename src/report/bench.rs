@@ -48,6 +48,9 @@ pub fn bench_table(b: &Bench) -> String {
         if let Some(p) = &b.peer {
             writeln!(s, "peer {}: {}", p.tool, p.note)?;
         }
+        if let Some(c) = &b.confirm {
+            writeln!(s, "{}", c.summary())?;
+        }
         Ok(())
     })
 }
@@ -107,6 +110,7 @@ fn context_of(b: &Bench, target: &str) -> String {
                 la(&a.load_avg_end)
             )
         }),
+        "confirm" => b.confirm.as_ref().map_or_else(String::new, |c| c.context()),
         "analyze" => b.analyze.as_ref().map_or_else(String::new, |a| {
             format!(
                 "{} events: {:.0}/s vs parse {:.0}/s; RSS {:.1} MB ({} events) -> {:.1} MB; {}",
