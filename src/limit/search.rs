@@ -88,6 +88,19 @@ pub enum StopReason {
     Interrupted,
 }
 
+impl StopReason {
+    /// What stopped the search, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::Converged => "converged",
+            StopReason::Budget => "time budget reached",
+            StopReason::Ceiling => "held at --max-cronjobs",
+            StopReason::Floor => "even the first step failed",
+            StopReason::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// What the search found: the highest sustainable load and the lowest unsustainable one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {

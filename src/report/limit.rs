@@ -81,7 +81,7 @@ fn write_limit(out: &mut String, r: &LimitReport) -> fmt::Result {
     let f = |v: Option<f64>| v.map_or("?".to_string(), |v| format!("{v:.0}"));
     writeln!(
         out,
-        "limit: {} jobs/min sustainable, interval [{}, {}), target {} -> {}; {} steps in {:.1} min ({:?})",
+        "limit: {} jobs/min sustainable, interval [{}, {}), target {} -> {}; {} steps in {:.1} min ({})",
         f(r.limit_jobs_per_minute),
         f(r.interval[0]),
         f(r.interval[1]),
@@ -93,7 +93,7 @@ fn write_limit(out: &mut String, r: &LimitReport) -> fmt::Result {
         },
         r.steps.len(),
         r.wall_s / 60.0,
-        r.outcome.map(|o| o.reason),
+        r.outcome.map_or("no outcome", |o| o.reason.describe()),
     )?;
     if let Some(line) = busiest_node_line(r) {
         writeln!(out, "{line}")?;
