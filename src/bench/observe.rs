@@ -233,7 +233,7 @@ fn watch_lines(events: &Path, from: i64, to: i64) -> Result<[u64; 4], BenchError
 fn print(o: &Observe, cp_total: f64) {
     eprintln!(
         "  harness {:.1} CPU s vs control plane {:.1} s in {:.0} s: share {:.4}; peak RSS {:.1} MB; \
-         RSS {:.1} -> {:.1} MB; record lag p99 {:?} ms",
+         RSS {:.1} -> {:.1} MB; record lag p99 {} ms",
         o.harness_cpu_s,
         cp_total,
         o.window_s,
@@ -241,7 +241,7 @@ fn print(o: &Observe, cp_total: f64) {
         o.peak_rss_mb,
         o.rss_second_fifth_mb,
         o.rss_last_fifth_mb,
-        o.record_lag_p99_ms
+        o.record_lag_p99_ms.map_or("?".into(), |v| v.to_string())
     );
 }
 
