@@ -41,6 +41,10 @@ pub struct Fleet {
     pub create_per_s: f64,
     pub bare_per_s: f64,
     pub create_ratio: f64,
+    /// Seconds waited for a quiet cluster (no namespace terminating, no Job left) before the
+    /// bare loop, and between its teardown and the run; or why it was not quiet.
+    #[serde(default)]
+    pub settle: Vec<String>,
     /// The harness's peak RSS over its whole life, MB. Target <= 96.
     pub peak_rss_mb: f64,
     /// Its RSS at the last sample before the apply phase, and the highest from the apply
@@ -117,11 +121,15 @@ pub(super) async fn run(
     let scenario = scenario(sizes)?;
     let n = sizes.fleet_hourly + sizes.fleet_daily;
     let dir = out.join("fleet");
+    // An earlier part's namespace still being deleted (5,000 CronJobs and their Jobs) slowed
+    // the bare loop to a third of its rate in the first full bench: wait for a quiet cluster.
+    let mut settle = vec![quiet(client, "before the bare loop").await];
     let bare = create::bare_round(client, n as usize, &dir).await?;
     eprintln!(
         "  bare loop: {} CronJobs in {:.1} s = {:.0}/s (teardown {:.1} s, load {:.2})",
         bare.objects, bare.seconds, bare.per_s, bare.teardown_s, bare.load_avg[0]
     );
+    settle.push(quiet(client, "before the run").await);
     let load_avg_start = proc::load_avg();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let queue = tokio::spawn(read_queue(client.clone(), ctx.context.clone(), stopped));
@@ -150,6 +158,7 @@ pub(super) async fn run(
         create_per_s,
         bare_per_s: bare.per_s,
         create_ratio: create_per_s / bare.per_s.max(1e-9),
+        settle,
         peak_rss_mb,
         rss_before_apply_mb: before_kb as f64 / 1024.0,
         rss_loaded_mb: loaded_kb as f64 / 1024.0,
@@ -166,6 +175,20 @@ pub(super) async fn run(
     };
     print(&fleet);
     Ok(fleet)
+}
+
+/// Waits for a quiet cluster ([`super::peer::settle`]): what it waited, in words.
+async fn quiet(client: &kube::Client, when: &str) -> String {
+    match super::peer::settle(client).await {
+        Ok(s) => {
+            eprintln!("  {when}: waited {s:.0} s for a quiet cluster");
+            format!("{when}: waited {s:.0} s for a quiet cluster")
+        }
+        Err(e) => {
+            eprintln!("  {when}: not quiet: {e}");
+            format!("{when}: not quiet: {e}")
+        }
+    }
 }
 
 /// The harness's RSS (kB) at the last sample before `apply` (the first sample if none is),

@@ -281,7 +281,8 @@ pub fn read_bench(path: &Path) -> Result<Bench, BenchError> {
     Ok(serde_json::from_slice(&bytes).map_err(call::other(format!("parse {}", path.display())))?)
 }
 
-/// Runs the bench. Each cluster is torn down whatever happens; the parts that failed are
+/// Runs the bench. Each cluster is torn down whatever happens, and `bench.json` is written
+/// whatever happens (Ctrl-C included) with the parts that finished; the parts that failed are
 /// listed in `errors` and their targets fail.
 pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     let sizes = Sizes::new(opts.quick);
@@ -293,6 +294,24 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
             .then(|| format!("{}-accuracy", RunKind::Run.new_id())),
     );
     let mut bench = new_bench(opts, &up);
+    let outcome = parts(opts, &sizes, &up, &mut bench).await;
+    // Written whatever happened, Ctrl-C included: the parts that finished are kept.
+    if let Err(e) = &outcome {
+        bench.errors.push(format!("the bench stopped: {e}"));
+    }
+    bench.finished = now_rfc3339();
+    bench.judge();
+    write_bench(&opts.out, &bench)?;
+    outcome.map(|()| bench)
+}
+
+/// The parts asked for, in order; an interruption ends them.
+async fn parts(
+    opts: &BenchOptions,
+    sizes: &Sizes,
+    up: &UpOptions,
+    bench: &mut Bench,
+) -> Result<(), BenchError> {
     let needs_cluster = [
         Part::Create,
         Part::Accuracy,
@@ -303,14 +322,14 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     .into_iter()
     .any(|p| opts.wants(p));
     if needs_cluster {
-        on_cluster(opts, &sizes, &up, &mut bench).await?;
+        on_cluster(opts, sizes, up, bench).await?;
     }
     if opts.wants(Part::Analyze) {
         eprintln!(
             "bench: analyze (>= {} events, two lengths)",
             sizes.analyze_min_events
         );
-        let r = until_interrupted(analyze::run(&sizes, &opts.out))
+        let r = until_interrupted(analyze::run(sizes, &opts.out))
             .await
             .ok_or(BenchError::Interrupted)?;
         match r {
@@ -322,10 +341,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Bench, BenchError> {
     if opts.wants(Part::Confirm) {
         bench.confirm = confirm::run(opts, &sizes.confirm, &mut bench.errors).await?;
     }
-    bench.finished = now_rfc3339();
-    bench.judge();
-    write_bench(&opts.out, &bench)?;
-    Ok(bench)
+    Ok(())
 }
 
 impl BenchOptions {

@@ -102,7 +102,7 @@ pub async fn run(
 /// Waits until no namespace is terminating and no Job is left anywhere: the observe part's
 /// thousands of CronJobs leave Jobs and Pods for the garbage collector, and a controller
 /// still busy with them made kube-burner's 300 s see no run at all. Seconds waited.
-async fn settle(client: &kube::Client) -> Result<f64, BenchError> {
+pub(super) async fn settle(client: &kube::Client) -> Result<f64, BenchError> {
     use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::Namespace;
     const LIMIT: Duration = Duration::from_secs(900);
