@@ -38,15 +38,20 @@ type Span = std::sync::Mutex<Option<(Instant, Instant)>>;
 /// The target of `create.qps_error`.
 const QPS: f64 = 50.0;
 
-/// CronJobs that never fire during the bench (once a year), so creation is all they cost.
-fn objects(n: usize, id: &str) -> Result<Vec<CronJob>, BenchError> {
+/// `n` CronJobs that never fire during the bench (once a year), so creation is all they cost.
+fn yearly(n: usize) -> Scenario {
     let mut scenario = Scenario::default();
     scenario.load.cronjobs = u32::try_from(n).unwrap_or(u32::MAX);
     scenario.load.schedule = "0 0 1 1 *".into();
+    scenario
+}
+
+/// The CronJobs of `scenario`, as a run with the id `id` creates them.
+fn objects(scenario: &Scenario, id: &str) -> Result<Vec<CronJob>, BenchError> {
     let defs = scenario.cronjob_defs(Path::new("."))?;
     Ok(defs
         .iter()
-        .map(|d| workload::cronjob(&scenario, d, id))
+        .map(|d| workload::cronjob(scenario, d, id))
         .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -58,7 +63,7 @@ pub async fn run(client: &kube::Client, sizes: &Sizes, out: &Path) -> Result<Cre
         .into_iter()
         .enumerate()
     {
-        let round = round(client, tool, i, half, concurrency, None, out).await?;
+        let round = round(client, tool, i, &yearly(half), concurrency, None, out).await?;
         eprintln!(
             "  {:<9} {} CronJobs in {:.1} s = {:.0}/s (teardown {:.1} s, load {:.2})",
             round.tool,
@@ -84,7 +89,7 @@ pub async fn run(client: &kube::Client, sizes: &Sizes, out: &Path) -> Result<Cre
         client,
         Tool::Cronbench,
         rounds.len(),
-        sizes.qps_objects,
+        &yearly(sizes.qps_objects),
         concurrency,
         Some(QPS),
         out,
@@ -111,15 +116,16 @@ pub async fn run(client: &kube::Client, sizes: &Sizes, out: &Path) -> Result<Cre
     })
 }
 
-/// The bare create loop on `n` CronJobs in a namespace of its own, then its teardown (the
-/// fleet part's baseline, at the fleet's size).
+/// The bare create loop on the CronJobs of `scenario` (the same objects a run of it creates,
+/// so the same of them fire during the creation) in a namespace of its own, then its
+/// teardown: the fleet part's baseline.
 pub(super) async fn bare_round(
     client: &kube::Client,
-    n: usize,
+    scenario: &Scenario,
     out: &Path,
 ) -> Result<CreateRound, BenchError> {
-    let concurrency = crate::scenario::Apply::default().concurrency;
-    round(client, Tool::Bare, 100, n, concurrency, None, out).await
+    let concurrency = scenario.apply.concurrency;
+    round(client, Tool::Bare, 100, scenario, concurrency, None, out).await
 }
 
 /// One timed creation in a fresh namespace, then its teardown.
@@ -127,13 +133,13 @@ async fn round(
     client: &kube::Client,
     tool: Tool,
     index: usize,
-    n: usize,
+    load: &Scenario,
     concurrency: usize,
     qps: Option<f64>,
     out: &Path,
 ) -> Result<CreateRound, BenchError> {
     let id = RunKind::CreateRound(index).new_id();
-    let objs = objects(n, &id)?;
+    let objs = objects(load, &id)?;
     workload::create_namespace(client, &id).await?;
     let load_avg = proc::load_avg();
     let span = Span::default();

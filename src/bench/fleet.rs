@@ -124,7 +124,7 @@ pub(super) async fn run(
     // An earlier part's namespace still being deleted (5,000 CronJobs and their Jobs) slowed
     // the bare loop to a third of its rate in the first full bench: wait for a quiet cluster.
     let mut settle = vec![quiet(client, "before the bare loop").await];
-    let bare = create::bare_round(client, n as usize, &dir).await?;
+    let bare = create::bare_round(client, &scenario, &dir).await?;
     eprintln!(
         "  bare loop: {} CronJobs in {:.1} s = {:.0}/s (teardown {:.1} s, load {:.2})",
         bare.objects, bare.seconds, bare.per_s, bare.teardown_s, bare.load_avg[0]
