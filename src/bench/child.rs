@@ -264,20 +264,27 @@ fn write_samples(path: &Path, samples: &[Sample]) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The receive time of each phase line of a run's event log, in [`Phase`] order (the first
-/// line of each phase; `None` for a phase the log does not have).
-pub fn phase_times(events: &Path) -> Result<[Option<i64>; 5], BenchError> {
+/// How many phases a run has: [`Phase::Teardown`] is the last.
+const PHASES: usize = Phase::Teardown as usize + 1;
+
+/// The receive time of the first line of each phase, in [`Phase`] order; `None` for a phase
+/// the log does not have.
+pub type PhaseTimes = [Option<i64>; PHASES];
+
+/// The [`PhaseTimes`] of a run's event log.
+pub fn phase_times(events: &Path) -> Result<PhaseTimes, BenchError> {
     use std::io::BufRead;
     let file =
         std::fs::File::open(events).map_err(call::io(format!("open {}", events.display())))?;
-    let mut at = [None; 5];
+    let mut at = [None; PHASES];
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(call::io(format!("read {}", events.display())))?;
         if !line.contains("\"type\":\"phase\"") {
             continue;
         }
-        if let Ok(LogLine::Phase { recv_ms, phase }) = serde_json::from_str(&line) {
-            let slot = &mut at[phase as usize];
+        if let Ok(LogLine::Phase { recv_ms, phase }) = serde_json::from_str(&line)
+            && let Some(slot) = at.get_mut(phase as usize)
+        {
             *slot = slot.or(Some(recv_ms));
         }
     }
@@ -286,7 +293,11 @@ pub fn phase_times(events: &Path) -> Result<[Option<i64>; 5], BenchError> {
 
 /// The receive times of the measure and drain phase lines of a run's event log.
 pub fn measure_window(events: &Path) -> Result<(i64, i64), BenchError> {
-    let at = phase_times(events)?;
+    window(&phase_times(events)?, events)
+}
+
+/// The measure phase's start and the drain phase's start among `at`, read from `events`.
+pub fn window(at: &PhaseTimes, events: &Path) -> Result<(i64, i64), BenchError> {
     match (at[Phase::Measure as usize], at[Phase::Drain as usize]) {
         (Some(s), Some(e)) if e > s => Ok((s, e)),
         _ => Err(BenchError::Child {

@@ -140,8 +140,9 @@ pub(super) async fn run(
     let load_avg_end = proc::load_avg();
     let events = run.dir.join(RunFile::Events.name());
     let results = child::results(&run.dir)?;
-    let (start, end) = child::measure_window(&events)?;
-    let apply = child::phase_times(&events)?[Phase::Apply as usize].unwrap_or(start);
+    let phases = child::phase_times(&events)?;
+    let (start, end) = child::window(&phases, &events)?;
+    let apply = phases[Phase::Apply as usize].unwrap_or(start);
     let (before_kb, loaded_kb) = apply_rss(&run.samples, apply, start);
     let analyze = analyze_log(&events).await?;
     let create_per_s = super::observe::creation_rate(&events).unwrap_or(0.0);
@@ -179,16 +180,12 @@ pub(super) async fn run(
 
 /// Waits for a quiet cluster ([`super::peer::settle`]): what it waited, in words.
 async fn quiet(client: &kube::Client, when: &str) -> String {
-    match super::peer::settle(client).await {
-        Ok(s) => {
-            eprintln!("  {when}: waited {s:.0} s for a quiet cluster");
-            format!("{when}: waited {s:.0} s for a quiet cluster")
-        }
-        Err(e) => {
-            eprintln!("  {when}: not quiet: {e}");
-            format!("{when}: not quiet: {e}")
-        }
-    }
+    let said = match super::peer::settle(client).await {
+        Ok(s) => format!("{when}: waited {s:.0} s for a quiet cluster"),
+        Err(e) => format!("{when}: not quiet: {e}"),
+    };
+    eprintln!("  {said}");
+    said
 }
 
 /// The harness's RSS (kB) at the last sample before `apply` (the first sample if none is),
