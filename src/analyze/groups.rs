@@ -189,7 +189,9 @@ impl Groups {
         for g in self.groups_of(at) {
             g.counts.cronjobs += 1;
             g.counts.suspended += u64::from(cj.suspend);
-            g.zones.insert(zone.to_string());
+            if !g.zones.contains(zone) {
+                g.zones.insert(zone.to_string());
+            }
         }
         self.of_cronjob.insert(cj.name.clone(), at);
         Ok(())

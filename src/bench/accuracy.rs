@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::child::{self, ClusterRef};
+use super::floor::{Floor, FloorRun};
 use super::report::{Accuracy, AccuracyStage};
 use super::{ACCURACY_DELAY_MS, BenchError, POD_RUN_MS, Sizes, audit, proc};
 use crate::call;
@@ -21,6 +22,7 @@ const ACCURACY_WARMUP_S: u64 = 60;
 /// records; an audit comparison that failed is pushed to `errors` (its targets then fail).
 pub async fn run(
     ctx: &ClusterRef,
+    client: &kube::Client,
     sizes: &Sizes,
     out: &Path,
     namespace: &str,
@@ -35,16 +37,10 @@ pub async fn run(
     );
     let load_avg_start = proc::load_avg();
     let dir = out.join("accuracy");
-    let run = child::run_scenario(
-        ctx,
-        &scenario,
-        &dir,
-        child::Beside::Nothing,
-        Some(namespace),
-    )
-    .await?;
+    let (run, floor) = run_with_floor(ctx, client, &scenario, &dir, namespace).await?;
     let load_avg_end = proc::load_avg();
     let results = child::results(&run.dir)?;
+    let rss_loaded_mb = child::loaded_rss_mb(&run);
     let stage = |stage, clock| {
         results
             .stages
@@ -73,7 +69,7 @@ pub async fn run(
         ms(run_p50.map(|v| v as f64)),
         ms(error_net_ms)
     );
-    let (stages, audit_events) = match audit_stages(ctx, &dir, &run.dir, &results, namespace) {
+    let (stages, audit_events) = match audit_stages(ctx, &dir, &run.dir, &results, &floor) {
         Ok(found) => found,
         Err(e) => {
             errors.push(format!("accuracy against the audit log: {e}"));
@@ -95,7 +91,23 @@ pub async fn run(
         load_avg_end,
         stages,
         audit_events,
+        rss_loaded_mb,
     })
+}
+
+/// The accuracy run, with the floor's raw watch beside it for as long as it lasts.
+async fn run_with_floor(
+    ctx: &ClusterRef,
+    client: &kube::Client,
+    scenario: &crate::scenario::Scenario,
+    dir: &Path,
+    namespace: &str,
+) -> Result<(child::ChildRun, FloorRun), BenchError> {
+    let floor = Floor::start(client, namespace);
+    let run =
+        child::run_scenario(ctx, scenario, dir, child::Beside::Nothing, Some(namespace)).await;
+    let floor = floor.stop();
+    Ok((run?, floor))
 }
 
 /// The audit log copied into `dir` (the cluster's state goes with it), read for `namespace`
@@ -105,7 +117,7 @@ fn audit_stages(
     dir: &Path,
     run_dir: &Path,
     results: &Results,
-    namespace: &str,
+    floor: &FloorRun,
 ) -> Result<(Vec<AccuracyStage>, u64), BenchError> {
     let took = std::time::Instant::now();
     let copy = dir.join(crate::cluster::audit::LOG_FILE);
@@ -122,8 +134,13 @@ fn audit_stages(
             run_dir.join(RunFile::Results.name()).display()
         ),
     })?;
-    let times = audit::read(&copy, namespace)?;
-    let stages = audit::compare(&run_dir.join(RunFile::Events.name()), window, &times)?;
+    let times = audit::read(&copy, &results.run.namespace)?;
+    let stages = audit::compare(
+        &run_dir.join(RunFile::Events.name()),
+        window,
+        &times,
+        Some(&floor.times),
+    )?;
     for s in &stages {
         eprintln!(
             "  {:<12} {} of {} runs matched; |client - audit| p50 {} ms, p99 {} ms, max {} ms; signed p50 {} ms",
@@ -135,7 +152,24 @@ fn audit_stages(
             ms(s.max_ms),
             ms(s.signed_p50_ms)
         );
+        eprintln!(
+            "  {:<12} floor (raw watch) - audit p50 {} ms, p99 {} ms; client - floor p50 {} ms, p99 {} ms",
+            "",
+            ms(s.floor_p50_ms),
+            ms(s.floor_p99_ms),
+            ms(s.added_p50_ms),
+            ms(s.added_p99_ms)
+        );
     }
+    eprintln!(
+        "  floor: {} watch lines, {} reconnects{}",
+        floor.lines,
+        floor.reconnects,
+        floor
+            .last_error
+            .as_ref()
+            .map_or_else(String::new, |e| format!(", last error: {e}"))
+    );
     eprintln!(
         "  audit comparison: {} events of the namespace read and matched in {:.0} ms",
         times.events,

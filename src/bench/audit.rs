@@ -42,15 +42,16 @@ pub enum AuditError {
     EventLog(#[source] AnalyzeError),
 }
 
-/// The request stamps of one audit log: per endpoint, object name -> earliest microsecond.
+/// Per endpoint, object name -> earliest microsecond: the request stamps of an audit log, or
+/// the line stamps of the floor's watch streams.
 #[derive(Debug, Default)]
-pub struct AuditTimes {
+pub struct StageTimes {
     by_endpoint: [HashMap<String, i64>; 5],
     /// Events of the namespace read (all stages).
     pub events: u64,
 }
 
-impl AuditTimes {
+impl StageTimes {
     fn slot(e: Endpoint) -> usize {
         match e {
             Endpoint::JobCreated => 0,
@@ -61,7 +62,7 @@ impl AuditTimes {
         }
     }
 
-    fn note(&mut self, e: Endpoint, name: &str, at_us: i64) {
+    pub fn note(&mut self, e: Endpoint, name: &str, at_us: i64) {
         let slot = &mut self.by_endpoint[Self::slot(e)];
         match slot.get_mut(name) {
             Some(t) => *t = (*t).min(at_us),
@@ -197,9 +198,9 @@ impl Event {
 }
 
 /// Reads the audit log at `path`, keeping the events of `namespace`.
-pub fn read(path: &Path, namespace: &str) -> Result<AuditTimes, AuditError> {
+pub fn read(path: &Path, namespace: &str) -> Result<StageTimes, AuditError> {
     let mut reader = LineReader::open(path).map_err(|e| reader_error(path, e))?;
-    let mut times = AuditTimes::default();
+    let mut times = StageTimes::default();
     while let Some(raw) = reader.next_line().map_err(|e| reader_error(path, e))? {
         if raw.text.is_empty() {
             continue;
@@ -259,15 +260,26 @@ fn point(e: Endpoint) -> Point {
     }
 }
 
+/// Per endpoint: runs of the window, and the signed differences (ms) of those matched:
+/// client - audit, floor - audit, client - floor.
+#[derive(Default)]
+struct Diffs {
+    runs: u64,
+    client: Vec<f64>,
+    floor: Vec<f64>,
+    added: Vec<f64>,
+}
+
 /// client - audit, ms, of each endpoint over the runs scheduled in `window`, from the run's
-/// event log at `events`.
+/// event log at `events`; with the floor's stamps, also floor - audit and client - floor.
 pub fn compare(
     events: &Path,
     window: &Window,
-    audit: &AuditTimes,
+    audit: &StageTimes,
+    floor: Option<&StageTimes>,
 ) -> Result<Vec<AccuracyStage>, AuditError> {
-    // Per endpoint: runs, and the signed differences of those matched.
-    let mut diffs: [(u64, Vec<f64>); 5] = Default::default();
+    let mut diffs: [Diffs; 5] = Default::default();
+    let ms = |a: i64, b: i64| (a - b) as f64 / 1000.0;
     replay_file(events, &mut |e| {
         let RunEvent::Over(run) = e else {
             return;
@@ -277,15 +289,23 @@ pub fn compare(
         }
         let client = run.client();
         for e in Endpoint::ALL {
-            let (runs, matched) = &mut diffs[AuditTimes::slot(e)];
-            *runs += 1;
+            let d = &mut diffs[StageTimes::slot(e)];
+            d.runs += 1;
             let name = match e {
                 Endpoint::JobCreated => Some(run.job_name),
                 _ => run.pod_name,
             };
-            let audit_us = name.and_then(|n| audit.at_us(e, n));
-            if let (Some(c), Some(a)) = (client.at(point(e)), audit_us) {
-                matched.push((c * 1000 - a) as f64 / 1000.0);
+            let at = |times: &StageTimes| name.and_then(|n| times.at_us(e, n));
+            let (c, a) = (client.at(point(e)).map(|c| c * 1000), at(audit));
+            let f = floor.and_then(at);
+            if let (Some(c), Some(a)) = (c, a) {
+                d.client.push(ms(c, a));
+            }
+            if let (Some(f), Some(a)) = (f, a) {
+                d.floor.push(ms(f, a));
+            }
+            if let (Some(c), Some(f)) = (c, f) {
+                d.added.push(ms(c, f));
             }
         }
     })
@@ -293,24 +313,32 @@ pub fn compare(
     Ok(Endpoint::ALL
         .into_iter()
         .zip(diffs)
-        .map(|(e, (runs, signed))| stage(e, runs, signed))
+        .map(|(e, d)| stage(e, d))
         .collect())
 }
 
-fn stage(endpoint: Endpoint, runs: u64, mut signed: Vec<f64>) -> AccuracyStage {
-    let mut abs: Vec<f64> = signed.iter().map(|d| d.abs()).collect();
-    abs.sort_unstable_by(f64::total_cmp);
-    signed.sort_unstable_by(f64::total_cmp);
+fn stage(endpoint: Endpoint, d: Diffs) -> AccuracyStage {
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_unstable_by(f64::total_cmp);
+        v
+    };
+    let abs = sorted(d.client.iter().map(|d| d.abs()).collect());
+    let (signed, floor, added) = (sorted(d.client), sorted(d.floor), sorted(d.added));
     let matched = abs.len() as u64;
     AccuracyStage {
         endpoint,
-        runs,
+        runs: d.runs,
         matched,
-        matched_share: (runs > 0).then(|| matched as f64 / runs as f64),
+        matched_share: (d.runs > 0).then(|| matched as f64 / d.runs as f64),
         p50_ms: quantile(&abs, 0.5),
         p99_ms: quantile(&abs, 0.99),
         max_ms: abs.last().copied(),
         signed_p50_ms: quantile(&signed, 0.5),
+        floor_matched: Some(floor.len() as u64),
+        floor_p50_ms: quantile(&floor, 0.5),
+        floor_p99_ms: quantile(&floor, 0.99),
+        added_p50_ms: quantile(&added, 0.5),
+        added_p99_ms: quantile(&added, 0.99),
     }
 }
 

@@ -307,6 +307,16 @@ pub fn window(at: &PhaseTimes, events: &Path) -> Result<(i64, i64), BenchError> 
     }
 }
 
+/// The run's highest RSS from its apply phase to its measured window, MB (`None` without
+/// those phases in its log).
+pub fn loaded_rss_mb(run: &ChildRun) -> Option<f64> {
+    let events = run.dir.join(RunFile::Events.name());
+    let phases = phase_times(&events).ok()?;
+    let (start, _) = window(&phases, &events).ok()?;
+    let apply = phases[Phase::Apply as usize].unwrap_or(start);
+    Some(super::fleet::apply_rss(&run.samples, apply, start).1 as f64 / 1024.0)
+}
+
 /// The run's `results.json`.
 pub fn results(run_dir: &Path) -> Result<crate::results::Results, BenchError> {
     Ok(RunDir::existing(run_dir).read_json(RunFile::Results)?)

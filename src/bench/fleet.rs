@@ -51,8 +51,14 @@ pub struct Fleet {
     /// phase to the window (the CronJobs created and watched), MB.
     pub rss_before_apply_mb: f64,
     pub rss_loaded_mb: f64,
-    /// (loaded - before) / CronJobs: the state the harness holds per CronJob.
-    pub bytes_per_cronjob: f64,
+    /// The state the harness holds per CronJob: (loaded - the accuracy run's loaded) /
+    /// (CronJobs - its CronJobs), two sizes of the same `cronbench run` in one bench; absent
+    /// without the accuracy part. (bench.json files of 2026-12-03 and before hold (loaded -
+    /// before) / CronJobs here, which missed the definitions built before the apply phase.)
+    pub bytes_per_cronjob: Option<f64>,
+    /// The small size: the accuracy run's CronJobs and loaded RSS, MB.
+    pub baseline_cronjobs: Option<u32>,
+    pub baseline_rss_loaded_mb: Option<f64>,
     pub analyze: FleetAnalyze,
     /// Memory and CPU of the control plane over the run (its `/proc` resource timeline).
     pub control_plane: Vec<ComponentFigures>,
@@ -117,6 +123,7 @@ pub(super) async fn run(
     client: &kube::Client,
     sizes: &Sizes,
     out: &Path,
+    baseline: Option<(u32, f64)>,
 ) -> Result<Fleet, BenchError> {
     let scenario = scenario(sizes)?;
     let n = sizes.fleet_hourly + sizes.fleet_daily;
@@ -163,8 +170,12 @@ pub(super) async fn run(
         peak_rss_mb,
         rss_before_apply_mb: before_kb as f64 / 1024.0,
         rss_loaded_mb: loaded_kb as f64 / 1024.0,
-        bytes_per_cronjob: loaded_kb.saturating_sub(before_kb) as f64 * 1024.0
-            / f64::from(n.max(1)),
+        bytes_per_cronjob: baseline.and_then(|(small, mb)| {
+            let more = n.checked_sub(small).filter(|d| *d > 0)?;
+            Some((loaded_kb as f64 / 1024.0 - mb) * 1024.0 * 1024.0 / f64::from(more))
+        }),
+        baseline_cronjobs: baseline.map(|b| b.0),
+        baseline_rss_loaded_mb: baseline.map(|b| b.1),
         analyze,
         control_plane: control_plane(&results),
         components: queue.window(),
@@ -190,7 +201,7 @@ async fn quiet(client: &kube::Client, when: &str) -> String {
 
 /// The harness's RSS (kB) at the last sample before `apply` (the first sample if none is),
 /// and the highest from `apply` to `measure`.
-fn apply_rss(samples: &[Sample], apply: i64, measure: i64) -> (u64, u64) {
+pub(super) fn apply_rss(samples: &[Sample], apply: i64, measure: i64) -> (u64, u64) {
     let before = samples
         .iter()
         .take_while(|s| s.t_ms <= apply)
@@ -344,10 +355,11 @@ fn print(f: &Fleet) {
         f.runs_missed
     );
     eprintln!(
-        "  harness peak RSS {:.1} MB ({:.0} bytes per CronJob); analyze {:.2} s vs parse {:.2} s: \
+        "  harness peak RSS {:.1} MB ({} bytes per CronJob); analyze {:.2} s vs parse {:.2} s: \
          ratio {:.2}, peak RSS {:.1} MB (half log {:.1} MB); CronJob queue depth peak {}",
         f.peak_rss_mb,
-        f.bytes_per_cronjob,
+        f.bytes_per_cronjob
+            .map_or_else(|| "?".into(), |b| format!("{b:.0}")),
         f.analyze.analyze_s,
         f.analyze.parse_s,
         f.analyze.ratio,

@@ -132,6 +132,9 @@ pub struct Accuracy {
     /// Audit events of the run's namespace the comparison read.
     #[serde(default)]
     pub audit_events: u64,
+    /// The accuracy run's harness RSS, the highest from its apply phase to its window, MB:
+    /// the small size the fleet part's state per CronJob is measured against.
+    pub rss_loaded_mb: Option<f64>,
 }
 
 /// A point of a run's life that a stage starts or ends at, as the audit log records it.
@@ -188,6 +191,16 @@ pub struct AccuracyStage {
     /// p50 of client - audit, signed: positive when cronbench saw the change after the
     /// apiserver completed the request (the watch's delivery).
     pub signed_p50_ms: Option<f64>,
+    /// The floor (`bench::floor`): a raw watch beside the run stamping each line the moment
+    /// it is read. Runs with both a floor and an audit time, and of floor - audit, ms: the
+    /// apiserver's own watch delivery, which no watching client can beat.
+    pub floor_matched: Option<u64>,
+    pub floor_p50_ms: Option<f64>,
+    pub floor_p99_ms: Option<f64>,
+    /// Of client - floor, ms, signed: what the harness adds to that delivery (about -0.5 when
+    /// nothing, the client's stamp being whole milliseconds, truncated). Target: p99 <= 5.
+    pub added_p50_ms: Option<f64>,
+    pub added_p99_ms: Option<f64>,
 }
 
 /// Targets of each stage endpoint.

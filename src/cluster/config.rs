@@ -42,6 +42,10 @@ pub struct Knobs {
     /// kube-apiserver --max-mutating-requests-inflight (default 200)
     #[arg(long)]
     pub max_mutating_requests_inflight: Option<u32>,
+    /// kube-apiserver --delete-collection-workers (default 1): the workers of one
+    /// DeleteCollection, which is how a namespace's Events, Jobs and Pods are deleted with it
+    #[arg(long)]
+    pub delete_collection_workers: Option<u32>,
     /// kwok's pod stage workers, podPlayStageParallelism (default 4): with more pods bound at
     /// once than workers, the rest wait their turn to be started
     #[arg(long)]
@@ -96,6 +100,11 @@ impl Knobs {
             api,
             "max-mutating-requests-inflight",
             self.max_mutating_requests_inflight.map(|v| v.to_string()),
+        );
+        push(
+            api,
+            "delete-collection-workers",
+            self.delete_collection_workers.map(|v| v.to_string()),
         );
         out
     }

@@ -2,7 +2,7 @@
 //! which relists and resumes on its own after errors and expired resource versions; every
 //! observed change becomes one line of `events.jsonl` with the client's receive time.
 
-mod convert;
+pub(crate) mod convert;
 pub mod log;
 pub mod slim;
 

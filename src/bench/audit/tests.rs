@@ -69,6 +69,7 @@ fn every_endpoint_of_every_run_in_the_window_is_matched_with_its_request() {
         &dir.join("events.jsonl"),
         &window(1_796_310_641_966, 1_796_310_701_988),
         &times,
+        None,
     )
     .expect("compare");
     let got: Vec<_> = stages
@@ -95,7 +96,13 @@ fn every_endpoint_of_every_run_in_the_window_is_matched_with_its_request() {
 fn runs_whose_requests_are_not_in_the_audit_log_count_as_unmatched() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let times = read(&dir.join("audit.log"), "another-namespace").expect("read");
-    let stages = compare(&dir.join("events.jsonl"), &window(0, i64::MAX), &times).expect("compare");
+    let stages = compare(
+        &dir.join("events.jsonl"),
+        &window(0, i64::MAX),
+        &times,
+        None,
+    )
+    .expect("compare");
     for s in &stages {
         assert_eq!(
             (s.runs, s.matched, s.matched_share),
@@ -104,4 +111,30 @@ fn runs_whose_requests_are_not_in_the_audit_log_count_as_unmatched() {
         );
         assert_eq!(s.p50_ms, None);
     }
+}
+
+#[test]
+fn with_a_floor_the_delivery_and_what_the_client_adds_are_split() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    let times = read(&dir.join("audit.log"), NAMESPACE).expect("read the audit log");
+    // A floor that read cb-00000-29938511's Job 2.5 ms after its create completed
+    // (15:11:00.118196) and 8.304 ms before the client's 15:11:00.129.
+    let mut floor = StageTimes::default();
+    floor.note(
+        Endpoint::JobCreated,
+        "cb-00000-29938511",
+        1_796_310_660_118_196 + 2_500,
+    );
+    let stages = compare(
+        &dir.join("events.jsonl"),
+        &window(1_796_310_641_966, 1_796_310_701_988),
+        &times,
+        Some(&floor),
+    )
+    .expect("compare");
+    let job = &stages[0];
+    assert_eq!(job.floor_matched, Some(1));
+    assert_eq!(job.floor_p50_ms, Some(2.5));
+    assert_eq!(job.added_p50_ms, Some(8.304));
+    assert_eq!(stages[1].floor_matched, Some(0), "no floor time, no pair");
 }
