@@ -159,6 +159,9 @@ pub struct ConfirmStepFigures {
     pub failures: Vec<Failure>,
 }
 
+/// find-limit's exit code for an error or an interruption.
+const STOPPED: i32 = 2;
+
 /// What ran, beside what limit.json says.
 pub(crate) struct Ran {
     pub cluster: String,
@@ -174,7 +177,11 @@ impl Confirm {
     /// The section, from the search's `limit.json` and how the child ran.
     pub(crate) fn from_limit(limit: &LimitReport, ran: Ran) -> Confirm {
         let c = limit.confirmation.as_ref();
-        let verdict = c.map_or(ConfirmVerdict::Incomplete, |c| c.verdict);
+        // find-limit's exit 2 (an error or an interruption): what it wrote is kept, not judged.
+        let verdict = match c {
+            Some(c) if ran.exit_code != Some(STOPPED) => c.verdict,
+            _ => ConfirmVerdict::Incomplete,
+        };
         let steps = c.map_or_else(Vec::new, |c| {
             c.steps
                 .iter()
@@ -252,6 +259,11 @@ impl Confirm {
                 "not confirmed: the search found no load that held (from {} CronJobs), so \
                  there was no limit to confirm",
                 self.start
+            ),
+            ConfirmVerdict::Incomplete if self.exit_code == Some(STOPPED) => format!(
+                "not confirmed: find-limit stopped with exit code {STOPPED} (an error or an \
+                 interruption; see find-limit.log beside the search); the steps it finished are \
+                 kept, not judged"
             ),
             ConfirmVerdict::Incomplete => {
                 "not confirmed: the confirmation ended before both steps were judged \
@@ -356,11 +368,13 @@ async fn measure(
     let mut child = Child::spawn(cmd, WHAT)?;
     let exit = child.wait_sampling(Duration::from_secs(5), |_| {}).await?;
     let load_avg_end = proc::load_avg();
-    // 0 or 1: the limit against the scenario's target; 3: the confirmation contradicted it.
-    if !matches!(exit.code, Some(0 | 1 | 3)) {
-        return Err(failed(WHAT.into(), &exit, &log));
-    }
-    let limit = crate::report::load_limit(&search)?;
+    // 0 or 1: the limit against the scenario's target; 3: the confirmation contradicted it;
+    // 2 (STOPPED) with a limit.json: a search that ended early, kept as incomplete.
+    let limit = match (exit.code, crate::report::load_limit(&search)) {
+        (Some(0 | 1 | 3), limit) => limit?,
+        (Some(STOPPED), Ok(limit)) => limit,
+        _ => return Err(failed(WHAT.into(), &exit, &log)),
+    };
     let ran = Ran {
         cluster: cluster.name.clone(),
         size: *size,

@@ -155,3 +155,14 @@ fn the_quick_size_is_limit_local_and_the_full_one_the_controller_managers_defaul
     assert_eq!(ConfirmSize::FULL.confirm_minutes, 10);
     assert!(full.audit.is_none() && quick.audit.is_none());
 }
+
+#[test]
+fn a_search_that_exited_with_an_error_is_incomplete_whatever_its_limit_json_says() {
+    let mut stopped = ran();
+    stopped.exit_code = Some(STOPPED);
+    let c = Confirm::from_limit(&limit(), stopped);
+    assert_eq!(c.verdict, ConfirmVerdict::Incomplete);
+    assert_eq!(c.confirmed(), None, "nothing judged, the target fails");
+    assert!(c.note.contains("exit code 2"), "{}", c.note);
+    assert_eq!(c.limit_jobs_per_minute, Some(14.0), "what it found is kept");
+}
