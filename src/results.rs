@@ -207,7 +207,7 @@ pub struct Counts {
     pub pods: u64,
     /// Extra Jobs for a (cronjob, scheduled time) that already had one, any scheduled time.
     pub duplicates: u64,
-    /// Up to [`MISSED_LIST_MAX`] duplicated runs, with the names of the extra Jobs.
+    /// Up to [`MISSED_LIST_MAX`] duplicated runs, with the names of their Jobs.
     pub duplicate_runs: Vec<DuplicateRun>,
 }
 
@@ -226,7 +226,9 @@ pub struct RunKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DuplicateRun {
     pub run: RunKey,
-    /// All Jobs seen for this run, first seen first.
+    /// The Jobs seen for this run, first seen first: all of them when the run was still in
+    /// flight at the end of the log, only the extra ones when the run's own Job had finished
+    /// (and was forgotten) before the analysis met them.
     pub jobs: Vec<String>,
 }
 

@@ -15,6 +15,7 @@ mod groups;
 pub(crate) mod ingest;
 mod policies;
 pub mod resources;
+mod retired;
 pub(crate) mod runs;
 mod series;
 mod state;

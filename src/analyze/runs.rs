@@ -1,9 +1,9 @@
 //! The one reconstruction of scheduled runs from the event log.
 //!
 //! [`Runs`] folds Job and Pod lines into per-Job and per-Pod state and hands each run on once,
-//! as a [`RunEvent`], to a callback: when it is over (its Job and every Pod of it deleted, if
-//! retiring is on) or when the log ends. Memory follows the runs in flight, not the log's
-//! length. analyze tallies the events, report draws its timelines from them and find-limit's
+//! as a [`RunEvent`], to a callback: when it is over, if retiring is on (its Job finished and
+//! every Pod it counted terminal, or its Job and every Pod of it deleted), or when the log
+//! ends. Memory follows the runs in flight, not the log's length ([`super::retired`]). analyze tallies the events, report draws its timelines from them and find-limit's
 //! ledger takes the start events as the log grows, so all three agree on what a run is:
 //! - its key is (CronJob, scheduled time), from the scheduled annotation or else the Job name;
 //! - the first Job seen for a key is the run, later ones are duplicates;
@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use indexmap::IndexMap;
 
+use super::retired::Retired;
 use super::series::Ticks;
 use crate::results::Stage;
 use crate::schema::{JobObs, PodObs};
@@ -40,6 +41,10 @@ pub(crate) struct JobState {
     /// deleted; and whether that line was its deletion (deleted while active).
     pub ended_ms: Option<i64>,
     pub deleted_while_active: bool,
+    /// `status.active` of its latest line, and the most Pods its status counted as succeeded
+    /// or failed: a finished run is over once that many Pods are seen terminal.
+    pub active: i32,
+    pub pods_counted: i32,
 }
 
 /// What is known about one Pod.
@@ -68,6 +73,11 @@ impl PodState {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// Seen in a terminal phase or deleted: no later line can change what it did.
+    pub fn terminal(&self) -> bool {
+        self.finished_ms.is_some() || self.deleted_ms.is_some()
     }
 
     /// How long a pod that never started was pending, up to `last_ms` (the log's last line).
@@ -334,6 +344,8 @@ pub(crate) struct Runs {
     over: HashMap<String, Ticks>,
     /// Hand runs on as they end; off when a consumer needs every run at the end.
     retire: bool,
+    /// Runs handed on while their objects still exist.
+    retired: Retired,
     pub oddities: Oddities,
 }
 
@@ -346,6 +358,7 @@ impl Runs {
             pods_of_job: IndexMap::new(),
             over: HashMap::new(),
             retire,
+            retired: Retired::default(),
             oddities: Oddities::default(),
         }
     }
@@ -357,6 +370,9 @@ impl Runs {
     }
 
     pub fn push_job(&mut self, obs: JobObs, sink: &mut impl FnMut(RunEvent<'_>)) {
+        if self.retired.job_line(&obs.name, obs.deleted) {
+            return;
+        }
         let bad = &mut self.oddities.bad_timestamps;
         let annotation = parse_ms(obs.scheduled.as_deref(), bad);
         let created = parse_ms(obs.created.as_deref(), bad);
@@ -381,6 +397,10 @@ impl Runs {
         st.succeeded |= obs.succeeded >= 1;
         st.failed |= obs.job_failed;
         st.deleted |= obs.deleted;
+        st.active = obs.active;
+        st.pods_counted = st
+            .pods_counted
+            .max(obs.succeeded.saturating_add(obs.failed));
         let finished = completed.is_some() || obs.job_failed;
         if st.ended_ms.is_none() && (finished || obs.deleted) {
             st.ended_ms = Some(obs.recv_ms);
@@ -398,12 +418,17 @@ impl Runs {
                 }
             }
         }
-        if obs.deleted {
+        if obs.deleted || finished {
             self.retire_if_over(&name, sink);
         }
     }
 
     pub fn push_pod(&mut self, obs: PodObs, sink: &mut impl FnMut(RunEvent<'_>)) {
+        if let Some(job) = &obs.job
+            && self.retired.pod_line(job, &obs.name, obs.deleted)
+        {
+            return;
+        }
         let bad = &mut self.oddities.bad_timestamps;
         let created = parse_ms(obs.created.as_deref(), bad);
         let scheduled_at = parse_ms(obs.scheduled_at.as_deref(), bad);
@@ -448,7 +473,7 @@ impl Runs {
         st.scheduled_at_s = st.scheduled_at_s.or(scheduled_at);
         st.started_at_s = st.started_at_s.or(started_at);
         st.finished_at_s = st.finished_at_s.or(finished_at);
-        if !(started || obs.deleted) {
+        if !(started || finished || obs.deleted) {
             return;
         }
         let Some(job) = st.job.clone() else {
@@ -464,25 +489,37 @@ impl Runs {
                 at_ms: recv,
             });
         }
-        if obs.deleted {
+        if obs.deleted || finished {
             self.retire_if_over(&job, sink);
         }
     }
 
-    /// Hands the run of `job` on and forgets its Job and Pods once it is over: the Job and
-    /// every Pod of it deleted. Lines come in receive order, so a run over before the log ends
-    /// counts as it would at the end.
-    fn retire_if_over(&mut self, job: &str, sink: &mut impl FnMut(RunEvent<'_>)) {
-        if !self.retire || !self.jobs.get(job).is_some_and(|j| j.deleted) {
-            return;
+    /// Whether the run of `job` is over: its Job finished, nothing active, and every Pod of it
+    /// seen terminal, at least as many as the Job counted (a Pod watch that lags behind the
+    /// Job watch has not yet shown them all); or its Job and every Pod of it deleted.
+    fn is_over(&self, job: &str) -> bool {
+        let Some(j) = self.jobs.get(job) else {
+            return false;
+        };
+        let Some(names) = self.pods_of_job.get(job).filter(|n| !n.is_empty()) else {
+            return false;
+        };
+        let pods = || names.iter().map(|n| self.pods.get(n));
+        if j.deleted && pods().all(|p| p.is_some_and(|p| p.deleted_ms.is_some())) {
+            return true;
         }
-        let over = self.pods_of_job.get(job).is_some_and(|names| {
-            !names.is_empty()
-                && names
-                    .iter()
-                    .all(|n| self.pods.get(n).is_some_and(|p| p.deleted_ms.is_some()))
-        });
-        if !over {
+        let finished = j.completed_server_ms.is_some() || j.failed;
+        finished
+            && j.active == 0
+            && names.len() >= usize::try_from(j.pods_counted).unwrap_or(0)
+            && pods().all(|p| p.is_some_and(PodState::terminal))
+    }
+
+    /// Hands the run of `job` on and forgets its Job and Pods once it is over
+    /// ([`Runs::is_over`]); lines that come later for them are ignored ([`Retired`]). Lines
+    /// come in receive order, so a run over before the log ends counts as it would at the end.
+    fn retire_if_over(&mut self, job: &str, sink: &mut impl FnMut(RunEvent<'_>)) {
+        if !self.retire || !self.is_over(job) {
             return;
         }
         let names = self.pods_of_job.swap_remove(job).unwrap_or_default();
@@ -493,6 +530,9 @@ impl Runs {
             .into_iter()
             .filter_map(|n| self.pods.swap_remove(&n).map(|p| (n, p)))
             .collect();
+        let alive = pods.iter().filter(|(_, p)| p.deleted_ms.is_none());
+        let alive = alive.map(|(n, _)| n.clone()).collect();
+        self.retired.retire(job, job_state.deleted, alive);
         for (_, p) in &pods {
             sink(RunEvent::PodOver(p));
         }
@@ -693,6 +733,64 @@ mod tests {
             Some("duplicate 1 [\"cb-1\"]")
         );
         assert_eq!(odd, Oddities::default());
+    }
+
+    fn finished_job(name: &str, recv_ms: i64, succeeded: i32, failed: i32) -> JobObs {
+        JobObs {
+            completed: (failed == 0).then(|| "1970-01-01T00:00:09Z".into()),
+            job_failed: failed > 0,
+            succeeded,
+            failed,
+            ..job(name, recv_ms, false)
+        }
+    }
+
+    #[test]
+    fn a_finished_run_is_handed_on_before_its_deletion_and_its_later_lines_are_ignored() {
+        let mut runs = Runs::new(true);
+        let mut out = Vec::new();
+        runs.push_job(job("cb-1", 1_000, false), &mut record(&mut out));
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 2_000, "Succeeded", false),
+            &mut record(&mut out),
+        );
+        assert_eq!(
+            out,
+            ["started cb 60000 2000"],
+            "the Job has not finished yet"
+        );
+        runs.push_job(finished_job("cb-1", 3_000, 1, 0), &mut record(&mut out));
+        assert_eq!(out[1..], ["pod 2000", "over cb 60000 started Some(2000)"]);
+        assert_eq!(runs.jobs_held(), 0);
+        // The history limit deletes them later: no second run, no duplicate, no extra pod.
+        runs.push_job(job("cb-1", 9_000, true), &mut record(&mut out));
+        runs.push_pod(
+            pod("cb-1-p", "cb-1", 9_500, "Succeeded", true),
+            &mut record(&mut out),
+        );
+        assert_eq!(runs.retired.len(), 0, "both deletions seen");
+        assert_eq!(runs.finish(&mut record(&mut out)), Oddities::default());
+        assert_eq!(out.len(), 3, "{out:?}");
+    }
+
+    #[test]
+    fn a_failed_job_waits_for_every_pod_it_counted_when_the_pod_watch_lags() {
+        let mut runs = Runs::new(true);
+        let mut out = Vec::new();
+        runs.push_pod(
+            pod("cb-1-a", "cb-1", 1_000, "Failed", false),
+            &mut record(&mut out),
+        );
+        runs.push_job(finished_job("cb-1", 2_000, 0, 2), &mut record(&mut out));
+        assert!(
+            out.is_empty(),
+            "one of its two pods is not seen yet: {out:?}"
+        );
+        runs.push_pod(
+            pod("cb-1-b", "cb-1", 3_000, "Failed", false),
+            &mut record(&mut out),
+        );
+        assert_eq!(out, ["pod 1000", "pod 3000", "over cb 60000 started None"]);
     }
 
     #[test]
