@@ -279,6 +279,7 @@ pub fn compare(
     floor: Option<&StageTimes>,
 ) -> Result<Vec<AccuracyStage>, AuditError> {
     let mut diffs: [Diffs; 5] = Default::default();
+    let with_floor = floor.is_some();
     let ms = |a: i64, b: i64| (a - b) as f64 / 1000.0;
     replay_file(events, &mut |e| {
         let RunEvent::Over(run) = e else {
@@ -313,11 +314,12 @@ pub fn compare(
     Ok(Endpoint::ALL
         .into_iter()
         .zip(diffs)
-        .map(|(e, d)| stage(e, d))
+        .map(|(e, d)| stage(e, d, with_floor))
         .collect())
 }
 
-fn stage(endpoint: Endpoint, d: Diffs) -> AccuracyStage {
+/// One endpoint's figures; the floor's are absent when no floor ran.
+fn stage(endpoint: Endpoint, d: Diffs, with_floor: bool) -> AccuracyStage {
     let sorted = |mut v: Vec<f64>| {
         v.sort_unstable_by(f64::total_cmp);
         v
@@ -334,7 +336,7 @@ fn stage(endpoint: Endpoint, d: Diffs) -> AccuracyStage {
         p99_ms: quantile(&abs, 0.99),
         max_ms: abs.last().copied(),
         signed_p50_ms: quantile(&signed, 0.5),
-        floor_matched: Some(floor.len() as u64),
+        floor_matched: with_floor.then_some(floor.len() as u64),
         floor_p50_ms: quantile(&floor, 0.5),
         floor_p99_ms: quantile(&floor, 0.99),
         added_p50_ms: quantile(&added, 0.5),

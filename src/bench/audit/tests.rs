@@ -89,6 +89,7 @@ fn every_endpoint_of_every_run_in_the_window_is_matched_with_its_request() {
             s.signed_p50_ms.is_some_and(|d| d > 0.0),
             "the client sees it after: {s:?}"
         );
+        assert_eq!(s.floor_matched, None, "no floor ran: {s:?}");
     }
 }
 
