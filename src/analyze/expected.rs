@@ -2,7 +2,6 @@
 //! window after the CronJob was created, matched against the runs observed.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
 
 use super::AnalyzeError;
 use super::tally::run_key;
@@ -11,6 +10,11 @@ use crate::scenario::{ScenarioError, parse_schedule, ticks_in, time_zone};
 
 /// A CronJob as the log tells it: its `cron_job_created` line.
 pub(super) type CronJobSeen = crate::schema::CronJobCreated;
+
+/// The CronJobs of the log by name, in the order they were created: a hash index, not a
+/// B-tree (50,000 inserts of names sharing long prefixes were 6% of a fleet log's analysis in
+/// memcmp).
+pub(super) type CronJobTable = super::NameIndex<String, CronJobSeen>;
 
 /// What became of one expected tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +43,14 @@ pub(super) struct Expected {
 /// Gives each CronJob's ticks in `w` their [`Fate`] by `fate(cronjob, tick)`. Schedules (in a
 /// zone) shared by many CronJobs are computed once.
 pub(super) fn expected_runs(
-    cronjobs: &BTreeMap<String, CronJobSeen>,
+    cronjobs: &CronJobTable,
     w: &Window,
     mut fate: impl FnMut(&CronJobSeen, i64) -> Fate,
 ) -> Result<Expected, AnalyzeError> {
     let mut out = Expected::default();
     let mut missed: Vec<(i64, &str)> = Vec::new();
-    let mut ticks_by_schedule: HashMap<(&str, Option<&str>), Vec<i64>> = HashMap::new();
+    let mut ticks_by_schedule: super::NameMap<(&str, Option<&str>), Vec<i64>> =
+        super::NameMap::default();
     // A suspended CronJob is expected to run never.
     for (name, cj) in cronjobs.iter().filter(|(_, cj)| !cj.suspend) {
         let key = (cj.schedule.as_str(), cj.time_zone.as_deref());

@@ -1,10 +1,8 @@
 //! The mixed-fleet floor: per-policy accounting ([`PolicyLog`]) and results per class, per
 //! zone and of the herd ([`Groups`]), fed the same runs as the tally.
 
-use std::collections::BTreeMap;
-
 use super::AnalyzeError;
-use super::expected::{CronJobSeen, Expected};
+use super::expected::{CronJobSeen, CronJobTable, Expected};
 use super::groups::Groups;
 use super::policies::{PolicyLog, Settled};
 use super::runs::RunEvent;
@@ -79,7 +77,7 @@ impl Fleet {
         &self,
         settled: Settled,
         warned: bool,
-        cronjobs: &BTreeMap<String, CronJobSeen>,
+        cronjobs: &CronJobTable,
         counts: &Counts,
         expected: &Expected,
         window: Option<&Window>,

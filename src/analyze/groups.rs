@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::NameMap;
+
 use super::AnalyzeError;
 use super::expected::{CronJobSeen, Fate};
 use super::runs::Run;
@@ -140,7 +142,7 @@ impl Set {
 pub(super) struct Groups {
     classes: Set,
     zones: Set,
-    of_cronjob: HashMap<String, [Option<usize>; 2]>,
+    of_cronjob: NameMap<String, [Option<usize>; 2]>,
     fleet_within_ms: f64,
     /// A CronJob had a class, a zone, a policy other than Allow, a deadline or suspend.
     pub mixed: bool,
@@ -158,7 +160,7 @@ impl Groups {
         Ok(Groups {
             classes: set,
             zones: Set::new(ZONES_MAX),
-            of_cronjob: HashMap::new(),
+            of_cronjob: NameMap::default(),
             fleet_within_ms,
             mixed: false,
             top_of_hour: Latencies::new(SIGFIG)?,

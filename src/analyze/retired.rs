@@ -8,7 +8,7 @@
 //! to ignore, and forgets each Job once it and its Pods are seen deleted, so what it holds is
 //! bounded by the Jobs still in the cluster, not by the log's length.
 
-use indexmap::IndexMap;
+use super::NameIndex;
 
 /// What is left of one retired Job: whether it was seen deleted, and its Pods not yet seen
 /// deleted.
@@ -28,7 +28,7 @@ impl Tombstone {
 #[derive(Debug, Default)]
 pub(super) struct Retired {
     /// IndexMap for the same reason as the runs in flight: entries come and go all log long.
-    jobs: IndexMap<String, Tombstone>,
+    jobs: NameIndex<String, Tombstone>,
 }
 
 impl Retired {

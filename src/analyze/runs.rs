@@ -14,10 +14,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use indexmap::IndexMap;
-
 use super::retired::Retired;
 use super::series::Ticks;
+use super::{NameIndex, NameMap};
 use crate::results::Stage;
 use crate::schema::{JobObs, PodObs};
 
@@ -336,12 +335,12 @@ pub(crate) struct Runs {
     /// IndexMap, not HashMap: runs come and go for the whole log, and a HashMap's removals
     /// leave tombstones that made it double its table in long logs (1,000 runs in flight held
     /// 7,168 slots of ~190 bytes); IndexMap's table holds only indices.
-    jobs: IndexMap<String, JobState>,
-    pods: IndexMap<String, PodState>,
+    jobs: NameIndex<String, JobState>,
+    pods: NameIndex<String, PodState>,
     /// Pods of each Job (named by the Pod's first line), to tell when a run is over.
-    pods_of_job: IndexMap<String, Vec<String>>,
+    pods_of_job: NameIndex<String, Vec<String>>,
     /// Scheduled times of the runs already over, per CronJob: a later Job for one is extra.
-    over: HashMap<String, Ticks>,
+    over: NameMap<String, Ticks>,
     /// Hand runs on as they end; off when a consumer needs every run at the end.
     retire: bool,
     /// Runs handed on while their objects still exist.
@@ -353,10 +352,10 @@ impl Runs {
     /// With `retire`, runs are handed on and forgotten as soon as they are over.
     pub fn new(retire: bool) -> Runs {
         Runs {
-            jobs: IndexMap::new(),
-            pods: IndexMap::new(),
-            pods_of_job: IndexMap::new(),
-            over: HashMap::new(),
+            jobs: NameIndex::default(),
+            pods: NameIndex::default(),
+            pods_of_job: NameIndex::default(),
+            over: NameMap::default(),
             retire,
             retired: Retired::default(),
             oddities: Oddities::default(),

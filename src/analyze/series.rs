@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 
 use crate::results::{MinuteCount, PENDING_MAX_POINTS, PENDING_STEP_MS, PendingPoint, Window};
 
-/// A set of scheduled times: one bit per whole minute, in 64-minute words. Cron ticks fall on
-/// whole minutes; a time that does not (a hand-made annotation) is kept as it is.
+/// A set of scheduled times: one bit per whole minute, in 64-minute words kept sorted in a
+/// vector. Cron ticks fall on whole minutes; a time that does not (a hand-made annotation) is
+/// kept as it is. A vector, not a map: most CronJobs of a fleet hold one word, and a map's
+/// first node took 192 bytes for it (heaptrack of a 50,000-CronJob log: 1.6 MB of the
+/// analysis's growth was these nodes); ticks come in order, so inserts append.
 #[derive(Debug, Default)]
 pub struct Ticks {
-    words: BTreeMap<i64, u64>,
+    words: Vec<(i64, u64)>,
     other: Vec<i64>,
 }
 
@@ -19,7 +22,16 @@ impl Ticks {
     pub fn insert(&mut self, t: i64) -> bool {
         match Self::slot(t) {
             Some((word, bit)) => {
-                let w = self.words.entry(word).or_insert(0);
+                let w = match self.find(word) {
+                    Ok(i) => &mut self.words[i].1,
+                    Err(i) => {
+                        if self.words.capacity() == 0 {
+                            self.words.reserve_exact(1);
+                        }
+                        self.words.insert(i, (word, 0));
+                        &mut self.words[i].1
+                    }
+                };
                 let new = *w & bit == 0;
                 *w |= bit;
                 new
@@ -34,8 +46,18 @@ impl Ticks {
 
     pub fn contains(&self, t: i64) -> bool {
         match Self::slot(t) {
-            Some((word, bit)) => self.words.get(&word).is_some_and(|w| w & bit != 0),
+            Some((word, bit)) => self.find(word).is_ok_and(|i| self.words[i].1 & bit != 0),
             None => self.other.contains(&t),
+        }
+    }
+
+    /// Where `word` is, or would go; the last word first (ticks come in order).
+    fn find(&self, word: i64) -> Result<usize, usize> {
+        match self.words.last() {
+            None => Err(0),
+            Some(&(last, _)) if last == word => Ok(self.words.len() - 1),
+            Some(&(last, _)) if last < word => Err(self.words.len()),
+            Some(_) => self.words.binary_search_by_key(&word, |&(w, _)| w),
         }
     }
 
@@ -250,6 +272,26 @@ mod tests {
         assert!(!t.insert(m + 1_500));
         assert!(t.contains(m + 1_500) && !t.contains(m + 1_501));
         assert!(t.insert(-60_000) && t.contains(-60_000) && !t.contains(0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ticks_answer_as_a_set_of_times_whatever_the_order(
+            minutes in proptest::collection::vec(-300i64..300, 0..60),
+            odd in proptest::collection::vec(1i64..59_999, 0..4),
+        ) {
+            let mut t = Ticks::default();
+            let mut want = std::collections::BTreeSet::new();
+            let base = 29_000_000 * 60_000_i64;
+            for (i, m) in minutes.iter().enumerate() {
+                let at = base + m * 60_000 + odd.get(i).copied().unwrap_or(0);
+                proptest::prop_assert_eq!(t.insert(at), want.insert(at));
+            }
+            for m in -310i64..310 {
+                let at = base + m * 60_000;
+                proptest::prop_assert_eq!(t.contains(at), want.contains(&at));
+            }
+        }
     }
 
     #[test]

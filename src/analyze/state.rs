@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::AnalyzeError;
-use super::expected::{CronJobSeen, Expected, Fate, expected_runs, window_ticks};
+use super::expected::{CronJobTable, Expected, Fate, expected_runs, window_ticks};
 use super::faults::{self, Inputs, PodFact, RawFault, RunFact};
 use super::fleet::{Fleet, FleetResults};
 use super::ingest::{Phases, in_run_span};
@@ -29,7 +29,7 @@ pub(super) struct Analyzer {
     phases: Phases,
     end_reason: Option<EndReason>,
     harness: Option<crate::host::HarnessCost>,
-    cronjobs: BTreeMap<String, CronJobSeen>,
+    cronjobs: CronJobTable,
     node_ready: BTreeMap<String, bool>,
     /// Nodes seen Ready at some line: the nodes a tick's pods could have spread over.
     nodes_seen_ready: BTreeSet<String>,
@@ -103,7 +103,7 @@ impl Analyzer {
             phases: Phases::default(),
             end_reason: None,
             harness: None,
-            cronjobs: BTreeMap::new(),
+            cronjobs: CronJobTable::default(),
             node_ready: BTreeMap::new(),
             nodes_seen_ready: BTreeSet::new(),
             anomalies: Anomalies::default(),

@@ -1,11 +1,12 @@
 //! The counting: one [`Tally`] takes every [`RunEvent`] of the reconstruction, whether the run
 //! ended during the log or was still held when it ended, so both count the same way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
 use super::AnalyzeError;
+use super::NameMap;
 use super::balance::NodeTicks;
 use super::runs::{PodState, Run, RunEvent};
 use super::series::{Buckets, Pending, Ticks};
@@ -40,7 +41,7 @@ impl Ctx {
 pub(super) struct Tally {
     pub lat: BTreeMap<(Stage, Clock), Latencies>,
     /// Scheduled times of the observed runs in the window, per CronJob, to match the ticks.
-    pub window_keys: HashMap<String, Ticks>,
+    pub window_keys: NameMap<String, Ticks>,
     pub observed_total: u64,
     pub observed: u64,
     pub started: u64,
@@ -72,7 +73,7 @@ impl Tally {
         }
         Ok(Tally {
             lat,
-            window_keys: HashMap::new(),
+            window_keys: NameMap::default(),
             observed_total: 0,
             observed: 0,
             started: 0,

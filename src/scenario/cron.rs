@@ -6,7 +6,11 @@
 //! seconds or years) and keeps robfig's day-matching rule: when the day-of-month or day-of-week
 //! field starts with `*` or `?` (and has no step above 1) a day must match both fields, otherwise
 //! either. The parsed fields are handed to `croner` (5 fields, no seconds, no years) as an explicit
-//! pattern with the same meaning, and croner walks the calendar for [`ticks_between`].
+//! pattern with the same meaning, and croner walks the calendar for [`ticks_between`]. croner's
+//! parse is made on the first walk that can find a tick: over a range of at most a day, the
+//! schedule's own fields first tell whether any minute of it matches (in a 50,000-CronJob fleet's
+//! 20-minute window most of its 1,501 schedules cannot fire, and croner's parse of them was 9% of
+//! the log's analysis).
 //!
 //! [`Schedule::ticks_between`] is UTC, as the controller fires a CronJob without
 //! `spec.timeZone`; [`super::zone`] maps the same wall-clock matches into a time zone.
@@ -97,7 +101,9 @@ pub struct Schedule {
     dom_star: bool,
     /// The day-of-week field started with `*` or `?` (and had no step above 1).
     dow_star: bool,
-    cron: Cron,
+    /// croner's pattern for the fields, and its parse once a walk needs it.
+    pattern: String,
+    cron: std::sync::OnceLock<Cron>,
 }
 
 fn invalid(schedule: &str, reason: impl Into<String>) -> ScenarioError {
@@ -133,24 +139,13 @@ pub fn parse_schedule(schedule: &str) -> Result<Schedule, ScenarioError> {
         bits[i] = b;
         stars[i] = star;
     }
-    let pattern = parts_to_croner(&bits, &stars);
-    let cron = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(&pattern)
-        .map_err(|_| {
-            invalid(
-                schedule,
-                format!("it could not be walked as '{pattern}'; simplify the expression"),
-            )
-        })?;
     Ok(Schedule {
         expression: schedule.to_string(),
         bits,
         dom_star: stars[2],
         dow_star: stars[4],
-        cron,
+        pattern: parts_to_croner(&bits, &stars),
+        cron: std::sync::OnceLock::new(),
     })
 }
 
@@ -396,7 +391,61 @@ fn parts_to_croner(bits: &[u64; 5], stars: &[bool; 5]) -> String {
 /// Days in a 400-year Gregorian cycle; weekdays repeat with it too (146097 = 7 * 20871).
 const CYCLE_DAYS: u32 = 146_097;
 
+/// Longest range, in minutes, that [`Schedule::may_fire_between`] checks minute by minute.
+const QUICK_CHECK_MINUTES: u32 = 1440;
+
 impl Schedule {
+    /// croner's walker for the fields, parsed on first use.
+    fn cron(&self) -> Result<&Cron, ScenarioError> {
+        if let Some(cron) = self.cron.get() {
+            return Ok(cron);
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(&self.pattern)
+            .map_err(|_| {
+                invalid(
+                    &self.expression,
+                    format!(
+                        "it could not be walked as '{}'; simplify the expression",
+                        self.pattern
+                    ),
+                )
+            })?;
+        Ok(self.cron.get_or_init(|| cron))
+    }
+
+    /// False when no whole minute of `[from, to)` matches the fields, told minute by minute
+    /// for a range of at most [`QUICK_CHECK_MINUTES`]; true otherwise (then the walk decides).
+    fn may_fire_between(&self, from: DateTime, to: DateTime) -> bool {
+        let whole = from
+            .round(
+                jiff::civil::DateTimeRound::new()
+                    .smallest(jiff::Unit::Minute)
+                    .mode(jiff::RoundMode::Ceil),
+            )
+            .unwrap_or(from);
+        let mut t = whole;
+        for _ in 0..QUICK_CHECK_MINUTES {
+            if t >= to {
+                return false;
+            }
+            if self.has(0, t.minute() as u32)
+                && self.has(1, t.hour() as u32)
+                && self.day_matches(t.date())
+            {
+                return true;
+            }
+            match t.checked_add(jiff::SignedDuration::from_mins(1)) {
+                Ok(next) => t = next,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+
     fn has(&self, field: usize, value: u32) -> bool {
         self.bits[field] & (1 << value) != 0
     }
@@ -487,14 +536,14 @@ impl Schedule {
         to: DateTime,
     ) -> Result<Vec<DateTime>, ScenarioError> {
         let mut ticks = Vec::new();
-        if from >= to || self.never_fires() {
+        if from >= to || self.never_fires() || !self.may_fire_between(from, to) {
             return Ok(ticks);
         }
+        let cron = self.cron()?;
         let mut cursor = Utc(from);
         let mut inclusive = true;
         loop {
-            let next = self
-                .cron
+            let next = cron
                 .find_next_occurrence(&cursor, inclusive)
                 .map_err(|source| ScenarioError::Ticks {
                     schedule: self.expression.clone(),
@@ -811,6 +860,47 @@ mod tests {
                 t = t.checked_add(jiff::SignedDuration::from_mins(1)).unwrap();
             }
             assert_eq!(ticks, expected, "{s}");
+        }
+    }
+
+    #[test]
+    fn short_windows_that_the_fields_rule_out_agree_with_the_walk() {
+        let base = ts("2024-02-28T22:00:13Z");
+        for s in [
+            "*/7 * * * *",
+            "15 */2 * * *",
+            "0 0 13 * MON",
+            "30 23 29 2 *",
+            "59 * * * *",
+        ] {
+            let sched = parse_schedule(s).unwrap();
+            for k in 0..400 {
+                let from = base
+                    .checked_add(jiff::SignedDuration::from_secs(k * 437))
+                    .unwrap();
+                let to = from
+                    .checked_add(jiff::SignedDuration::from_mins(20))
+                    .unwrap();
+                let mut expected = Vec::new();
+                let mut t = from
+                    .round(
+                        jiff::TimestampRound::new()
+                            .smallest(jiff::Unit::Minute)
+                            .mode(jiff::RoundMode::Ceil),
+                    )
+                    .unwrap();
+                while t < to {
+                    if sched.matches(t) {
+                        expected.push(t);
+                    }
+                    t = t.checked_add(jiff::SignedDuration::from_mins(1)).unwrap();
+                }
+                assert_eq!(
+                    sched.ticks_between(from, to).unwrap(),
+                    expected,
+                    "{s} from {from}"
+                );
+            }
         }
     }
 
