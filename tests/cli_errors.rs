@@ -5,11 +5,10 @@ mod common;
 
 use common::{cronbench, text};
 
-fn kubeconfig(context: &str, server: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "cronbench-kubeconfig-{context}-{}",
-        std::process::id()
-    ));
+/// A kubeconfig in a scratch directory removed when the guard drops.
+fn kubeconfig(context: &str, server: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(format!("kubeconfig-{context}"));
     let yaml = format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: {context}\n\
          clusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\n\
@@ -17,7 +16,7 @@ fn kubeconfig(context: &str, server: &str) -> std::path::PathBuf {
          contexts:\n- name: {context}\n  context:\n    cluster: c\n    user: u\n"
     );
     std::fs::write(&path, yaml).expect("write kubeconfig");
-    path
+    (dir, path)
 }
 
 fn stderr(out: &std::process::Output) -> String {
@@ -52,7 +51,7 @@ fn run_refuses_duplicate_names() {
 /// `run` against a kubeconfig whose only context is `context`, pointing at `server`: exits 2;
 /// returns what it printed on stderr.
 fn run_against(context: &str, server: &str) -> String {
-    let kc = kubeconfig(context, server);
+    let (_dir, kc) = kubeconfig(context, server);
     let out = cronbench(&[
         "run",
         "scenarios/smoke.yaml",

@@ -6,16 +6,19 @@ mod common;
 
 use common::{cronbench, planted_history, text};
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cronbench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+/// A scratch directory removed when the guard drops.
+fn scratch(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("cronbench-{name}-"))
+        .tempdir()
+        .expect("scratch dir");
+    let dir = guard.path().to_path_buf();
+    (guard, dir)
 }
 
 #[test]
 fn history_marks_the_planted_regression_and_not_the_spike() {
-    let dir = scratch("history-cli");
+    let (_guard, dir) = scratch("history-cli");
     planted_history(&dir);
     let page = dir.join("history.html");
     let out = cronbench(&[
@@ -46,7 +49,7 @@ fn history_marks_the_planted_regression_and_not_the_spike() {
 
 #[test]
 fn compare_history_fails_only_when_two_runs_confirm_the_shift() {
-    let dir = scratch("history-compare");
+    let (_guard, dir) = scratch("history-compare");
     let runs = planted_history(&dir);
     let judge = |current: usize| {
         let mut args = vec!["compare", "--history"];
@@ -75,7 +78,7 @@ fn compare_history_fails_only_when_two_runs_confirm_the_shift() {
 
 #[test]
 fn compare_history_refuses_a_current_run_older_than_the_history() {
-    let dir = scratch("history-order");
+    let (_guard, dir) = scratch("history-order");
     let runs = planted_history(&dir);
     let (first, rest) = runs.split_first().unwrap();
     let mut args = vec!["compare".to_string(), "--history".to_string()];
@@ -94,7 +97,7 @@ fn compare_history_refuses_a_current_run_older_than_the_history() {
 
 #[test]
 fn compare_history_says_when_the_history_is_too_short_to_confirm_anything() {
-    let dir = scratch("history-short");
+    let (_guard, dir) = scratch("history-short");
     let runs = planted_history(&dir);
     let earlier = runs[0].display().to_string();
     let current = runs[1].display().to_string();

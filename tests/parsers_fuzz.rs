@@ -108,9 +108,8 @@ proptest! {
     fn lint_of_any_bytes_is_a_report_or_an_error_naming_the_file(
         bytes in proptest::collection::vec(any::<u8>(), 0..300),
     ) {
-        let dir = std::env::temp_dir().join(format!("cronbench-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let file = dir.join("any.yaml");
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let file = dir.path().join("any.yaml");
         std::fs::write(&file, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let name = file.display().to_string();
         match lint(&file) {

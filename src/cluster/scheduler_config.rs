@@ -123,12 +123,12 @@ fn shown(value: Option<&str>) -> String {
 mod tests {
     use super::*;
 
-    fn write(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cronbench-schedcfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+    /// `text` in a file `name` of a scratch directory, removed when the guard drops.
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
-        path
+        (dir, path)
     }
 
     #[test]
@@ -156,17 +156,17 @@ mod tests {
 
     #[test]
     fn broken_yaml_is_refused_with_its_line() {
-        let path = write("broken.yaml", "apiVersion: x\nkind: [unclosed\n");
+        let (_dir, path) = write("broken.yaml", "apiVersion: x\nkind: [unclosed\n");
         let text = check(&path, &Knobs::default()).unwrap_err().to_string();
         assert!(text.contains("not YAML") && text.contains("line"), "{text}");
     }
 
     #[test]
     fn another_kind_of_document_is_refused() {
-        let path = write("pod.yaml", "apiVersion: v1\nkind: Pod\n");
+        let (_dir, path) = write("pod.yaml", "apiVersion: v1\nkind: Pod\n");
         let text = check(&path, &Knobs::default()).unwrap_err().to_string();
         assert!(text.contains("apiVersion is `v1`"), "{text}");
-        let path = write(
+        let (_dir, path) = write(
             "kind.yaml",
             &format!("apiVersion: {API_VERSION}\nkind: Pod\n"),
         );
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn scheduler_qps_flags_that_the_file_would_override_are_refused() {
-        let path = write(
+        let (_dir, path) = write(
             "ok.yaml",
             &format!("apiVersion: {API_VERSION}\nkind: {KIND}\n"),
         );

@@ -1,18 +1,18 @@
 use super::*;
 
-fn write(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cronbench-audit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
+/// `text` in a file `name` of a scratch directory, removed when the guard drops.
+fn write(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write");
-    path
+    (dir, path)
 }
 
 const POD_RUNNING: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","stage":"ResponseComplete","verb":"patch","objectRef":{"resource":"pods","namespace":"ns","name":"p-1","apiVersion":"v1","subresource":"status"},"responseStatus":{"code":200},"responseObject":{"metadata":{"name":"p-1"},"status":{"phase":"Running"}},"stageTimestamp":"2026-12-03T15:00:01.123456Z"}"#;
 
 #[test]
 fn a_status_write_that_made_the_pod_running_is_its_start_to_the_microsecond() {
-    let path = write("running.log", &format!("{POD_RUNNING}\n"));
+    let (_dir, path) = write("running.log", &format!("{POD_RUNNING}\n"));
     let times = read(&path, "ns").expect("read");
     let want = "2026-12-03T15:00:01.123456Z"
         .parse::<jiff::Timestamp>()
@@ -25,14 +25,14 @@ fn a_status_write_that_made_the_pod_running_is_its_start_to_the_microsecond() {
 
 #[test]
 fn a_malformed_audit_line_is_an_error_naming_the_file_and_line() {
-    let path = write("bad.log", &format!("{POD_RUNNING}\n{{\"stage\": 12\n"));
+    let (_dir, path) = write("bad.log", &format!("{POD_RUNNING}\n{{\"stage\": 12\n"));
     let err = read(&path, "ns").expect_err("a broken line is refused");
     let text = err.to_string();
     assert!(
         text.contains("bad.log") && text.contains("line 2"),
         "{text}"
     );
-    let path = write(
+    let (_dir, path) = write(
         "badtime.log",
         &POD_RUNNING.replace("2026-12-03T15:00:01.123456Z", "yesterday"),
     );
