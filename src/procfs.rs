@@ -16,11 +16,13 @@ pub fn cpu_s(pid: u32) -> Option<f64> {
     Some((utime + stime) / USER_HZ)
 }
 
-/// Resident set size now and its peak (`VmRSS`, `VmHWM`), in kB.
+/// Resident set size now and its peak (`VmRSS`, `VmHWM`), and the anonymous part of it now
+/// (`RssAnon`: heap and stacks, not the code and files mapped), in kB.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mem {
     pub rss_kb: u64,
     pub hwm_kb: u64,
+    pub anon_kb: u64,
 }
 
 pub fn mem(pid: u32) -> Option<Mem> {
@@ -34,6 +36,7 @@ pub fn mem(pid: u32) -> Option<Mem> {
     Some(Mem {
         rss_kb: field("VmRSS:")?,
         hwm_kb: field("VmHWM:")?,
+        anon_kb: field("RssAnon:")?,
     })
 }
 

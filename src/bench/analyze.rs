@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::proc::{self, Child};
@@ -108,7 +108,7 @@ pub async fn run(sizes: &Sizes, out: &Path) -> Result<Analyze, BenchError> {
 pub(super) async fn analyze_child(path: &Path) -> Result<(f64, u64), BenchError> {
     let peak_path = path.with_file_name("peak_rss_kb");
     let _ = std::fs::remove_file(&peak_path);
-    let mut cmd = Command::new(proc::cronbench_exe()?);
+    let mut cmd = proc::cronbench_command()?;
     cmd.arg("analyze")
         .arg(path)
         .env(proc::PEAK_RSS_ENV, &peak_path)

@@ -4,7 +4,7 @@
 //! Dropping a [`Bare`] kills the process (error paths, Ctrl-C): it never outlives the bench.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use super::BenchError;
@@ -21,6 +21,7 @@ const STOP_WITHIN: Duration = Duration::from_secs(10);
 pub struct BareSample {
     pub cpu_s: f64,
     pub rss_kb: u64,
+    pub anon_kb: u64,
 }
 
 /// The running bare watcher.
@@ -60,7 +61,7 @@ impl Bare {
         let create = |p: &Path| {
             std::fs::File::create(p).map_err(call::io(format!("create {}", p.display())))
         };
-        let mut cmd = Command::new(proc::cronbench_exe()?);
+        let mut cmd = proc::cronbench_command()?;
         cmd.arg("bench-watch")
             .arg("--kubeconfig")
             .arg(&ctx.kubeconfig)
@@ -96,6 +97,7 @@ impl Bare {
             BareSample {
                 cpu_s,
                 rss_kb: m.rss_kb,
+                anon_kb: m.anon_kb,
             }
         });
         match self.child.try_wait() {

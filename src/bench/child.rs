@@ -31,6 +31,8 @@ pub struct Sample {
     pub t_ms: i64,
     pub cpu_s: f64,
     pub rss_kb: u64,
+    /// Its anonymous part (`RssAnon`).
+    pub anon_kb: u64,
     /// CPU seconds of each of [`CONTROL_PLANE`].
     pub cp_cpu_s: [f64; 3],
     /// The bare watcher beside the run, when there is one and it runs.
@@ -168,7 +170,7 @@ pub(super) fn cronbench_on(
     ctx: &ClusterRef,
     out: &Path,
 ) -> Result<Command, BenchError> {
-    let mut cmd = Command::new(proc::cronbench_exe()?);
+    let mut cmd = proc::cronbench_command()?;
     cmd.arg(command)
         .arg(scenario_path)
         .arg("--kubeconfig")
@@ -217,6 +219,7 @@ fn sample(pid: u32, cp_pids: &[Option<u32>], bare: Option<&mut Bare>) -> Option<
         t_ms: crate::observe::now_ms(),
         cpu_s,
         rss_kb: mem.rss_kb,
+        anon_kb: mem.anon_kb,
         cp_cpu_s: cp,
         bare: bare.and_then(Bare::sample),
     })

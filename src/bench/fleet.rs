@@ -404,6 +404,7 @@ mod tests {
             t_ms,
             cpu_s: 0.0,
             rss_kb,
+            anon_kb: rss_kb / 2,
             cp_cpu_s: [0.0; 3],
             bare: None,
         }

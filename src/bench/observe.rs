@@ -78,6 +78,8 @@ pub async fn run(ctx: &ClusterRef, sizes: &Sizes, out: &Path) -> Result<Observed
         cpu_per_event_ratio: None,
         cpu_ratio: None,
         rss_ratio: None,
+        window_anon_mb: None,
+        anon_rss_ratio: None,
     };
     let bare_error = run.bare.and_then(|r| {
         let beside = r.and_then(|b| {
@@ -113,6 +115,8 @@ struct BesideBare {
     cpu_per_event_ratio: f64,
     cpu_ratio: f64,
     rss_ratio: f64,
+    /// Highest `RssAnon` of the harness and of the bare watcher over the same samples, kB.
+    anon_kb: (u64, u64),
 }
 
 impl BesideBare {
@@ -121,6 +125,9 @@ impl BesideBare {
         o.cpu_per_event_ratio = Some(self.cpu_per_event_ratio);
         o.cpu_ratio = Some(self.cpu_ratio);
         o.rss_ratio = Some(self.rss_ratio);
+        let (mine, bare) = self.anon_kb;
+        o.window_anon_mb = Some(mine as f64 / 1024.0);
+        o.anon_rss_ratio = Some(mine as f64 / bare as f64);
         o.bare_watcher = Some(self.bare);
     }
 }
@@ -183,11 +190,24 @@ fn beside_bare(
         to.watch_errors
     );
     let harness_events = mine.iter().sum::<u64>();
-    if harness_events == 0 || bare_events == 0 || bare_cpu_s <= 0.0 || bare.peak_rss_kb == 0 {
+    let anon_kb = (
+        inside.iter().map(|s| s.anon_kb).max().unwrap_or(0),
+        inside
+            .iter()
+            .filter_map(|s| s.bare.map(|b| b.anon_kb))
+            .max()
+            .unwrap_or(0),
+    );
+    if harness_events == 0
+        || bare_events == 0
+        || bare_cpu_s <= 0.0
+        || bare.peak_rss_kb == 0
+        || anon_kb.1 == 0
+    {
         return Err(problem(format!(
             "nothing to compare: {harness_events} harness events, {bare_events} bare events, \
-             {bare_cpu_s:.2} bare CPU s, bare peak RSS {} kB",
-            bare.peak_rss_kb
+             {bare_cpu_s:.2} bare CPU s, bare peak RSS {} kB, bare RssAnon {} kB",
+            bare.peak_rss_kb, anon_kb.1
         )));
     }
     let per_event = |cpu: f64, n: u64| cpu / n as f64;
@@ -196,11 +216,13 @@ fn beside_bare(
             events: bare_events,
             cpu_s: bare_cpu_s,
             peak_rss_bytes: bare.peak_rss_kb * 1024,
+            window_anon_bytes: Some(anon_kb.1 * 1024),
         },
         harness_events,
         cpu_per_event_ratio: per_event(cpu_s, harness_events) / per_event(bare_cpu_s, bare_events),
         cpu_ratio: cpu_s / bare_cpu_s,
         rss_ratio: harness_peak_kb as f64 / bare.peak_rss_kb as f64,
+        anon_kb,
     })
 }
 
@@ -320,6 +342,7 @@ mod tests {
             t_ms,
             cpu_s,
             rss_kb,
+            anon_kb: rss_kb / 2,
             cp_cpu_s: [cp, cp / 2.0, cp / 4.0],
             bare: None,
         }

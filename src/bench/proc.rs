@@ -1,7 +1,7 @@
 //! What `wait4(2)` tells about the bench's child processes: exact CPU time and peak RSS; the
 //! `/proc` readers are [`crate::procfs`]'s. Linux only, like the local cluster.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -154,6 +154,23 @@ impl Drop for Child {
 }
 
 /// The cronbench binary that runs this bench, for child runs.
-pub fn cronbench_exe() -> Result<PathBuf, BenchError> {
+///
+/// `/proc/self/exe` where there is one: it opens the binary this process runs even when a
+/// rebuild has replaced the file at its path, where `current_exe` then names `PATH (deleted)`
+/// and every later child of a long bench would fail to start (it happened: a `cargo build`
+/// during a fleet part). Children get `cronbench` as their `argv[0]` ([`cronbench_command`]).
+fn cronbench_exe() -> Result<PathBuf, BenchError> {
+    let me = Path::new("/proc/self/exe");
+    if me.exists() {
+        return Ok(me.to_path_buf());
+    }
     Ok(std::env::current_exe().map_err(call::io("find the cronbench executable"))?)
+}
+
+/// A command that runs this cronbench ([`cronbench_exe`]), named `cronbench` in its `argv[0]`.
+pub fn cronbench_command() -> Result<Command, BenchError> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(cronbench_exe()?);
+    cmd.arg0("cronbench");
+    Ok(cmd)
 }

@@ -4,18 +4,24 @@
 use std::fmt::Write;
 
 use super::write::render;
+use crate::bench::Part;
 use crate::bench::report::{Bench, Comparison, LoadAvg};
 
 /// The short table printed after a bench.
 pub fn bench_table(b: &Bench) -> String {
+    // A confirm-only bench ran on the confirm part's own cluster alone.
+    let (cluster, nodes) = match (&b.confirm, b.parts_asked()) {
+        (Some(c), [Part::Confirm]) => (c.cluster.as_str(), c.nodes),
+        _ => (b.cluster.name.as_str(), b.cluster.nodes),
+    };
     render(|s| {
         writeln!(
             s,
             "cronbench bench{} ({} build) on cluster `{}` ({} nodes, {} cores)",
             if b.quick { " --quick" } else { "" },
             b.build,
-            b.cluster.name,
-            b.cluster.nodes,
+            cluster,
+            nodes,
             b.cluster.cores
         )?;
         writeln!(
@@ -127,7 +133,8 @@ fn context_of(b: &Bench, target: &str) -> String {
     }
 }
 
-/// A stage endpoint's target: runs matched, and the signed p50 (the watch's delivery).
+/// A stage endpoint's target: runs matched, the signed p50 against the audit log, and the
+/// apiserver's own delivery (floor - audit) that the harness's share is judged net of.
 fn stage_context(b: &Bench, rest: &str) -> String {
     let name = rest.split('.').next().unwrap_or_default();
     let stage = b
@@ -136,13 +143,20 @@ fn stage_context(b: &Bench, rest: &str) -> String {
         .and_then(|a| a.stages.iter().find(|s| s.endpoint.name() == name));
     stage.map_or_else(String::new, |s| {
         format!(
-            "vs the audit log: {} of {} runs matched, client - audit p50 {} ms",
+            "vs the audit log: {} of {} runs matched, client - audit p50 {} ms, p99 {} ms; \
+             the apiserver's delivery (floor - audit) p50 {} ms, p99 {} ms",
             s.matched,
             s.runs,
-            s.signed_p50_ms
-                .map_or_else(|| "?".into(), |v| format!("{v:.1}"))
+            ms(s.signed_p50_ms),
+            ms(s.p99_ms),
+            ms(s.floor_p50_ms),
+            ms(s.floor_p99_ms)
         )
     })
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |v| format!("{v:.1}"))
 }
 
 /// The observe part's comparison with the bare watcher, for its two targets.
@@ -151,10 +165,13 @@ fn beside_bare(o: &crate::bench::report::Observe, target: &str) -> String {
         return "no bare watcher figures (see the errors)".into();
     };
     if target == "observe.rss_ratio" {
+        let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
         return format!(
-            "peak RSS {:.1} MB vs bare {:.1} MB",
+            "peak RSS {:.1} MB vs bare {:.1} MB; RssAnon in the window {:.1} MB vs bare {:.1} MB",
             o.peak_rss_mb,
-            bare.peak_rss_bytes as f64 / (1024.0 * 1024.0)
+            mb(bare.peak_rss_bytes),
+            o.window_anon_mb.unwrap_or_default(),
+            bare.window_anon_bytes.map_or(0.0, mb)
         );
     }
     format!(
@@ -165,4 +182,26 @@ fn beside_bare(o: &crate::bench::report::Observe, target: &str) -> String {
         bare.events,
         o.load_avg_end[0]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BENCH: &str = include_str!("../../tests/fixtures/bench-quick.json");
+
+    #[test]
+    fn a_confirm_only_table_names_the_confirm_cluster() {
+        let mut b: Bench = serde_json::from_str(BENCH).expect("the fixture parses");
+        let all = bench_table(&b);
+        assert!(
+            all.contains(&format!("on cluster `{}`", b.cluster.name)),
+            "{all}"
+        );
+        b.parts = vec![Part::Confirm];
+        let confirm = b.confirm.as_ref().expect("the fixture has a confirm part");
+        let want = format!("on cluster `{}` ({} nodes", confirm.cluster, confirm.nodes);
+        let table = bench_table(&b);
+        assert!(table.contains(&want), "{table}");
+    }
 }
