@@ -16,6 +16,7 @@ pub(crate) mod ingest;
 mod policies;
 pub mod resources;
 mod retired;
+mod run_key;
 pub(crate) mod runs;
 mod series;
 mod state;

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::retired::Retired;
+use super::run_key::{counted_key_of, known_key};
 use super::series::Ticks;
 use super::{NameIndex, NameMap};
 use crate::results::Stage;
@@ -253,80 +254,6 @@ fn job_names(held: &[(&str, &JobState)]) -> Vec<String> {
 
 fn min_opt(a: Option<i64>, b: i64) -> Option<i64> {
     Some(a.map_or(b, |a| a.min(b)))
-}
-
-/// `(cronjob, scheduled_ms)` from a Job name `{cronjob}-{unix minutes}`.
-pub(crate) fn split_job_name(name: &str) -> Option<(&str, i64)> {
-    let (prefix, suffix) = name.rsplit_once('-')?;
-    if prefix.is_empty() || suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let minutes: i64 = suffix.parse().ok()?;
-    Some((prefix, minutes.checked_mul(60_000)?))
-}
-
-/// Why a Job's key is what it is, or why it has none.
-enum KeyOf<'a> {
-    Key {
-        cronjob: &'a str,
-        scheduled_ms: i64,
-        /// The annotation and the name disagree (the annotation wins).
-        mismatch: bool,
-    },
-    NoSchedule,
-}
-
-/// A Job's run: its CronJob and scheduled time, from the annotation or the name.
-fn key_of<'a>(name: &'a str, job: &'a JobState) -> KeyOf<'a> {
-    let from_name = split_job_name(name);
-    let (scheduled_ms, mismatch) = match (job.annotation_ms, from_name) {
-        (Some(ann), Some((_, by_name))) => (ann, ann != by_name),
-        (Some(ann), None) => (ann, false),
-        (None, Some((_, by_name))) => (by_name, false),
-        (None, None) => return KeyOf::NoSchedule,
-    };
-    match job.cronjob.as_deref().or(from_name.map(|(c, _)| c)) {
-        Some(cronjob) => KeyOf::Key {
-            cronjob,
-            scheduled_ms,
-            mismatch,
-        },
-        None => KeyOf::NoSchedule,
-    }
-}
-
-/// Like [`key_of`], counting the Jobs without a key and the disagreeing annotations: called
-/// once per Job, when its run is handed on.
-fn counted_key_of<'a>(
-    name: &'a str,
-    job: &'a JobState,
-    odd: &mut Oddities,
-) -> Option<(&'a str, i64)> {
-    match key_of(name, job) {
-        KeyOf::Key {
-            cronjob,
-            scheduled_ms,
-            mismatch,
-        } => {
-            odd.schedule_name_mismatch += u64::from(mismatch);
-            Some((cronjob, scheduled_ms))
-        }
-        KeyOf::NoSchedule => {
-            odd.jobs_without_schedule += 1;
-            None
-        }
-    }
-}
-
-fn known_key<'a>(name: &'a str, job: &'a JobState) -> Option<(&'a str, i64)> {
-    match key_of(name, job) {
-        KeyOf::Key {
-            cronjob,
-            scheduled_ms,
-            ..
-        } => Some((cronjob, scheduled_ms)),
-        KeyOf::NoSchedule => None,
-    }
 }
 
 /// The reconstruction: Jobs and Pods of the runs in flight.
@@ -635,16 +562,6 @@ impl Runs {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn job_name_suffix_is_the_scheduled_minute() {
-        assert_eq!(
-            split_job_name("cb-00001-29453760"),
-            Some(("cb-00001", 29_453_760 * 60_000))
-        );
-        assert_eq!(split_job_name("nosuffix-abc"), None);
-        assert_eq!(split_job_name("-12"), None);
-    }
 
     fn job(name: &str, recv_ms: i64, deleted: bool) -> JobObs {
         JobObs {

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::bare::{BareRun, count_at};
 use super::child::{self, Beside, ClusterRef, Sample};
 use super::report::{BareWatcher, Observe};
+use super::watch::WatchCount;
 use super::{BenchError, Sizes, proc};
 use crate::schema::LogLine;
 use crate::session::RunFile;
@@ -170,34 +171,9 @@ fn beside_bare(
         last.bare.unwrap_or_default(),
     );
     let (cpu_s, bare_cpu_s) = (last.cpu_s - first.cpu_s, b1.cpu_s - b0.cpu_s);
-    eprintln!(
-        "  beside a bare watcher over {:.0} s: harness {:.2} CPU s for {} watch events \
-         (jobs {}, pods {}, nodes {}, events {}); bare {:.2} CPU s for {} (jobs {}, pods {}, \
-         nodes {}, events {}, {} watch errors)",
-        (to.t_ms - from.t_ms) as f64 / 1000.0,
-        cpu_s,
-        mine.iter().sum::<u64>(),
-        mine[0],
-        mine[1],
-        mine[2],
-        mine[3],
-        bare_cpu_s,
-        bare_events,
-        to.jobs - from.jobs,
-        to.pods - from.pods,
-        to.nodes - from.nodes,
-        to.k8s_events - from.k8s_events,
-        to.watch_errors
-    );
+    print_beside(&from, &to, &mine, (cpu_s, bare_cpu_s));
     let harness_events = mine.iter().sum::<u64>();
-    let anon_kb = (
-        inside.iter().map(|s| s.anon_kb).max().unwrap_or(0),
-        inside
-            .iter()
-            .filter_map(|s| s.bare.map(|b| b.anon_kb))
-            .max()
-            .unwrap_or(0),
-    );
+    let anon_kb = window_anon_kb(&inside);
     if harness_events == 0
         || bare_events == 0
         || bare_cpu_s <= 0.0
@@ -224,6 +200,44 @@ fn beside_bare(
         rss_ratio: harness_peak_kb as f64 / bare.peak_rss_kb as f64,
         anon_kb,
     })
+}
+
+/// The highest `RssAnon` of the harness and of the bare watcher over `inside`, kB.
+fn window_anon_kb(inside: &[&Sample]) -> (u64, u64) {
+    let harness = inside.iter().map(|s| s.anon_kb).max().unwrap_or(0);
+    let bare = inside
+        .iter()
+        .filter_map(|s| s.bare.map(|b| b.anon_kb))
+        .max();
+    (harness, bare.unwrap_or(0))
+}
+
+/// The comparison's figures, for the bench's output.
+fn print_beside(
+    from: &WatchCount,
+    to: &WatchCount,
+    mine: &[u64; 4],
+    (cpu_s, bare_cpu_s): (f64, f64),
+) {
+    eprintln!(
+        "  beside a bare watcher over {:.0} s: harness {:.2} CPU s for {} watch events \
+         (jobs {}, pods {}, nodes {}, events {}); bare {:.2} CPU s for {} (jobs {}, pods {}, \
+         nodes {}, events {}, {} watch errors)",
+        (to.t_ms - from.t_ms) as f64 / 1000.0,
+        cpu_s,
+        mine.iter().sum::<u64>(),
+        mine[0],
+        mine[1],
+        mine[2],
+        mine[3],
+        bare_cpu_s,
+        to.events - from.events,
+        to.jobs - from.jobs,
+        to.pods - from.pods,
+        to.nodes - from.nodes,
+        to.k8s_events - from.k8s_events,
+        to.watch_errors
+    );
 }
 
 /// The event log's Job, Pod, Node and Event lines (in that order) received in `[from, to)`.
@@ -346,6 +360,27 @@ mod tests {
             cp_cpu_s: [cp, cp / 2.0, cp / 4.0],
             bare: None,
         }
+    }
+
+    #[test]
+    fn the_anonymous_memory_compared_is_each_process_highest_over_the_samples() {
+        let with_bare = |t_ms, anon_kb, bare_anon_kb| Sample {
+            anon_kb,
+            bare: Some(crate::bench::bare::BareSample {
+                cpu_s: 0.0,
+                rss_kb: 2 * bare_anon_kb,
+                anon_kb: bare_anon_kb,
+            }),
+            ..sample(t_ms, 0.0, 2 * anon_kb, 0.0)
+        };
+        let samples = [
+            with_bare(0, 800, 300),
+            with_bare(1, 700, 340),
+            with_bare(2, 830, 310),
+        ];
+        let inside: Vec<&Sample> = samples.iter().collect();
+        assert_eq!(window_anon_kb(&inside), (830, 340));
+        assert_eq!(window_anon_kb(&[]), (0, 0), "no sample: nothing to compare");
     }
 
     #[test]
