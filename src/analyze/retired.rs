@@ -50,9 +50,7 @@ impl Retired {
             return false;
         };
         t.job_deleted |= deleted;
-        if t.gone() {
-            self.jobs.swap_remove(name);
-        }
+        self.forget_if_gone(name);
         true
     }
 
@@ -64,10 +62,15 @@ impl Retired {
         if deleted {
             t.pods.retain(|p| p != pod);
         }
-        if t.gone() {
+        self.forget_if_gone(job);
+        true
+    }
+
+    /// Forgets `job` once it and its Pods are seen deleted.
+    fn forget_if_gone(&mut self, job: &str) {
+        if self.jobs.get(job).is_some_and(Tombstone::gone) {
             self.jobs.swap_remove(job);
         }
-        true
     }
 
     /// Retired Jobs still remembered.

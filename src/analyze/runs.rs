@@ -3,7 +3,8 @@
 //! [`Runs`] folds Job and Pod lines into per-Job and per-Pod state and hands each run on once,
 //! as a [`RunEvent`], to a callback: when it is over, if retiring is on (its Job finished and
 //! every Pod it counted terminal, or its Job and every Pod of it deleted), or when the log
-//! ends. Memory follows the runs in flight, not the log's length ([`super::retired`]). analyze tallies the events, report draws its timelines from them and find-limit's
+//! ends. Memory follows the runs in flight, not the log's length ([`super::retired`]).
+//! analyze tallies the events, report draws its timelines from them and find-limit's
 //! ledger takes the start events as the log grows, so all three agree on what a run is:
 //! - its key is (CronJob, scheduled time), from the scheduled annotation or else the Job name;
 //! - the first Job seen for a key is the run, later ones are duplicates;
